@@ -1,0 +1,94 @@
+/*
+** gc_headers.c: response head parsing. Bytes come straight from the network,
+** so every function here is bounded by the lengths it is given.
+*/
+#include <string.h>
+
+#include "gc_headers.h"
+
+
+static int is_tchar(unsigned char c) {    /* RFC 9110 token characters */
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+
+int gc_header_split(const char *line, size_t n, const char **name, size_t *name_len,
+                    const char **value, size_t *value_len) {
+  size_t i = 0, end;
+  while (i < n && is_tchar((unsigned char)line[i])) i++;
+  if (i == 0 || i >= n || line[i] != ':') return 0;
+  *name = line;
+  *name_len = i;
+  for (i++; i < n && (line[i] == ' ' || line[i] == '\t'); i++) {}
+  end = n;
+  while (end > i && (line[end - 1] == '\r' || line[end - 1] == '\n' ||
+                     line[end - 1] == ' ' || line[end - 1] == '\t'))
+    end--;
+  *value = line + i;
+  *value_len = end - i;
+  return 1;
+}
+
+
+void gc_header_reason(const char *line, size_t n, const char **reason, size_t *len) {
+  size_t i = 0, end;
+  int spaces = 0;
+  while (i < n && spaces < 2) {             /* skip "HTTP/x.y" and the status code */
+    if (line[i] == ' ') {
+      spaces++;
+      while (i + 1 < n && line[i + 1] == ' ' && spaces < 2) i++;
+    }
+    i++;
+  }
+  end = n;
+  while (end > i && (line[end - 1] == '\r' || line[end - 1] == '\n' || line[end - 1] == ' '))
+    end--;
+  *reason = line + (i < n ? i : n);
+  *len = (spaces == 2 && end > i) ? end - i : 0;
+}
+
+
+int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason) {
+  const char *p = block, *stop = block + len;
+  int tbl;
+  if (want_reason) lua_pushliteral(L, "");
+  lua_newtable(L);
+  tbl = lua_gettop(L);
+  while (p < stop) {
+    const char *nl = (const char *)memchr(p, '\n', (size_t)(stop - p));
+    size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(stop - p);
+    const char *name, *value;
+    size_t nlen, vlen;
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+      if (want_reason) {
+        gc_header_reason(p, n, &value, &vlen);
+        lua_pushlstring(L, value, vlen);
+        lua_replace(L, tbl - 1);
+      }
+    }
+    else if (gc_header_split(p, n, &name, &nlen, &value, &vlen)) {
+      luaL_Buffer b;
+      size_t i;
+      luaL_buffinit(L, &b);
+      for (i = 0; i < nlen; i++) {
+        char c = name[i];
+        luaL_addchar(&b, (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c);
+      }
+      luaL_pushresult(&b);                          /* key */
+      lua_pushvalue(L, -1);
+      lua_rawget(L, tbl);                           /* previous value, if repeated */
+      if (lua_isstring(L, -1)) {
+        lua_pushliteral(L, ", ");
+        lua_pushlstring(L, value, vlen);
+        lua_concat(L, 3);
+      } else {
+        lua_pop(L, 1);
+        lua_pushlstring(L, value, vlen);
+      }
+      lua_rawset(L, tbl);
+    }
+    p += n;
+  }
+  return want_reason ? 2 : 1;
+}

@@ -1,0 +1,23 @@
+/*
+** gc_headers.h: turn a raw HTTP response head into a Lua table.
+*/
+#ifndef GC_HEADERS_H
+#define GC_HEADERS_H
+
+#include <stddef.h>
+#include "gc_compat.h"
+
+/* One field line "Name: value\r\n" -> name/value spans (value trimmed).
+** Returns 1 for a field, 0 for anything else (status line, blank, junk). */
+int gc_header_split(const char *line, size_t n, const char **name, size_t *name_len,
+                    const char **value, size_t *value_len);
+
+/* The reason phrase of a status line "HTTP/1.1 404 Not Found\r\n"; may be empty. */
+void gc_header_reason(const char *line, size_t n, const char **reason, size_t *len);
+
+/* Push a table { [lower-case name] = value } for the head in block; repeated
+** fields are joined with ", ". Also pushes the reason phrase (a string) below
+** it when want_reason is set. Returns the number of values pushed. */
+int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason);
+
+#endif

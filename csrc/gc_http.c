@@ -1,0 +1,204 @@
+/*
+** gc_http.c: the transport. Owns one CURL easy handle; libcurl keeps the
+** connection cache inside it, so consecutive requests reuse connections.
+*/
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gc_http.h"
+
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void) {
+  global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* curl_global_init is not thread-safe on every libcurl build: run it once. */
+int gc_http_global_init(void) {
+  pthread_once(&global_once, global_init);
+  return global_rc == CURLE_OK ? 0 : -1;
+}
+
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+  gc_http *h = (gc_http *)ud;
+  size_t len = size * n;
+  if (h->body.len + len > h->cfg.max_response_bytes) {
+    h->too_large = 1;
+    return 0;                         /* makes libcurl abort the transfer */
+  }
+  if (gc_buf_append(&h->body, p, len) != 0) {
+    h->nomem = 1;
+    return 0;
+  }
+  return len;
+}
+
+
+/* Header lines arrive one at a time; a new status line starts a new response
+** (after 100 Continue, a proxy CONNECT or an interim 1xx) so keep only the last. */
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+  gc_http *h = (gc_http *)ud;
+  size_t len = size * n;
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) gc_buf_reset(&h->head, 0);
+  if (h->head.len + len > 256 * 1024) {   /* no legitimate header block is this big */
+    h->too_large = 1;
+    return 0;
+  }
+  if (gc_buf_append(&h->head, p, len) != 0) {
+    h->nomem = 1;
+    return 0;
+  }
+  return len;
+}
+
+
+int gc_http_open(gc_http *h) {
+  if (gc_http_global_init() != 0) return -1;
+  h->easy = curl_easy_init();
+  return h->easy ? 0 : -1;
+}
+
+
+void gc_http_close(gc_http *h) {
+  if (h->easy != NULL) {
+    curl_easy_cleanup(h->easy);
+    h->easy = NULL;
+  }
+  gc_buf_free(&h->body, 1);             /* may hold tokens */
+  gc_buf_free(&h->head, 0);
+  free(h->cfg.ca_file);
+  free(h->cfg.proxy);
+  free(h->cfg.user_agent);
+  h->cfg.ca_file = h->cfg.proxy = h->cfg.user_agent = NULL;
+}
+
+
+#define SET(opt, val) \
+  do { if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK) return rc; } while (0)
+
+static CURLcode setup(gc_http *h, const char *method, const char *url,
+                      struct curl_slist *headers, const char *body, size_t body_len) {
+  CURL *e = h->easy;
+  CURLcode rc;
+  curl_easy_reset(e);                 /* keeps the connection, DNS and TLS session caches */
+  SET(CURLOPT_URL, url);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_NOPROGRESS, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+  SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  SET(CURLOPT_FOLLOWLOCATION, 0L);    /* a redirect must never carry the token elsewhere */
+  SET(CURLOPT_PATH_AS_IS, 1L);        /* the path is already encoded: send it verbatim */
+  SET(CURLOPT_TIMEOUT_MS, h->cfg.timeout_ms);
+  SET(CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_ACCEPT_ENCODING, "");   /* every encoding libcurl decodes: gzip at least */
+  SET(CURLOPT_USERAGENT, h->cfg.user_agent);
+  SET(CURLOPT_SSL_VERIFYPEER, h->cfg.verify_ssl ? 1L : 0L);
+  SET(CURLOPT_SSL_VERIFYHOST, h->cfg.verify_ssl ? 2L : 0L);
+  if (h->cfg.ca_file) SET(CURLOPT_CAINFO, h->cfg.ca_file);
+  if (h->cfg.proxy) SET(CURLOPT_PROXY, h->cfg.proxy);
+  SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->cfg.max_response_bytes);
+  SET(CURLOPT_ERRORBUFFER, h->errbuf);
+  SET(CURLOPT_WRITEFUNCTION, on_body);
+  SET(CURLOPT_WRITEDATA, h);
+  SET(CURLOPT_HEADERFUNCTION, on_header);
+  SET(CURLOPT_HEADERDATA, h);
+  SET(CURLOPT_HTTPHEADER, headers);
+  if (strcmp(method, "GET") == 0) SET(CURLOPT_HTTPGET, 1L);
+  else if (strcmp(method, "HEAD") == 0) SET(CURLOPT_NOBODY, 1L);
+  else {
+    if (body == NULL && strcmp(method, "DELETE") != 0) {
+      body = "";                      /* POST/PATCH/PUT without a body: Content-Length: 0 */
+      body_len = 0;
+    }
+    if (body != NULL) {
+      SET(CURLOPT_POSTFIELDS, body);  /* not copied: the caller wipes it afterwards */
+      SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    if (strcmp(method, "POST") != 0) SET(CURLOPT_CUSTOMREQUEST, method);
+  }
+  return CURLE_OK;
+}
+
+#undef SET
+
+
+CURLcode gc_http_perform(gc_http *h, const char *method, const char *url,
+                         struct curl_slist *headers, const char *body, size_t body_len) {
+  CURLcode rc;
+  long status = 0;
+  gc_buf_reset(&h->body, 1);
+  gc_buf_reset(&h->head, 0);
+  h->status = 0;
+  h->too_large = h->nomem = 0;
+  h->errbuf[0] = '\0';
+  rc = setup(h, method, url, headers, body, body_len);
+  if (rc == CURLE_OK) rc = curl_easy_perform(h->easy);
+  if (rc == CURLE_WRITE_ERROR && h->too_large) rc = CURLE_FILESIZE_EXCEEDED;
+  if (rc == CURLE_WRITE_ERROR && h->nomem) rc = CURLE_OUT_OF_MEMORY;
+  /* A peer that closes inside the header block can leave libcurl content with
+  ** what it got: without the blank line that ends the head, it is not a response. */
+  if (rc == CURLE_OK && !(h->head.len >= 2 && h->head.data[h->head.len - 1] == '\n' &&
+                          (h->head.data[h->head.len - 2] == '\n' ||
+                           (h->head.len >= 3 && h->head.data[h->head.len - 2] == '\r' &&
+                            h->head.data[h->head.len - 3] == '\n')))) {
+    snprintf(h->errbuf, sizeof h->errbuf, "connection closed before the response headers ended");
+    rc = CURLE_RECV_ERROR;
+  }
+  curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+  h->status = status;
+  if (h->body.data == NULL) gc_buf_append(&h->body, "", 0);
+  if (h->head.data == NULL) gc_buf_append(&h->head, "", 0);
+  curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL);   /* drop the pointer to the body */
+  curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
+  return rc;
+}
+
+
+const char *gc_http_strerror(gc_http *h, CURLcode rc) {
+  if (rc == CURLE_FILESIZE_EXCEEDED) return "response larger than max_response_bytes";
+  if (h->errbuf[0] != '\0') return h->errbuf;
+  return curl_easy_strerror(rc);
+}
+
+
+const char *gc_http_reason(long status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 423: return "Locked";
+    case 424: return "Failed Dependency";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+  }
+}

@@ -1,0 +1,443 @@
+/*
+** gc_session.c: core.session{...} and its methods.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gc_err.h"
+#include "gc_headers.h"
+#include "gc_http.h"
+#include "gc_oauth.h"
+#include "gc_session.h"
+#include "gc_util.h"
+
+#ifndef GC_VERSION
+#define GC_VERSION "0.1.0"
+#endif
+
+typedef struct gc_session {
+  gc_http http;
+  gc_oauth oauth;
+  unsigned long requests;
+  int closed;
+} gc_session;
+
+
+static gc_session *check_session(lua_State *L) {
+  gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
+  if (s->closed) luaL_error(L, "attempt to use a closed graph.core.session");
+  return s;
+}
+
+
+/*
+** {======================================================
+** Options
+** =======================================================
+*/
+
+static const char *opt_string(lua_State *L, const char *k, const char *def) {
+  const char *v = def;
+  lua_getfield(L, 1, k);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "graph.core.session: field '%s' must be a string", k);
+    v = lua_tostring(L, -1);
+    if (strlen(v) != lua_rawlen(L, -1) || strpbrk(v, "\r\n") != NULL)
+      luaL_error(L, "graph.core.session: field '%s' contains CR, LF or NUL", k);
+  }
+  lua_pop(L, 1);                    /* the string stays alive in the options table */
+  return v;
+}
+
+
+static double opt_number(lua_State *L, const char *k, double def, double min, double max) {
+  double v = def;
+  lua_getfield(L, 1, k);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TNUMBER)
+      luaL_error(L, "graph.core.session: field '%s' must be a number", k);
+    v = lua_tonumber(L, -1);
+    if (!(v >= min && v <= max))
+      luaL_error(L, "graph.core.session: field '%s' must be between %f and %f", k, min, max);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+
+static int opt_bool(lua_State *L, const char *k, int def) {
+  int v = def;
+  lua_getfield(L, 1, k);
+  if (!lua_isnil(L, -1)) {
+    if (lua_type(L, -1) != LUA_TBOOLEAN)
+      luaL_error(L, "graph.core.session: field '%s' must be a boolean", k);
+    v = lua_toboolean(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+
+/* strdup into *dst, raising on allocation failure (the session is consistent) */
+static void own(lua_State *L, char **dst, const char *v) {
+  if (v == NULL) return;
+  if ((*dst = gc_strdup(v)) == NULL) luaL_error(L, "graph.core.session: out of memory");
+}
+
+
+/* The certificate credential: a PEM file with the certificate and its key. */
+static void read_certificate(lua_State *L, gc_oauth *o) {
+  const char *file = opt_string(L, "certificate_file", NULL);
+  const char *password = opt_string(L, "certificate_password", NULL);
+  const char *alg = opt_string(L, "certificate_alg", "PS256");
+  char err[512];
+  if (file == NULL) return;
+  if (strcmp(alg, "PS256") != 0 && strcmp(alg, "RS256") != 0)
+    luaL_error(L, "graph.core.session: field 'certificate_alg' must be 'PS256' or 'RS256'");
+  o->cert_pss = (strcmp(alg, "PS256") == 0);
+  if (gc_cert_load(&o->cert, file, password, err, sizeof err) != 0)
+    luaL_error(L, "graph.core.session: %s", err);
+}
+
+
+static void read_credentials(lua_State *L, gc_oauth *o) {
+  static const char *const grants[] = {
+    "none", "client_credentials", "password", "refresh_token", "device_code", NULL};
+  const char *g = opt_string(L, "grant", "none");
+  int i;
+  for (i = 0; grants[i] != NULL && strcmp(grants[i], g) != 0; i++) {}
+  if (grants[i] == NULL)
+    luaL_error(L, "graph.core.session: field 'grant' has unknown value '%s'", g);
+  o->grant = (gc_grant)i;
+  if (o->grant == GC_GRANT_NONE) return;
+  own(L, &o->token_url, opt_string(L, "token_url", NULL));
+  own(L, &o->client_id, opt_string(L, "client_id", NULL));
+  own(L, &o->scope, opt_string(L, "scope", "https://graph.microsoft.com/.default"));
+  own(L, &o->client_secret, opt_string(L, "client_secret", NULL));
+  own(L, &o->username, opt_string(L, "username", NULL));
+  own(L, &o->password, opt_string(L, "password", NULL));
+  own(L, &o->refresh_token, opt_string(L, "refresh_token", NULL));
+  if (o->token_url == NULL || o->client_id == NULL)
+    luaL_error(L, "graph.core.session: fields 'token_url' and 'client_id' are required");
+  if (o->grant == GC_GRANT_PASSWORD && (o->username == NULL || o->password == NULL))
+    luaL_error(L, "graph.core.session: grant 'password' needs 'username' and 'password'");
+  if (o->grant == GC_GRANT_REFRESH_TOKEN && o->refresh_token == NULL)
+    luaL_error(L, "graph.core.session: grant 'refresh_token' needs 'refresh_token'");
+  read_certificate(L, o);
+  if (o->grant == GC_GRANT_DEVICE_CODE) {
+    lua_getfield(L, 1, "on_device_code");
+    if (lua_type(L, -1) != LUA_TFUNCTION)
+      luaL_error(L, "graph.core.session: grant 'device_code' needs function 'on_device_code'");
+    o->device_cb = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+}
+
+/* }====================================================== */
+
+
+int gc_session_new(lua_State *L) {
+  gc_session *s;
+  gc_http_config *c;
+  char ua[128];
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  /* Create it empty first, so an error below leaves a consistent object for __gc. */
+  s = (gc_session *)lua_newuserdatauv(L, sizeof *s, 0);
+  memset(s, 0, sizeof *s);
+  gc_oauth_init(&s->oauth);
+  luaL_setmetatable(L, GC_SESSION_MT);
+  c = &s->http.cfg;
+  c->timeout_ms = (long)(opt_number(L, "timeout", 100, 0.001, 86400) * 1000);
+  c->connect_timeout_ms = (long)(opt_number(L, "connect_timeout", 30, 0.001, 86400) * 1000);
+  c->verify_ssl = opt_bool(L, "verify_ssl", 1);
+  c->max_response_bytes = (size_t)opt_number(L, "max_response_bytes", 64.0 * 1024 * 1024,
+                                             1, 1099511627776.0);
+  own(L, &c->ca_file, opt_string(L, "ca_file", NULL));
+  own(L, &c->proxy, opt_string(L, "http_proxy", NULL));
+  snprintf(ua, sizeof ua, "lua-msgraph/%s libcurl/%s", GC_VERSION,
+           curl_version_info(CURLVERSION_NOW)->version);
+  own(L, &c->user_agent, opt_string(L, "user_agent", ua));
+  read_credentials(L, &s->oauth);
+  if (gc_http_open(&s->http) != 0)
+    luaL_error(L, "graph.core.session: libcurl could not be initialised");
+  return 1;
+}
+
+
+static int session_close(lua_State *L) {
+  gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
+  if (!s->closed) {
+    s->closed = 1;                  /* first, so a failure below cannot close twice */
+    gc_oauth_free(L, &s->oauth);
+    gc_http_close(&s->http);
+  }
+  return 0;
+}
+
+
+/*
+** {======================================================
+** request
+** =======================================================
+*/
+
+static int valid_token(const char *s, size_t n) {
+  size_t i;
+  if (n == 0) return 0;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c <= ' ' || c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", c)) return 0;
+  }
+  return 1;
+}
+
+
+static int has_ctl(const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') return 1;
+  return 0;
+}
+
+
+static int strncasecmp_ascii(const char *a, const char *b, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    int x = (unsigned char)a[i], y = (unsigned char)b[i];
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y) return x - y;
+  }
+  return 0;
+}
+
+
+static int append_header(struct curl_slist **list, const char *line) {
+  struct curl_slist *t = curl_slist_append(*list, line);
+  if (t == NULL) return -1;
+  *list = t;
+  return 0;
+}
+
+
+/* Wipe every header line before freeing: one of them carries the token. */
+static void free_headers(struct curl_slist *list) {
+  struct curl_slist *p;
+  for (p = list; p != NULL; p = p->next) gc_wipe(p->data, strlen(p->data));
+  curl_slist_free_all(list);
+}
+
+
+/* Build the request's header list from the Lua table at idx. Raises on bad
+** input (a programming error); *crid receives the client-request-id sent. */
+static struct curl_slist *build_headers(lua_State *L, int idx, char crid[37]) {
+  struct curl_slist *list = NULL;
+  gc_buf line = {NULL, 0, 0};
+  int have_crid = 0;
+  crid[0] = '\0';
+  if (!lua_isnoneornil(L, idx)) {
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+      size_t kn, vn;
+      const char *k, *v;
+      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+        free_headers(list);
+        luaL_error(L, "graph.core: header names and values must be strings");
+      }
+      k = lua_tolstring(L, -2, &kn);
+      v = lua_tolstring(L, -1, &vn);
+      if (!valid_token(k, kn) || has_ctl(v, vn)) {
+        free_headers(list);
+        gc_buf_free(&line, 0);
+        luaL_error(L, "graph.core: header '%s' has an invalid name or a CR, LF or NUL", k);
+      }
+      if (kn == 17 && strncasecmp_ascii(k, "client-request-id", 17) == 0) {
+        have_crid = 1;
+        snprintf(crid, 37, "%s", v);
+      }
+      gc_buf_reset(&line, 0);
+      /* "Name;" is libcurl's way of sending a header with an empty value */
+      if (gc_buf_append(&line, k, kn) != 0 || gc_buf_puts(&line, vn ? ": " : ";") != 0 ||
+          gc_buf_append(&line, v, vn) != 0 || append_header(&list, line.data) != 0) {
+        free_headers(list);
+        gc_buf_free(&line, 0);
+        luaL_error(L, "graph.core: out of memory");
+      }
+      lua_pop(L, 1);
+    }
+  }
+  gc_buf_free(&line, 0);
+  if (!have_crid) {
+    char h[64];
+    gc_guid(crid);
+    snprintf(h, sizeof h, "client-request-id: %s", crid);
+    if (append_header(&list, h) != 0) goto nomem;
+  }
+  if (append_header(&list, "Expect:") != 0) goto nomem;   /* no 100-continue round trip */
+  return list;
+nomem:
+  free_headers(list);
+  luaL_error(L, "graph.core: out of memory");
+  return NULL;
+}
+
+
+/* s:request(method, url, headers, body, use_auth)
+**   -> status, reason, headers, body  |  nil, err */
+static int session_request(lua_State *L) {
+  gc_session *s = check_session(L);
+  size_t mlen, ulen, blen = 0;
+  const char *method = luaL_checklstring(L, 2, &mlen);
+  const char *url = luaL_checklstring(L, 3, &ulen);
+  const char *body = luaL_optlstring(L, 5, NULL, &blen);
+  int use_auth = lua_toboolean(L, 6);
+  struct curl_slist *headers;
+  char crid[37];
+  CURLcode rc;
+  size_t i;
+
+  luaL_argcheck(L, mlen < 16 && valid_token(method, mlen), 2, "invalid HTTP method");
+  for (i = 0; i < ulen; i++)                 /* no request splitting through the URL */
+    luaL_argcheck(L, (unsigned char)url[i] > ' ' && url[i] != 0x7f, 3,
+                  "URL contains a space or control character");
+  luaL_argcheck(L, ulen > 0, 3, "empty URL");
+  if (use_auth && s->oauth.grant == GC_GRANT_NONE)
+    luaL_error(L, "graph.core: this session has no credentials");
+  lua_settop(L, 6);
+  headers = build_headers(L, 4, crid);
+
+  if (use_auth) {
+    char *auth;
+    size_t n;
+    if (!gc_oauth_fresh(&s->oauth)) {
+      int r = gc_oauth_acquire(L, &s->oauth, &s->http);
+      if (r != 0) {
+        free_headers(headers);
+        return r;
+      }
+    }
+    n = strlen(s->oauth.access_token) + sizeof("Authorization: Bearer ");
+    if ((auth = (char *)malloc(n)) == NULL) {
+      free_headers(headers);
+      return luaL_error(L, "graph.core: out of memory");
+    }
+    snprintf(auth, n, "Authorization: Bearer %s", s->oauth.access_token);
+    i = (size_t)append_header(&headers, auth);
+    gc_wipe(auth, n);
+    free(auth);
+    if (i != 0) {
+      free_headers(headers);
+      return luaL_error(L, "graph.core: out of memory");
+    }
+  }
+
+  s->requests++;
+  rc = gc_http_perform(&s->http, method, url, headers, body, blen);
+  free_headers(headers);
+  if (rc != CURLE_OK) {
+    gc_err_push(L, "transport", gc_err_curlcode(rc), gc_http_strerror(&s->http, rc));
+    gc_err_setstring(L, "client_request_id", crid);
+    return 2;
+  }
+  lua_pushinteger(L, s->http.status);
+  gc_headers_push(L, s->http.head.data, s->http.head.len, 1);
+  if (lua_rawlen(L, -2) == 0) {              /* HTTP/2 has no reason phrase */
+    lua_pushstring(L, gc_http_reason(s->http.status));
+    lua_replace(L, -3);
+  }
+  lua_pushlstring(L, s->http.body.data, s->http.body.len);
+  return 4;
+}
+
+/* }====================================================== */
+
+
+static int session_token(lua_State *L) {
+  gc_session *s = check_session(L);
+  if (s->oauth.grant == GC_GRANT_NONE)
+    return luaL_error(L, "graph.core: this session has no credentials");
+  if (!gc_oauth_fresh(&s->oauth)) {
+    int r = gc_oauth_acquire(L, &s->oauth, &s->http);
+    if (r != 0) return r;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
+static int session_drop_token(lua_State *L) {
+  gc_oauth_drop(&check_session(L)->oauth);
+  return 0;
+}
+
+
+/* The current refresh token, so a script can persist a rotated one. */
+static int session_refresh_token(lua_State *L) {
+  gc_session *s = check_session(L);
+  if (s->oauth.refresh_token == NULL) lua_pushnil(L);
+  else lua_pushstring(L, s->oauth.refresh_token);
+  return 1;
+}
+
+
+/* s:redact(text): text with every secret of this session replaced. */
+static int session_redact(lua_State *L) {
+  gc_session *s = check_session(L);
+  size_t n;
+  const char *text = luaL_checklstring(L, 2, &n);
+  gc_buf b = {NULL, 0, 0};
+  if (gc_buf_append(&b, text, n) != 0 || gc_oauth_redact(&s->oauth, &b) != 0) {
+    gc_buf_free(&b, 1);
+    return luaL_error(L, "graph.core: out of memory");
+  }
+  lua_pushlstring(L, b.data, b.len);
+  gc_buf_free(&b, 1);
+  return 1;
+}
+
+
+static int session_stats(lua_State *L) {
+  gc_session *s = check_session(L);
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, (lua_Integer)s->requests);
+  lua_setfield(L, -2, "requests");
+  lua_pushinteger(L, (lua_Integer)s->oauth.token_requests);
+  lua_setfield(L, -2, "token_requests");
+  return 1;
+}
+
+
+static int session_tostring(lua_State *L) {
+  gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
+  lua_pushfstring(L, "graph.core.session (%s)", s->closed ? "closed" : "open");
+  return 1;
+}
+
+
+void gc_session_open(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"request", session_request},
+    {"token", session_token},
+    {"drop_token", session_drop_token},
+    {"refresh_token", session_refresh_token},
+    {"redact", session_redact},
+    {"stats", session_stats},
+    {"close", session_close},
+    {NULL, NULL}
+  };
+  static const luaL_Reg metamethods[] = {
+    {"__gc", session_close},
+    {"__close", session_close},
+    {"__tostring", session_tostring},
+    {"__index", NULL},              /* placeholder */
+    {NULL, NULL}
+  };
+  luaL_newmetatable(L, GC_SESSION_MT);
+  luaL_setfuncs(L, metamethods, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}

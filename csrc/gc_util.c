@@ -1,0 +1,299 @@
+/*
+** gc_util.c: byte buffers, secret wiping, percent-encoding, GUIDs, clocks.
+*/
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__linux__)
+#include <sys/random.h>
+#endif
+
+#include "gc_util.h"
+
+
+/*
+** {======================================================
+** Buffers
+** =======================================================
+*/
+
+static int buf_reserve(gc_buf *b, size_t extra) {
+  size_t need, cap;
+  char *p;
+  if (extra > (size_t)-1 - b->len - 1) return -1;
+  need = b->len + extra + 1;                /* room for the NUL */
+  if (need <= b->cap) return 0;
+  cap = b->cap ? b->cap : 256;
+  while (cap < need) cap = (cap > (size_t)-1 / 2) ? need : cap * 2;
+  p = (char *)malloc(cap);                  /* not realloc: old bytes may be secret */
+  if (p == NULL) return -1;
+  if (b->data != NULL) {
+    memcpy(p, b->data, b->len);
+    gc_wipe(b->data, b->cap);
+    free(b->data);
+  }
+  b->data = p;
+  b->cap = cap;
+  return 0;
+}
+
+
+int gc_buf_append(gc_buf *b, const void *p, size_t n) {
+  if (buf_reserve(b, n) != 0) return -1;
+  if (n > 0) memcpy(b->data + b->len, p, n);
+  b->len += n;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+
+int gc_buf_puts(gc_buf *b, const char *s) {
+  return gc_buf_append(b, s, strlen(s));
+}
+
+
+void gc_buf_reset(gc_buf *b, int wipe) {
+  if (b->data != NULL) {
+    if (wipe) gc_wipe(b->data, b->cap);
+    b->data[0] = '\0';
+  }
+  b->len = 0;
+}
+
+
+void gc_buf_free(gc_buf *b, int wipe) {
+  if (b->data != NULL && wipe) gc_wipe(b->data, b->cap);
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+/* }====================================================== */
+
+
+void gc_wipe(void *p, size_t n) {
+  volatile unsigned char *v = (volatile unsigned char *)p;
+  while (n--) *v++ = 0;
+}
+
+
+char *gc_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = (char *)malloc(n);
+  if (d != NULL) memcpy(d, s, n);
+  return d;
+}
+
+
+void gc_free_secret(char **s) {
+  if (*s != NULL) {
+    gc_wipe(*s, strlen(*s));
+    free(*s);
+    *s = NULL;
+  }
+}
+
+
+static int is_unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+
+int gc_escape(gc_buf *out, const char *s, size_t n, const char *keep) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t i;
+  if (buf_reserve(out, n) != 0) return -1;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (is_unreserved(c) || (c != '\0' && keep != NULL && strchr(keep, c))) {
+      if (gc_buf_append(out, &c, 1) != 0) return -1;
+    } else {
+      char e[3];
+      e[0] = '%'; e[1] = hex[c >> 4]; e[2] = hex[c & 15];
+      if (gc_buf_append(out, e, 3) != 0) return -1;
+    }
+  }
+  if (out->data == NULL) return gc_buf_append(out, "", 0);
+  return 0;
+}
+
+
+int gc_redact(gc_buf *buf, const char *secret) {
+  static const char mark[] = "<redacted>";
+  size_t slen, i;
+  gc_buf tmp = {NULL, 0, 0};
+  if (secret == NULL || (slen = strlen(secret)) == 0 || buf->len < slen) return 0;
+  if (strstr(buf->data, secret) == NULL && memchr(buf->data, '\0', buf->len) == NULL)
+    return 0;
+  for (i = 0; i < buf->len; ) {
+    if (i + slen <= buf->len && memcmp(buf->data + i, secret, slen) == 0) {
+      if (gc_buf_append(&tmp, mark, sizeof(mark) - 1) != 0) goto nomem;
+      i += slen;
+    } else {
+      if (gc_buf_append(&tmp, buf->data + i, 1) != 0) goto nomem;
+      i++;
+    }
+  }
+  gc_buf_free(buf, 1);
+  *buf = tmp;
+  return 0;
+nomem:
+  gc_buf_free(&tmp, 1);
+  return -1;
+}
+
+
+/*
+** {======================================================
+** Retry-After (RFC 9110 section 10.2.3)
+** =======================================================
+*/
+
+static int month_index(const char *m) {
+  static const char *const names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  int i;
+  for (i = 0; i < 12; i++)
+    if (strcmp(m, names[i]) == 0) return i;
+  return -1;
+}
+
+
+/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm) */
+static long days_from_civil(long y, long m, long d) {
+  long era, yoe, doy, doe;
+  y -= m <= 2;
+  era = (y >= 0 ? y : y - 399) / 400;
+  yoe = y - era * 400;
+  doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+
+static double http_date(const char *v) {
+  char wday[16], mon[4], tz[4], tail;
+  int d, y, hh, mm, ss, mi;
+  /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+  if (sscanf(v, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3s%c",
+             wday, &d, mon, &y, &hh, &mm, &ss, tz, &tail) == 8) {}
+  /* obsolete RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
+  else if (sscanf(v, "%15[A-Za-z], %2d-%3[A-Za-z]-%4d %2d:%2d:%2d %3s%c",
+                  wday, &d, mon, &y, &hh, &mm, &ss, tz, &tail) == 8) {
+    if (y < 100) y += (y < 70) ? 2000 : 1900;
+  }
+  /* obsolete asctime: Sun Nov  6 08:49:37 1994 */
+  else if (sscanf(v, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%c",
+                  wday, mon, &d, &hh, &mm, &ss, &y, &tail) == 7) {
+    strcpy(tz, "GMT");
+  }
+  else return -1;
+  mi = month_index(mon);
+  if (mi < 0 || strcmp(tz, "GMT") != 0 || d < 1 || d > 31 || hh > 23 ||
+      mm > 59 || ss > 60 || y < 1970 || y > 9999 || hh < 0 || mm < 0 || ss < 0)
+    return -1;
+  return (double)days_from_civil(y, mi + 1, d) * 86400.0 + hh * 3600.0 +
+         mm * 60.0 + ss;
+}
+
+
+double gc_parse_retry_after(const char *value, double now) {
+  const char *p = value;
+  double secs = 0, scale = 0.1;
+  int digits = 0;
+  while (*p == ' ' || *p == '\t') p++;
+  if (*p >= '0' && *p <= '9') {     /* delta-seconds, fractions seen from Graph */
+    for (; *p >= '0' && *p <= '9'; p++, digits++)
+      if (secs < 1e9) secs = secs * 10 + (*p - '0');
+    if (*p == '.') {
+      for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10) secs += (*p - '0') * scale;
+    }
+    while (*p == ' ' || *p == '\t') p++;
+    return (*p == '\0' && digits > 0) ? secs : -1;
+  }
+  else {
+    double t = http_date(p);
+    if (t < 0) return -1;
+    return (t > now) ? t - now : 0;
+  }
+}
+
+/* }====================================================== */
+
+
+int gc_random(unsigned char *out, size_t n) {
+  size_t got = 0;
+#if defined(__linux__)
+  while (got < n) {
+    ssize_t r = getrandom(out + got, n - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    got += (size_t)r;
+  }
+#endif
+  if (got < n) {
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd < 0) return -1;
+    while (got < n) {
+      ssize_t r = read(fd, out + got, n - got);
+      if (r <= 0) {
+        if (r < 0 && errno == EINTR) continue;
+        close(fd);
+        return -1;
+      }
+      got += (size_t)r;
+    }
+    close(fd);
+  }
+  return 0;
+}
+
+
+void gc_guid(char out[37]) {
+  unsigned char b[16];
+  if (gc_random(b, sizeof b) != 0) {       /* never expected on Linux */
+    size_t i;
+    unsigned long x = (unsigned long)time(NULL) ^ (unsigned long)clock();
+    for (i = 0; i < sizeof b; i++) { x = x * 1103515245UL + 12345UL; b[i] = (unsigned char)(x >> 16); }
+  }
+  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
+  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+  snprintf(out, 37,
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+           b[11], b[12], b[13], b[14], b[15]);
+}
+
+
+double gc_monotonic(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+
+double gc_walltime(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+
+void gc_sleep(double seconds) {
+  struct timespec ts;
+  if (!(seconds > 0)) return;
+  if (seconds > 86400) seconds = 86400;
+  ts.tv_sec = (time_t)seconds;
+  ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}

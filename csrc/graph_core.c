@@ -1,0 +1,100 @@
+/*
+** graph_core.c: luaopen_graph_core, the entry point of the C core of
+** lua-msgraph. Mechanism only (transport, grants, token cache, encoders);
+** policy lives in lua/graph/.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "gc_err.h"
+#include "gc_oauth.h"
+#include "gc_session.h"
+#include "gc_util.h"
+
+#ifndef GC_VERSION
+#define GC_VERSION "0.1.0"
+#endif
+
+#if defined(__GNUC__)
+#define GC_API __attribute__((visibility("default")))
+#else
+#define GC_API
+#endif
+
+
+/* core.escape(s [, keep]): percent-encode all but RFC 3986 unreserved
+** characters and those listed in keep. */
+static int core_escape(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  const char *keep = luaL_optstring(L, 2, NULL);
+  gc_buf b = {NULL, 0, 0};
+  if (gc_escape(&b, s, n, keep) != 0) {
+    gc_buf_free(&b, 0);
+    return luaL_error(L, "graph.core.escape: out of memory");
+  }
+  lua_pushlstring(L, b.data, b.len);
+  gc_buf_free(&b, 0);
+  return 1;
+}
+
+
+static int core_guid(lua_State *L) {
+  char g[37];
+  gc_guid(g);
+  lua_pushstring(L, g);
+  return 1;
+}
+
+
+static int core_now(lua_State *L) {
+  lua_pushnumber(L, gc_monotonic());
+  return 1;
+}
+
+
+static int core_time(lua_State *L) {
+  lua_pushnumber(L, gc_walltime());
+  return 1;
+}
+
+
+static int core_sleep(lua_State *L) {
+  gc_sleep(luaL_checknumber(L, 1));
+  return 0;
+}
+
+
+/* core.retry_after(value): seconds to wait, or nil when value is not valid */
+static int core_retry_after(lua_State *L) {
+  double s = gc_parse_retry_after(luaL_checkstring(L, 1), gc_walltime());
+  if (s < 0) lua_pushnil(L);
+  else lua_pushnumber(L, s);
+  return 1;
+}
+
+
+GC_API int luaopen_graph_core(lua_State *L);
+
+GC_API int luaopen_graph_core(lua_State *L) {
+  static const luaL_Reg funcs[] = {
+    {"session", gc_session_new},
+    {"escape", core_escape},
+    {"guid", core_guid},
+    {"now", core_now},
+    {"time", core_time},
+    {"sleep", core_sleep},
+    {"retry_after", core_retry_after},
+    {"error", gc_err_new},
+    {NULL, NULL}
+  };
+  gc_err_open(L);
+  gc_session_open(L);
+  gc_oauth_open(L);
+  luaL_newlib(L, funcs);
+  lua_pushliteral(L, GC_VERSION);
+  lua_setfield(L, -2, "_VERSION");
+  lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
+  lua_setfield(L, -2, "curl_version");
+  return 1;
+}

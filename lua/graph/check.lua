@@ -1,0 +1,102 @@
+--- Argument checking for the public API: programming errors raise a Lua
+-- error that names the function and the field, blamed on the caller's line.
+local M = {}
+
+local error, type, pairs, tostring = error, type, pairs, tostring
+local getinfo = debug.getinfo
+
+-- Every file of this library lives in one directory: errors are reported at
+-- the first stack level outside it.
+local libdir = getinfo(1, "S").source:match("^@(.*[/\\])[^/\\]+$") or "\0"
+
+local function raise(msg)
+  local level = 2
+  while true do
+    local info = getinfo(level, "S")
+    if not info then break end
+    local src = info.source
+    if info.what ~= "C" and src:sub(1, #libdir + 1) ~= "@" .. libdir then break end
+    level = level + 1
+  end
+  error(msg, level)
+end
+M.raise = raise
+
+local function typename(v)
+  local t = type(v)
+  if t == "number" and math.type and math.type(v) == "integer" then return "integer" end
+  return t
+end
+
+--- Kinds understood by `field`: a Lua type name, or one of these.
+local kinds = {
+  string = function(v) return type(v) == "string" end,
+  number = function(v) return type(v) == "number" end,
+  boolean = function(v) return type(v) == "boolean" end,
+  table = function(v) return type(v) == "table" end,
+  ["function"] = function(v) return type(v) == "function" end,
+  id = function(v) return type(v) == "string" and v ~= "" end,
+  posint = function(v) return type(v) == "number" and v >= 1 and v % 1 == 0 end,
+  ["string|table"] = function(v) return type(v) == "string" or type(v) == "table" end,
+  ["string|boolean"] = function(v) return type(v) == "string" or type(v) == "boolean" end,
+}
+
+local descriptions = {
+  id = "a non-empty string",
+  posint = "a positive integer",
+  ["string|table"] = "a string or an array of strings",
+  ["string|boolean"] = "a boolean",
+}
+
+--- Raise unless `value` has `kind`; nil passes unless `required`.
+function M.field(fname, name, value, kind, required)
+  if value == nil then
+    if required then raise(("%s: field '%s' is required"):format(fname, name)) end
+    return value
+  end
+  if not kinds[kind](value) then
+    raise(("%s: field '%s' must be %s, got %s"):format(
+      fname, name, descriptions[kind] or ("a " .. kind), typename(value)))
+  end
+  if type(value) == "string" and value:find("[%z\r\n]") then
+    raise(("%s: field '%s' contains CR, LF or NUL"):format(fname, name))
+  end
+  return value
+end
+
+--- Raise on any key of `t` that `schema` does not list (a typo is a bug).
+function M.known(fname, t, schema)
+  for k in pairs(t) do
+    if schema[k] == nil then
+      raise(("%s: unknown option '%s'"):format(fname, tostring(k)))
+    end
+  end
+end
+
+--- Check every field of `t` against `schema` ({ name = kind }).
+function M.table(fname, t, schema)
+  if type(t) ~= "table" then
+    raise(("%s: expected a table argument, got %s"):format(fname, typename(t)))
+  end
+  M.known(fname, t, schema)
+  for name, kind in pairs(schema) do M.field(fname, name, t[name], kind) end
+  return t
+end
+
+--- A string, or an array of strings, as one comma-separated string.
+function M.list(fname, name, v)
+  if type(v) ~= "table" then return v end
+  for i = 1, #v do
+    if type(v[i]) ~= "string" or v[i] == "" or v[i]:find("[%z\r\n,]") then
+      raise(("%s: field '%s' item %d must be a non-empty string"):format(fname, name, i))
+    end
+  end
+  for k in pairs(v) do
+    if type(k) ~= "number" or k % 1 ~= 0 or k < 1 or k > #v then
+      raise(("%s: field '%s' must be an array of strings"):format(fname, name))
+    end
+  end
+  return table.concat(v, ",")
+end
+
+return M

@@ -1,0 +1,202 @@
+--- The client: one C session (connections + token cache) and the request
+-- pipeline every action goes through: auth, retries, errors, JSON.
+local core = require "graph.core"
+local errors = require "graph.errors"
+local json = require "graph.json"
+local options = require "graph.options"
+local check = require "graph.check"
+
+local M = {}
+
+local Client = {}
+Client.__index = Client
+Client.__name = "graph.client"
+
+local DEFAULT_RETRY = { [429] = true, [503] = true, [504] = true }
+local MAX_BACKOFF = 180      -- seconds, as Microsoft's Graph SDKs cap a single delay
+
+local function status_set(list)
+  if not list then return DEFAULT_RETRY end
+  local set = {}
+  for _, s in ipairs(list) do set[s] = true end
+  return set
+end
+
+--- Create a client from the table given to graph.client (see graph.options).
+function M.new(user)
+  local o = options.normalize(user)
+  local ok, session = pcall(core.session, {
+    grant = o.auth, token_url = o.token_url, client_id = o.client_id,
+    client_secret = o.client_secret, username = o.username, password = o.password,
+    refresh_token = o.refresh_token, scope = o.scope,
+    certificate_file = o.certificate_file, certificate_password = o.certificate_password,
+    certificate_alg = o.certificate_alg, on_device_code = o.on_device_code,
+    timeout = o.timeout, connect_timeout = o.connect_timeout,
+    verify_ssl = o.verify_ssl, ca_file = o.ca_file, http_proxy = o.http_proxy,
+    user_agent = o.user_agent, max_response_bytes = o.max_response_bytes,
+  })
+  if not ok then          -- e.g. an unreadable certificate file: the caller's mistake
+    check.raise((tostring(session):gsub("^.-graph%.core%.session: ", "graph.client: ")))
+  end
+  local self = setmetatable({
+    session = session,
+    graph_url = o.url,
+    auth = o.auth,
+    tenant_id = o.tenant_id,
+    client_id = o.client_id,
+    max_retries = o.max_retries,
+    retry_delay = o.retry_delay,
+    retry_budget = o.retry_budget,
+    retry_statuses = status_set(o.retry_statuses),
+    on_retry = o.on_retry,
+    on_refresh_token = o.on_refresh_token,
+    last_refresh_token = o.refresh_token,
+  }, Client)
+  return self
+end
+
+function Client:__tostring()
+  return ("graph.client (%s, tenant %s, client %s, %s)"):format(
+    self.auth, self.tenant_id or "-", self.client_id or "-", self.graph_url)
+end
+
+function Client:close()
+  self.session:close()
+end
+Client.__close = Client.close
+
+--- The current refresh token (rotated ones replace the original), or nil.
+function Client:refresh_token()
+  return self.session:refresh_token()
+end
+
+-- Tell the script when the identity platform rotated its refresh token.
+function Client:notice_rotation()
+  if not self.on_refresh_token then return end
+  local rt = self.session:refresh_token()
+  if rt and rt ~= self.last_refresh_token then
+    self.last_refresh_token = rt
+    self.on_refresh_token(rt)
+  end
+end
+
+local function is_token_rejection(status, body)
+  if status ~= 401 then return false end
+  local doc = json.decode(body)
+  local code = type(doc) == "table" and type(doc.error) == "table" and doc.error.code
+  return code == nil or code == "InvalidAuthenticationToken"
+end
+
+-- Seconds to wait before retry number `n`: the server's Retry-After when it
+-- sent one, else exponential backoff with full jitter.
+function Client:delay(n, err)
+  if err.retry_after then return err.retry_after end
+  local ceiling = math.min(self.retry_delay * 2 ^ (n - 1), MAX_BACKOFF)
+  return ceiling * math.random()
+end
+
+--- One logical request: returns status, reason, headers, body (status < 400)
+-- or nil, err after the retries and the one re-authentication allowed.
+function Client:exchange(method, url, headers, body)
+  local sent = { Accept = "application/json", ["client-request-id"] = core.guid() }
+  for k, v in pairs(headers or {}) do sent[k] = v end
+  if body then sent["Content-Type"] = "application/json" end
+  local attempts, retries, waited, reauthenticated = 0, 0, 0, false
+  while true do
+    attempts = attempts + 1
+    local status, reason, rheaders, rbody = self.session:request(method, url, sent, body, true)
+    local err
+    if not status then
+      err = reason
+    elseif is_token_rejection(status, rbody) and not reauthenticated then
+      reauthenticated = true            -- expired or revoked: one fresh token, once
+      self.session:drop_token()
+    elseif status < 400 then
+      self:notice_rotation()
+      return status, reason, rheaders, rbody, sent["client-request-id"]
+    else
+      err = errors.from_response(status, reason, rheaders, rbody, sent["client-request-id"],
+                                 function(s) return self.session:redact(s) end)
+    end
+    if err then
+      local retryable = err.status_code and self.retry_statuses[err.status_code]
+      if not retryable or retries >= self.max_retries then
+        err.attempts = attempts
+        if retryable then err.retry_after = err.retry_after or self:delay(retries + 1, err) end
+        return nil, err
+      end
+      local delay = self:delay(retries + 1, err)
+      if waited + delay > self.retry_budget then
+        err.attempts = attempts            -- the server asks for more than is left
+        err.retry_after = err.retry_after or delay
+        return nil, err
+      end
+      retries = retries + 1
+      if self.on_retry then
+        self.on_retry{ attempt = retries, status_code = err.status_code, delay = delay,
+                       method = method, url = url }
+      end
+      core.sleep(delay)
+      waited = waited + delay
+      sent["Retry-Attempt"] = tostring(retries)
+    end
+  end
+end
+
+--- A Graph call on the configured endpoint: path below /v1.0, query string
+-- already encoded. Returns the decoded JSON (or true when there is no body),
+-- and the response table.
+-- GET must answer with a document; PATCH and friends may answer 204 or nothing.
+function Client:call(method, path, query, headers, body)
+  local url = self.graph_url .. "/v1.0" .. path .. ((query and query ~= "") and "?" .. query or "")
+  return self:fetch(method, url, headers, body)
+end
+
+function Client:fetch(method, url, headers, body)
+  local status, reason, rheaders, rbody, crid = self:exchange(method, url, headers, body)
+  if not status then return nil, reason end
+  local response = { status_code = status, reason = reason, headers = rheaders }
+  if status == 204 or (rbody == "" and method ~= "GET") then return true, response end
+  if rbody == "" then
+    return nil, errors.decode(status, reason, rheaders, crid, "invalid_json",
+      "response has an empty body where a JSON document was expected")
+  end
+  local ctype = rheaders["content-type"]
+  if ctype and not ctype:lower():find("json", 1, true) then
+    return nil, errors.decode(status, reason, rheaders, crid, "content_type",
+      ("expected a JSON response, got %s"):format(ctype))
+  end
+  local doc, msg = json.decode(rbody)
+  if type(doc) ~= "table" then
+    return nil, errors.decode(status, reason, rheaders, crid, "invalid_json",
+      "response is not valid JSON: " .. tostring(msg or "not an object"))
+  end
+  return doc, response
+end
+
+--- Follow @odata.nextLink from `first` until the end, merging `value`.
+-- Links must stay on this client's Graph endpoint: the token goes with them.
+function Client:follow(first, response, headers)
+  local result = first
+  local values = first.value
+  if type(values) ~= "table" then return first, response end
+  local page = first
+  while type(page["@odata.nextLink"]) == "string" do
+    local link = page["@odata.nextLink"]
+    if link:sub(1, #self.graph_url + 1) ~= self.graph_url .. "/" then
+      return nil, errors.decode(response.status_code, response.reason, response.headers, nil,
+        "bad_next_link", "@odata.nextLink points outside the configured Graph endpoint")
+    end
+    local err
+    page, err = self:fetch("GET", link, headers)
+    if not page then return nil, err end
+    response = err
+    if type(page.value) ~= "table" then break end
+    for _, item in ipairs(page.value) do values[#values + 1] = item end
+  end
+  result["@odata.nextLink"] = nil
+  return result, response
+end
+
+M.Client = Client
+return M

@@ -1,0 +1,64 @@
+-- lua-msgraph: Microsoft Graph users and Teams presence for Lua, on libcurl.
+local package_version = "scm"
+local rockspec_revision = "1"
+
+rockspec_format = "3.0"
+package = "lua-msgraph"
+version = package_version .. "-" .. rockspec_revision
+
+source = {
+  url = "git+https://github.com/lua-msgraph/lua-msgraph.git",
+}
+
+description = {
+  summary = "Microsoft Graph (Entra ID users, Teams presence) from Lua, with a libcurl C core",
+  detailed = [[
+    Get and update Entra ID users, read their group and role memberships and
+    their Teams presence through Microsoft Graph. A C core on libcurl keeps
+    connections alive, verifies TLS, runs the OAuth2 grants and caches tokens;
+    the Lua API takes and returns plain tables (JSON through lua-cjson).
+  ]],
+  license = "MIT",
+  labels = { "microsoft-graph", "entra", "oauth2", "http", "libcurl" },
+}
+
+dependencies = {
+  "lua >= 5.4, < 5.5",
+  "lua-cjson",
+}
+
+-- Only the library is probed: Debian puts curl/curl.h under a multiarch
+-- include directory that luarocks does not search but the compiler does.
+external_dependencies = {
+  CURL = { library = "curl" },
+  CRYPTO = { library = "crypto" },      -- OpenSSL libcrypto: certificate assertions
+}
+
+test_dependencies = { "busted" }
+test = { type = "busted" }
+
+build = {
+  type = "builtin",
+  modules = {
+    ["graph"] = "lua/graph/init.lua",
+    ["graph.args"] = "lua/graph/args.lua",
+    ["graph.check"] = "lua/graph/check.lua",
+    ["graph.client"] = "lua/graph/client.lua",
+    ["graph.errors"] = "lua/graph/errors.lua",
+    ["graph.json"] = "lua/graph/json.lua",
+    ["graph.options"] = "lua/graph/options.lua",
+    ["graph.presence"] = "lua/graph/presence.lua",
+    ["graph.users"] = "lua/graph/users.lua",
+    ["graph.core"] = {
+      sources = {
+        "csrc/graph_core.c", "csrc/gc_err.c", "csrc/gc_headers.c", "csrc/gc_http.c",
+        "csrc/gc_jwt.c", "csrc/gc_oauth.c", "csrc/gc_session.c", "csrc/gc_util.c",
+      },
+      defines = { 'GC_VERSION="0.1.0"' },
+      incdirs = { "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)" },
+      libraries = { "curl", "crypto", "pthread" },
+    },
+  },
+  copy_directories = { "examples" },
+}
