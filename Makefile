@@ -75,3 +75,100 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD) graph
+
+# ---------------------------------------------------------------------------
+# Memory and C safety
+
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ASAN_DIR   := $(BUILD)/asan
+ASAN_OBJS  := $(patsubst csrc/%.c,$(ASAN_DIR)/obj/%.o,$(SRCS))
+
+$(ASAN_DIR)/obj/%.o: csrc/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -O1 -c $< -o $@
+
+$(ASAN_DIR)/graph/core.so: $(ASAN_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) $(ASAN_FLAGS) -o $@ $(ASAN_OBJS) $(LIBS) $(LDFLAGS)
+
+# The suite runs in an instrumented interpreter (spec/host/lua_host.c linked
+# with Lua's static library), so the processes the specs start (emulator,
+# luarocks, openssl) are not instrumented and need no LD_PRELOAD.
+$(ASAN_DIR)/lua: spec/host/lua_host.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O1 -g $(ASAN_FLAGS) $(LUA_CFLAGS) -o $@ $< \
+	  -Wl,-E -Wl,--whole-archive -l:liblua$(LUA_VERSION).a -Wl,--no-whole-archive -lm -ldl
+
+test-asan: deps
+	$(MAKE) $(ASAN_DIR)/graph/core.so $(ASAN_DIR)/lua certs
+	LUA_CPATH="./$(ASAN_DIR)/?.so;;" \
+	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	$(ASAN_DIR)/lua $(BUSTED)
+
+# The embedding host: plain for `make test`, ThreadSanitizer for test-threads.
+$(BUILD)/host/threads_host: spec/host/threads_host.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O1 -g $(LUA_CFLAGS) -o $@ $< \
+	  -Wl,-E -Wl,--whole-archive -l:liblua$(LUA_VERSION).a -Wl,--no-whole-archive -lm -ldl -lpthread
+
+TSAN_DIR   := $(BUILD)/tsan
+TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_OBJS  := $(patsubst csrc/%.c,$(TSAN_DIR)/obj/%.o,$(SRCS))
+
+$(TSAN_DIR)/obj/%.o: csrc/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TSAN_FLAGS) -O1 -c $< -o $@
+
+$(TSAN_DIR)/graph/core.so: $(TSAN_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) $(TSAN_FLAGS) -o $@ $(TSAN_OBJS) $(LIBS) $(LDFLAGS)
+
+$(TSAN_DIR)/threads_host: spec/host/threads_host.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c99 -O1 -g $(TSAN_FLAGS) $(LUA_CFLAGS) -o $@ $< \
+	  -Wl,-E -Wl,--whole-archive -l:liblua$(LUA_VERSION).a -Wl,--no-whole-archive -lm -ldl -lpthread
+
+test-threads: deps
+	$(MAKE) all $(TSAN_DIR)/graph/core.so $(TSAN_DIR)/threads_host
+	GRAPH_TSAN_DIR=$(CURDIR)/$(TSAN_DIR) $(LUA) $(BUSTED) spec/embed_spec.lua
+
+SOAK_REQUESTS ?= 20000
+soak: deps
+	$(MAKE) all
+	$(LUA) spec/soak.lua $(SOAK_REQUESTS)
+
+VALGRIND_SPECS ?= spec/core_spec.lua spec/errors_spec.lua spec/users_spec.lua spec/tls_spec.lua
+test-valgrind: deps
+	$(MAKE) all certs
+	valgrind --quiet --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+	  --suppressions=spec/support/valgrind.supp \
+	  $(LUA) $(BUSTED) $(VALGRIND_SPECS)
+
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := headers retry_after encoders
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                $(LUA_CFLAGS) $(CURL_CFLAGS)
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< csrc/gc_util.c csrc/gc_headers.c csrc/gc_jwt.c \
+	  -llua$(LUA_VERSION) -lcrypto -lm
+
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="clang-14 libfuzzer-14-dev valgrind"
+
+# Each target runs for FUZZ_SECONDS on a copy of its seed corpus.
+fuzz: deps fuzz-deps $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	  rm -rf $(BUILD)/fuzz/corpus-$$t && cp -r fuzz/corpus/$$t $(BUILD)/fuzz/corpus-$$t && \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s" && \
+	  if ! $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(BUILD)/fuzz/corpus-$$t fuzz/corpus/$$t > $(BUILD)/fuzz/$$t.log 2>&1; then \
+	    tail -40 $(BUILD)/fuzz/$$t.log; exit 1; fi; \
+	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$t.log; \
+	done
+
+.PHONY: test-asan test-valgrind test-threads soak fuzz fuzz-deps

@@ -100,6 +100,8 @@ static CURLcode setup(gc_http *h, const char *method, const char *url,
   SET(CURLOPT_PATH_AS_IS, 1L);        /* the path is already encoded: send it verbatim */
   SET(CURLOPT_TIMEOUT_MS, h->cfg.timeout_ms);
   SET(CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
+  SET(CURLOPT_LOW_SPEED_LIMIT, 1L);   /* a stalled peer is cut off before the total timeout */
+  SET(CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   SET(CURLOPT_ACCEPT_ENCODING, "");   /* every encoding libcurl decodes: gzip at least */
   SET(CURLOPT_USERAGENT, h->cfg.user_agent);
@@ -157,6 +159,12 @@ CURLcode gc_http_perform(gc_http *h, const char *method, const char *url,
   }
   curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
   h->status = status;
+  {
+    long request_size = 0;
+    curl_easy_getinfo(h->easy, CURLINFO_REQUEST_SIZE, &request_size);
+    h->sent = request_size > 0;
+    h->started = h->head.len > 0;
+  }
   if (h->body.data == NULL) gc_buf_append(&h->body, "", 0);
   if (h->head.data == NULL) gc_buf_append(&h->head, "", 0);
   curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL);   /* drop the pointer to the body */

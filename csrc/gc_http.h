@@ -11,6 +11,7 @@
 typedef struct gc_http_config {
   long timeout_ms;            /* whole exchange */
   long connect_timeout_ms;
+  long stall_timeout;         /* seconds below 1 byte/s before giving up */
   int verify_ssl;
   char *ca_file;              /* owned; may be NULL */
   char *proxy;                /* owned; may be NULL */
@@ -24,6 +25,8 @@ typedef struct gc_http {
   gc_buf body;                /* response body of the last exchange */
   gc_buf head;                /* header lines of the final response */
   long status;
+  int sent;                   /* any request byte went out */
+  int started;                /* any response byte came back */
   int too_large;
   int nomem;
   char errbuf[CURL_ERROR_SIZE];

@@ -151,6 +151,7 @@ int gc_session_new(lua_State *L) {
   c = &s->http.cfg;
   c->timeout_ms = (long)(opt_number(L, "timeout", 100, 0.001, 86400) * 1000);
   c->connect_timeout_ms = (long)(opt_number(L, "connect_timeout", 30, 0.001, 86400) * 1000);
+  c->stall_timeout = (long)opt_number(L, "stall_timeout", 30, 1, 86400);
   c->verify_ssl = opt_bool(L, "verify_ssl", 1);
   c->max_response_bytes = (size_t)opt_number(L, "max_response_bytes", 64.0 * 1024 * 1024,
                                              1, 1099511627776.0);
@@ -340,6 +341,10 @@ static int session_request(lua_State *L) {
   if (rc != CURLE_OK) {
     gc_err_push(L, "transport", gc_err_curlcode(rc), gc_http_strerror(&s->http, rc));
     gc_err_setstring(L, "client_request_id", crid);
+    lua_pushboolean(L, s->http.sent);       /* lets callers retry what never left */
+    lua_setfield(L, -2, "request_sent");
+    lua_pushboolean(L, s->http.started);
+    lua_setfield(L, -2, "response_started");
     return 2;
   }
   lua_pushinteger(L, s->http.status);

@@ -31,7 +31,7 @@ function M.new(user)
     refresh_token = o.refresh_token, scope = o.scope,
     certificate_file = o.certificate_file, certificate_password = o.certificate_password,
     certificate_alg = o.certificate_alg, on_device_code = o.on_device_code,
-    timeout = o.timeout, connect_timeout = o.connect_timeout,
+    timeout = o.timeout, connect_timeout = o.connect_timeout, stall_timeout = o.stall_timeout,
     verify_ssl = o.verify_ssl, ca_file = o.ca_file, http_proxy = o.http_proxy,
     user_agent = o.user_agent, max_response_bytes = o.max_response_bytes,
   })
@@ -80,6 +80,18 @@ function Client:notice_rotation()
   end
 end
 
+-- Network failures worth another try. Any method may be retried when the
+-- request provably never left; GET (idempotent) also after a reset or a
+-- timeout, as long as no response byte had arrived.
+local NEVER_SENT = { couldnt_connect = true, couldnt_resolve = true, proxy = true }
+local BEFORE_RESPONSE = { send = true, recv = true, timeout = true }
+
+local function retryable_transport(method, err)
+  if err.kind ~= "transport" then return false end
+  if NEVER_SENT[err.code] or err.request_sent == false then return true end
+  return method == "GET" and BEFORE_RESPONSE[err.code] and not err.response_started
+end
+
 local function is_token_rejection(status, body)
   if status ~= 401 then return false end
   local doc = json.decode(body)
@@ -119,7 +131,8 @@ function Client:exchange(method, url, headers, body)
                                  function(s) return self.session:redact(s) end)
     end
     if err then
-      local retryable = err.status_code and self.retry_statuses[err.status_code]
+      local retryable = (err.status_code and self.retry_statuses[err.status_code])
+        or retryable_transport(method, err)
       if not retryable or retries >= self.max_retries then
         err.attempts = attempts
         if retryable then err.retry_after = err.retry_after or self:delay(retries + 1, err) end
@@ -133,8 +146,8 @@ function Client:exchange(method, url, headers, body)
       end
       retries = retries + 1
       if self.on_retry then
-        self.on_retry{ attempt = retries, status_code = err.status_code, delay = delay,
-                       method = method, url = url }
+        self.on_retry{ attempt = retries, status = err.status_code, status_code = err.status_code,
+                       code = err.code, delay = delay, method = method, url = url }
       end
       core.sleep(delay)
       waited = waited + delay

@@ -15,7 +15,7 @@ M.schema = {
   token_url = "string", url = "string", login_url = "string",
   scope = "string|table",
   verify_ssl = "boolean", ca_file = "string", http_proxy = "string",
-  timeout = "number", connect_timeout = "number",
+  timeout = "number", connect_timeout = "number", stall_timeout = "number",
   max_retries = "number", retry_delay = "number", retry_budget = "number",
   retry_statuses = "table", on_retry = "function",
   on_refresh_token = "function", on_device_code = "function",
@@ -37,7 +37,7 @@ M.defaults = {
   url = "https://graph.microsoft.com",
   login_url = "https://login.microsoftonline.com",
   scope = "https://graph.microsoft.com/.default",
-  timeout = 100, connect_timeout = 30,
+  timeout = 100, connect_timeout = 30, stall_timeout = 30,
   max_retries = 3, retry_delay = 3, retry_budget = 180,
   verify_ssl = true,
 }
@@ -177,6 +177,15 @@ function M.normalize(user)
 
   for _, f in ipairs({ "timeout", "connect_timeout" }) do
     if not (o[f] > 0) then check.raise(("%s: field '%s' must be positive"):format(FN, f)) end
+  end
+  if not (o.stall_timeout >= 1) then
+    check.raise(FN .. ": field 'stall_timeout' must be at least 1 (second)")
+  end
+  for i, status in ipairs(o.retry_statuses or {}) do
+    if math.type(status) ~= "integer" or status < 400 or status > 599 then
+      check.raise(("%s: field 'retry_statuses' item %d must be an HTTP status from 400 to 599")
+        :format(FN, i))
+    end
   end
   if o.max_retries % 1 ~= 0 or o.max_retries < 0 or o.max_retries > 10 then
     check.raise(FN .. ": field 'max_retries' must be an integer from 0 to 10")

@@ -1,0 +1,596 @@
+"""Microsoft Graph v1.0: users, presence, memberOf and user PATCH.
+
+Formats follow GRAPH-WIRE sections 3-6 (resources), 8 (401s) and 10 (the
+error envelope).  Every response, error or not, carries Graph's headers.
+"""
+
+import copy
+import datetime
+import json
+import re
+import time
+from urllib.parse import unquote
+
+import odata
+from odata import ODataError, Query
+from schema import (COMPLEX, DIRECTORY_OBJECT_TYPE, EDM, MEMBER_TYPES, USER, USER_DEFAULT,
+                    USER_DELEGATED_ONLY, USER_READ_ONLY, USER_TYPE)
+from wire import Response, http_date, json_bytes, new_guid, utc_now
+
+ODATA_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;"
+              "IEEE754Compatible=false;charset=utf-8")
+AGS_DIAGNOSTIC = json.dumps({"ServerInfo": {"DataCenter": "West Europe", "Slice": "E", "Ring": "5",
+                                            "ScaleUnit": "000", "RoleInstance": "EMU0PEPF00000001"}},
+                            separators=(",", ":"))
+WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
+                    'oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"')
+PAGE_SIZE = 100   # default directory page (GRAPH-WIRE 5.3; memberOf value assumed)
+
+NOT_ALLOWED = "Specified HTTP method is not allowed for the request target."
+UNREADABLE_JSON = ("Unable to read JSON request payload. Please ensure Content-Type header is set "
+                   "and payload is of valid JSON format.")
+PASSWORD_COMPLEXITY = ("The specified password does not comply with password complexity "
+                       "requirements. Please provide a different password.")
+DOLLAR_SEGMENT = ("The request URI is not valid. Since the segment 'users' refers to a collection, "
+                  "this must be the last segment in the request URI or it must be followed by an "
+                  "function or action that can be bound to it otherwise all intermediate segments "
+                  "must refer to a single resource.")
+
+# Permissions (application roles or delegated scopes) each operation accepts,
+# and the delegated scopes that reach only the signed-in user.
+READ_USER = {"User.Read.All", "User.ReadWrite.All", "User.ReadBasic.All", "Directory.Read.All",
+             "Directory.ReadWrite.All"}
+WRITE_USER = {"User.ReadWrite.All", "Directory.ReadWrite.All"}
+READ_PRESENCE = {"Presence.Read.All", "Presence.ReadWrite.All"}
+READ_MEMBERSHIP = {"GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All",
+                   "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+SELF_READ = {"User.Read", "User.ReadWrite"}
+SELF_WRITE = {"User.ReadWrite"}
+SELF_PRESENCE = {"Presence.Read", "Presence.ReadWrite"}
+
+# Default error bodies for injected faults and anything else keyed by status.
+STATUS_ERRORS = {
+    400: ("BadRequest", "Bad request. Please fix the request before retrying."),
+    401: ("InvalidAuthenticationToken", "Access token validation failure."),
+    403: ("Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
+    404: ("Request_ResourceNotFound", "Resource could not be discovered."),
+    409: ("Conflict", "The request conflicts with the current state of the resource."),
+    429: ("TooManyRequests", "Please retry again later."),
+    500: ("generalException", "General exception while processing."),
+    502: ("badGateway", "Bad gateway."),
+    503: ("serviceNotAvailable", "The service is not available. Try the request again after a delay."),
+    504: ("gatewayTimeout", "The gateway did not receive a response in time."),
+}
+
+
+class GraphError(Exception):
+    def __init__(self, status, code, message, headers=()):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = list(headers)
+
+
+def not_found(key):
+    return GraphError(404, "Request_ResourceNotFound",
+                      "Resource '%s' does not exist or one of its queried reference-property "
+                      "objects are not present." % key)
+
+
+def unknown_segment(segment):
+    return GraphError(400, "BadRequest", "Resource not found for the segment '%s'." % segment)
+
+
+def forbidden():
+    return GraphError(403, "Authorization_RequestDenied",
+                      "Insufficient privileges to complete the operation.")
+
+
+def bad_value(prop):
+    return GraphError(400, "Request_BadRequest",
+                      "Invalid value specified for property '%s' of resource 'User'." % prop)
+
+
+class Exchange:
+    """Per-request ids and the header set every Graph response carries."""
+
+    def __init__(self, req):
+        self.req = req
+        self.request_id = new_guid()
+        self.client_request_id = req.header("client-request-id") or self.request_id
+        self.resource_units = 1
+
+    def headers(self, content_type=None, odata_version=False):
+        headers = [("Cache-Control", "no-cache")]
+        if content_type:
+            headers.append(("Content-Type", content_type))
+        headers += [("Vary", "Accept-Encoding"),
+                    ("Strict-Transport-Security", "max-age=31536000"),
+                    ("request-id", self.request_id),
+                    ("client-request-id", self.client_request_id),
+                    ("x-ms-ags-diagnostic", AGS_DIAGNOSTIC),
+                    ("x-ms-resource-unit", str(self.resource_units))]
+        if odata_version:
+            headers.append(("OData-Version", "4.0"))
+        headers.append(("Date", http_date()))
+        return headers
+
+    def json(self, obj, status=200):
+        return Response(status, self.headers(ODATA_JSON, True), json_bytes(obj), chunked=True)
+
+    def text(self, text):
+        return Response(200, self.headers("text/plain", True), text.encode("utf-8"), chunked=True)
+
+    def no_content(self):
+        return Response(204, self.headers())
+
+    def error_body(self, code, message, inner_extra=None):
+        inner = {"date": utc_now().strftime("%Y-%m-%dT%H:%M:%S"), "request-id": self.request_id,
+                 "client-request-id": self.client_request_id}
+        inner.update(inner_extra or {})
+        return {"error": {"code": code, "message": message, "innerError": inner}}
+
+    def error(self, status, code, message, extra_headers=()):
+        body = json_bytes(self.error_body(code, message))
+        headers = self.headers("application/json")
+        headers[-1:-1] = list(extra_headers)
+        return Response(status, headers, body, chunked=True)
+
+    def status_error(self, status):
+        """Graph's envelope for a bare status (fault injection)."""
+        if status == 429:
+            # GRAPH-WIRE 7.1 doc sample: the inner error repeats code and status.
+            body = self.error_body("TooManyRequests", "Please retry again later.",
+                                   {"code": "429", "message": "Please retry after", "status": "429"})
+            return json_bytes(body)
+        code, message = STATUS_ERRORS.get(status, ("UnknownError", ""))
+        return json_bytes(self.error_body(code, message))
+
+
+class Route:
+    def __init__(self, name, methods, key=None, cast=None, count=False):
+        self.name = name          # "user", "users", "presence", "memberOf"
+        self.methods = methods
+        self.key = key            # user id or UPN from the URL (decoded)
+        self.cast = cast          # memberOf cast: "group" / "directoryRole" / ...
+        self.count = count        # ends with /$count
+
+
+class GraphService:
+    def __init__(self, directory, tokens):
+        self.directory = directory
+        self.tokens = tokens
+
+    def handle(self, req):
+        ex = Exchange(req)
+        try:
+            claims = self.authenticate(req)
+            route = self.route(req, claims)
+            if req.method not in route.methods:
+                raise GraphError(405, "Request_BadRequest", NOT_ALLOWED)
+            handler = getattr(self, "%s_%s" % (req.method.lower(), route.name))
+            return handler(ex, req, claims, route)
+        except GraphError as e:
+            return ex.error(e.status, e.code, e.message, e.headers)
+        except ODataError as e:
+            return ex.error(e.status, e.code, e.message)
+
+    # -- authentication and authorization --------------------------------------
+
+    def authenticate(self, req):
+        scheme, _, token = (req.header("authorization") or "").strip().partition(" ")
+        token = token.strip()
+        challenge = [("WWW-Authenticate", WWW_AUTHENTICATE)]
+        if scheme.lower() != "bearer" or not token:
+            raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.", challenge)
+        claims = self.tokens.lookup_access(token)
+        if claims is None:
+            raise GraphError(401, "InvalidAuthenticationToken",
+                             "CompactToken parsing failed with error code: 80049217", challenge)
+        if claims["exp"] <= time.time():
+            raise GraphError(401, "InvalidAuthenticationToken",
+                             "Lifetime validation failed, the token is expired.", challenge)
+        return claims
+
+    def authorize(self, claims, any_of, self_scopes, route):
+        """403 unless the token holds one of any_of, or a self-only delegated scope
+        and the target is the signed-in user."""
+        granted = set(claims.get("roles") or []) | set((claims.get("scp") or "").split())
+        if granted & any_of:
+            return
+        if claims.get("idtyp") == "user" and granted & self_scopes:
+            user = self.directory.find_user(route.key)
+            if user is not None and user["id"] == claims.get("oid"):
+                return
+        raise forbidden()
+
+    def find_user(self, key):
+        user = self.directory.find_user(key)
+        if user is None:
+            raise not_found(key)
+        return user
+
+    # -- routing ------------------------------------------------------------------
+
+    def route(self, req, claims):
+        segments = req.path.split("/")[1:]
+        if len(segments) > 1 and segments[-1] == "":
+            segments.pop()                                  # tolerate one trailing slash
+        # Each segment is decoded on its own: %2F inside an id stays in the id.
+        segments = [unquote(s, errors="replace") for s in segments]
+        if not segments or segments[0] != "v1.0":
+            raise GraphError(400, "BadRequest", "Invalid version: %s" % (segments or [""])[0])
+        rest = segments[1:]
+        if not rest:
+            raise unknown_segment("")
+        head = rest[0]
+        key_syntax = re.fullmatch(r"users\((.*)\)", head, re.IGNORECASE | re.DOTALL)
+        if head.lower() == "users":
+            if len(rest) == 1:
+                return Route("users", ("GET",))
+            key, nav = rest[1], rest[2:]
+            if key == "$count" and not nav:
+                return Route("users", ("GET",), count=True)
+            if key.startswith("$"):
+                raise GraphError(400, "Request_BadRequest", DOLLAR_SEGMENT)
+        elif key_syntax:
+            key, nav = self.parse_key(key_syntax.group(1)), rest[1:]
+        elif head.lower() == "me":
+            if claims.get("idtyp") != "user":
+                raise GraphError(400, "BadRequest",
+                                 "/me request is only valid with delegated authentication flow.")
+            key, nav = claims["oid"], rest[1:]
+        else:
+            raise unknown_segment(head)
+        return self.user_route(key, nav)
+
+    @staticmethod
+    def parse_key(inner):
+        """users('…') / users(userPrincipalName='…'): an OData string literal."""
+        m = re.fullmatch(r"(?:(?:id|userPrincipalName)\s*=\s*)?'((?:[^']|'')*)'", inner.strip(),
+                         re.IGNORECASE | re.DOTALL)
+        if not m:
+            raise GraphError(400, "BadRequest", "Bad Request - Error in query syntax.")
+        return m.group(1).replace("''", "'")
+
+    @staticmethod
+    def user_route(key, nav):
+        if not nav:
+            return Route("user", ("GET", "PATCH"), key=key)
+        first = nav[0].lower()
+        if first == "presence" and len(nav) == 1:
+            return Route("presence", ("GET",), key=key)
+        if first == "memberof":
+            cast, rest = None, nav[1:]
+            if rest and rest[0].lower().startswith("microsoft.graph."):
+                type_name = rest[0][len("microsoft.graph."):]
+                cast = next((t for t in MEMBER_TYPES if t.lower() == type_name.lower()), None)
+                if cast is None:
+                    raise unknown_segment(rest[0])
+                rest = rest[1:]
+            count = bool(rest) and rest[0] == "$count"
+            if count:
+                rest = rest[1:]
+            if rest:
+                raise unknown_segment(rest[0])
+            return Route("memberOf", ("GET",), key=key, cast=cast, count=count)
+        raise unknown_segment(nav[0] if first != "presence" else nav[1])
+
+    # -- GET /users/{id} ---------------------------------------------------------
+
+    def get_user(self, ex, req, claims, route):
+        self.authorize(claims, READ_USER, SELF_READ, route)
+        query = Query(req.query)
+        if query.get("expand") is not None:
+            raise GraphError(400, "BadRequest", "The emulator does not support $expand.")
+        select = odata.parse_select(query.get("select"), USER_TYPE)
+        with self.directory.lock:
+            user = copy.deepcopy(self.find_user(route.key))
+        context = "%s/v1.0/$metadata#users%s/$entity" % (
+            req.base_url, "(%s)" % ",".join(select) if select else "")
+        body = {"@odata.context": context}
+        body.update(odata.project(user, select or USER_DEFAULT))
+        return ex.json(body)
+
+    # -- GET /users/{id}/presence --------------------------------------------------
+
+    def get_presence(self, ex, req, claims, route):
+        self.authorize(claims, READ_PRESENCE, SELF_PRESENCE, route)
+        user = self.find_user(route.key)
+        presence = self.directory.user_presence(user["id"]) or {
+            "id": user["id"], "availability": "PresenceUnknown", "activity": "PresenceUnknown",
+            "statusMessage": None, "outOfOfficeSettings": {"message": None, "isOutOfOffice": False},
+            "sequenceNumber": None}
+        body = {"@odata.context": "%s/v1.0/$metadata#users('%s')/presence/$entity"
+                                  % (req.base_url, route.key.replace("'", "''"))}
+        body.update(presence)
+        return ex.json(body)
+
+    # -- GET /users/{id}/memberOf[/cast][/$count] -----------------------------------
+
+    def get_memberOf(self, ex, req, claims, route):
+        self.authorize(claims, READ_MEMBERSHIP, SELF_READ, route)
+        etype = MEMBER_TYPES[route.cast] if route.cast else DIRECTORY_OBJECT_TYPE
+        query = Query(req.query)
+        plan = self.plan(req, query, etype, count_segment=route.count, advanced_orderby=True)
+        user = self.find_user(route.key)
+        items = [(t, o) for t, o in self.directory.memberships(user["id"])
+                 if route.cast is None or t == route.cast]
+        # G-THROT: memberOf costs 2, less 1 for $select and 1 for $top < 20.
+        ex.resource_units = max(1, 2 - bool(plan["select"]) - bool(plan["top"] and plan["top"] < 20))
+        return self.respond_collection(ex, req, query, plan, items, etype,
+                                       annotate=route.cast is None)
+
+    # -- GET /users, /users/$count ------------------------------------------------
+
+    def get_users(self, ex, req, claims, route):
+        self.authorize(claims, READ_USER, set(), route)
+        query = Query(req.query)
+        plan = self.plan(req, query, USER_TYPE, count_segment=route.count, advanced_orderby=False)
+        with self.directory.lock:
+            items = [("user", copy.deepcopy(u)) for u in self.directory.users.values()]
+        return self.respond_collection(ex, req, query, plan, items, USER_TYPE, annotate=False)
+
+    # -- collections: the shared query pipeline ----------------------------------
+
+    def plan(self, req, query, etype, count_segment, advanced_orderby):
+        """Validate the query options, in the order Graph reports problems."""
+        eventual = (req.header("consistencylevel") or "").strip().lower() == "eventual"
+        if count_segment and not eventual:
+            raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
+        if query.get("expand") is not None:
+            raise GraphError(400, "BadRequest", "The emulator does not support $expand.")
+        if query.get("skip") is not None:
+            raise GraphError(400, "Request_BadRequest", "'$skip' is not supported by the service.")
+        count = odata.parse_count(query.get("count"))
+        advanced = eventual and count
+        select = odata.parse_select(query.get("select"), etype)
+        top = odata.parse_top(query.get("top"))
+        flt = None
+        if query.get("filter") is not None:
+            flt = odata.parse_filter(query.get("filter"), etype)
+            operator = flt.advanced_operator()
+            if operator and not advanced:
+                raise odata.unsupported(odata.ADVANCED_HINT % operator)
+        search = None
+        if query.get("search") is not None:
+            if not eventual:
+                raise odata.unsupported(odata.SEARCH_NEEDS_HEADER)
+            search = odata.parse_search(query.get("search"), etype)
+        order = None
+        if query.get("orderby") is not None:
+            order = odata.parse_orderby(query.get("orderby"), etype)
+            # Sorting memberOf, or sorting a filtered list, is an advanced query (G-AQ).
+            if (advanced_orderby or flt is not None) and not advanced:
+                raise odata.unsupported(odata.SORT_UNSUPPORTED)
+        offset = 0
+        if query.get("skiptoken") is not None:
+            offset = odata.decode_skiptoken(query.get("skiptoken"))
+        return {"eventual": eventual, "count": count, "select": select, "top": top,
+                "filter": flt, "search": search, "order": order, "offset": offset,
+                "count_segment": count_segment}
+
+    def respond_collection(self, ex, req, query, plan, items, etype, annotate):
+        matched = [(t, o) for t, o in items
+                   if (plan["filter"] is None or plan["filter"].matches(o))
+                   and (plan["search"] is None or plan["search"](o))]
+        if plan["order"]:
+            order = odata.sort_items([o for _, o in matched], plan["order"])
+            type_of = {id(o): t for t, o in matched}
+            matched = [(type_of[id(o)], o) for o in order]
+        if plan["count_segment"]:
+            return ex.text(str(len(matched)))
+        size = plan["top"] or PAGE_SIZE
+        offset = plan["offset"]
+        page = matched[offset:offset + size]
+        select = plan["select"]
+        context = "%s/v1.0/$metadata#%s%s" % (req.base_url, etype.entity_set,
+                                               "(%s)" % ",".join(select) if select else "")
+        body = {"@odata.context": context}
+        if plan["count"] and plan["eventual"]:
+            body["@odata.count"] = len(matched)
+        if offset + size < len(matched):
+            rest = query.raw_without("skiptoken")
+            body["@odata.nextLink"] = "%s%s?%s$skiptoken=%s" % (
+                req.base_url, req.path, rest + "&" if rest else "",
+                odata.encode_skiptoken(offset + size))
+        values = []
+        for type_name, obj in page:
+            own = MEMBER_TYPES.get(type_name, etype)
+            names = [n for n in select if n in own.props] if select else own.default
+            values.append(odata.project(obj, names, type_name if annotate else None))
+        body["value"] = values
+        return ex.json(body)
+
+    # -- PATCH /users/{id} ------------------------------------------------------
+
+    def patch_user(self, ex, req, claims, route):
+        self.authorize(claims, WRITE_USER, SELF_WRITE, route)
+        ctype = (req.header("content-type") or "").split(";")[0].strip().lower()
+        try:
+            if ctype != "application/json":
+                raise ValueError
+            body = json.loads(req.body.decode("utf-8"))
+            if not isinstance(body, dict):
+                raise ValueError
+        except (ValueError, UnicodeDecodeError):
+            raise GraphError(400, "BadRequest", UNREADABLE_JSON) from None
+        with self.directory.lock:
+            user = self.find_user(route.key)
+            changes = self.validate_patch(body, user)
+            if claims.get("idtyp") == "app" and USER_DELEGATED_ONLY & set(changes):
+                # G-USERUPD: not settable app-only; this is the SharePoint-backed
+                # error real tenants answer with (msgraph-sdk-powershell#181, #3234).
+                raise GraphError(500, "-1, Microsoft.Office.Server.Directory."
+                                      "DirectoryObjectUnauthorizedAccessException",
+                                 "Attempted to perform an unauthorized operation.")
+            self.apply_patch(user, changes)
+        return ex.no_content()
+
+    def validate_patch(self, body, user):
+        changes = {}
+        for name, value in body.items():
+            if "@" in name:
+                continue                                   # instance annotations
+            canon = USER_TYPE.lookup(name)
+            if canon is None:
+                raise GraphError(400, "Request_BadRequest", "Invalid property '%s'." % name)
+            if canon in USER_READ_ONLY:
+                raise GraphError(400, "Request_BadRequest",
+                                 "Property '%s' is read-only and cannot be set." % canon)
+            check_value(canon, USER[canon], value)
+            changes[canon] = value
+        if "displayName" in changes and not (changes["displayName"] or "").strip():
+            raise bad_value("displayName")
+        if "accountEnabled" in changes and changes["accountEnabled"] is None:
+            raise bad_value("accountEnabled")
+        usage = changes.get("usageLocation")
+        if usage is not None and not re.fullmatch(r"[A-Za-z]{2}", usage):
+            raise bad_value("usageLocation")
+        if "userPrincipalName" in changes:
+            self.check_upn(changes["userPrincipalName"], user)
+        profile = changes.get("passwordProfile")
+        if isinstance(profile, dict) and profile.get("password") is not None:
+            policies = changes.get("passwordPolicies", user.get("passwordPolicies")) or ""
+            if not password_ok(profile["password"], "DisableStrongPassword" in policies):
+                raise GraphError(400, "Request_BadRequest", PASSWORD_COMPLEXITY)
+        return changes
+
+    def check_upn(self, upn, user):
+        local, at, domain = (upn or "").rpartition("@")
+        if not at or not local or " " in upn:
+            raise bad_value("userPrincipalName")
+        if domain.lower() != self.directory.domain.lower():
+            raise GraphError(400, "Request_BadRequest",
+                             "The domain portion of the userPrincipalName property is invalid. You "
+                             "must use one of the verified domain names in your organization.")
+        other = self.directory.find_user(upn)
+        if other is not None and other["id"] != user["id"]:
+            raise GraphError(400, "Request_BadRequest",
+                             "Another object with the same value for property userPrincipalName "
+                             "already exists.")
+
+    def apply_patch(self, user, changes):
+        now = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        for name, value in changes.items():
+            value = copy.deepcopy(value)
+            if name == "passwordProfile":
+                # The password is a sign-in secret: it never shows in the user object.
+                if value and value.get("password") is not None:
+                    self.directory.set_password(user["id"], value["password"])
+                    user["lastPasswordChangeDateTime"] = now
+                continue
+            if name == "mail" and value:
+                # Changing mail makes it the primary SMTP proxy address.
+                old = [p for p in user.get("proxyAddresses") or []
+                       if p.lower() != "smtp:" + value.lower()]
+                user["proxyAddresses"] = ["SMTP:" + value] + [
+                    "smtp:" + p[5:] if p.startswith("SMTP:") else p for p in old]
+            if name == "onPremisesExtensionAttributes" and isinstance(value, dict):
+                merged = dict(user.get(name) or {})
+                merged.update(value)
+                value = merged
+            user[name] = value
+
+
+# ==========================================================================
+# PATCH payload type checks (OData's wording, code BadRequest)
+# ==========================================================================
+
+def odata_error(message):
+    return GraphError(400, "BadRequest", message)
+
+
+def json_node(value):
+    if isinstance(value, dict):
+        return "StartObject"
+    if isinstance(value, list):
+        return "StartArray"
+    return "PrimitiveValue"
+
+
+def check_value(prop, code, value):
+    if value is None:
+        if code == "strs" or code.startswith("objs:"):
+            edm = EDM.get(code, "Collection(microsoft.graph.%s)" % code.split(":", 1)[-1])
+            raise odata_error("A null value was found for the property named '%s', which has the "
+                              "expected type '%s[Nullable=False]'. The expected type '%s"
+                              "[Nullable=False]' does not allow null values." % (prop, edm, edm))
+        return
+    if code in ("str", "bool", "dt"):
+        check_primitive(code, value)
+    elif code == "strs":
+        if not isinstance(value, list):
+            raise odata_error("A node of type '%s' was read from the JSON reader when trying to "
+                              "read the contents of the property '%s'; however, a 'StartArray' "
+                              "node was expected." % (json_node(value), prop))
+        for item in value:
+            check_primitive("str", item)
+    elif code.startswith("obj:"):
+        check_complex(prop, code[4:], value)
+    elif code.startswith("objs:"):
+        if not isinstance(value, list):
+            raise odata_error("A node of type '%s' was read from the JSON reader when trying to "
+                              "read the contents of the property '%s'; however, a 'StartArray' "
+                              "node was expected." % (json_node(value), prop))
+        for item in value:
+            check_complex(prop, code[5:], item)
+
+
+def check_primitive(code, value):
+    if isinstance(value, (dict, list)):
+        raise odata_error("An unexpected '%s' node was found when reading from the JSON reader. A "
+                          "'PrimitiveValue' node was expected." % json_node(value))
+    if value is None:
+        return
+    edm = EDM[code]
+    if code == "bool" and not isinstance(value, bool):
+        if isinstance(value, str):
+            raise odata_error("Cannot convert the literal '%s' to the expected type '%s'."
+                              % (value, edm))
+        raise odata_error("Cannot convert a primitive value to the expected type '%s'. See the "
+                          "inner exception for more details." % edm)
+    if code in ("str", "dt") and not isinstance(value, str):
+        raise odata_error("Cannot convert a primitive value to the expected type '%s'. See the "
+                          "inner exception for more details." % edm)
+    if code == "dt" and not valid_datetime(value):
+        raise odata_error("Cannot convert the literal '%s' to the expected type '%s'."
+                          % (value, edm))
+
+
+def check_complex(prop, type_name, value):
+    if not isinstance(value, dict):
+        raise odata_error("A node of type '%s' was read from the JSON reader when trying to read "
+                          "the contents of the property '%s'; however, a 'StartObject' node was "
+                          "expected." % (json_node(value), prop))
+    members = COMPLEX.get(type_name)
+    if members is None:
+        return                                             # open type
+    for name, item in value.items():
+        if "@" in name:
+            continue
+        if name not in members:
+            raise odata_error("The property '%s' does not exist on type 'microsoft.graph.%s'. "
+                              "Make sure to only use property names that are defined by the type "
+                              "or mark the type as open type." % (name, type_name))
+        check_primitive(members[name], item)
+
+
+def valid_datetime(text):
+    try:
+        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None
+
+
+def password_ok(password, weak_allowed):
+    """Entra's default policy: 8-256 characters from at least 3 of 4 classes."""
+    if not isinstance(password, str) or not 8 <= len(password) <= 256:
+        return False
+    if weak_allowed:
+        return True
+    classes = [any(c.islower() for c in password), any(c.isupper() for c in password),
+               any(c.isdigit() for c in password), any(not c.isalnum() for c in password)]
+    return sum(classes) >= 3

@@ -1,0 +1,915 @@
+#!/usr/bin/env python3
+"""Self-test for the emulator: starts it on a free port and checks the routes,
+the control plane, faults, keep-alive, concurrency, TLS and process handling.
+
+    python3 emulator/selftest.py [-v]
+
+Exit status 0 when every check passes.
+"""
+
+import base64
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVER = os.path.join(HERE, "server.py")
+ADELE = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
+LYNNE = "e2a9f0c4-3b1d-4c8e-9f6a-2d5b7e1c0a93"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+VERBOSE = "-v" in sys.argv
+failures = []
+
+
+def check(name, condition, detail=""):
+    if condition:
+        if VERBOSE:
+            print("ok   " + name)
+    else:
+        failures.append(name)
+        print("FAIL %s %s" % (name, detail))
+
+
+class Emulator:
+    """A running server.py plus helpers to talk to it."""
+
+    def __init__(self, *extra):
+        self.tmpdir = tempfile.mkdtemp(prefix="emu-")
+        self.ready_file = os.path.join(self.tmpdir, "ready.json")
+        self.proc = subprocess.Popen(
+            [sys.executable, SERVER, "--port", "0", "--quiet", "--ready-file", self.ready_file,
+             "--watch-pid", str(os.getpid())] + list(extra),
+            stdout=subprocess.PIPE, text=True)
+        self.info = json.loads(self.proc.stdout.readline())
+        parsed = urllib.parse.urlsplit(self.info["url"])
+        self.tls = parsed.scheme == "https"
+        self.host, self.port = parsed.hostname, parsed.port
+        self.ca_file = None
+        self.control_conn = None
+
+    def connect(self):
+        if self.tls:
+            context = ssl.create_default_context(cafile=self.ca_file)
+            return http.client.HTTPSConnection(self.host, self.port, context=context, timeout=30)
+        return http.client.HTTPConnection(self.host, self.port, timeout=30)
+
+    def request(self, method, path, headers=None, body=None, conn=None):
+        """(status, headers {lower: value}, body bytes) on a fresh or given connection."""
+        own = conn is None
+        conn = conn or self.connect()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+        finally:
+            if own:
+                conn.close()
+
+    def control(self, method, path, body=None):
+        # The control plane gets its own long-lived connection, as the tests do.
+        if self.control_conn is None:
+            self.control_conn = self.connect()
+        payload = json.dumps(body) if body is not None else None
+        status, _, data = self.request(method, "/_emulator" + path, body=payload,
+                                       conn=self.control_conn)
+        return status, json.loads(data)
+
+    def token(self, grant="client_credentials", tenant=None, **params):
+        form = {"grant_type": grant, "client_id": self.info["client_id"],
+                "client_secret": self.info["client_secret"]}
+        if grant == "client_credentials":
+            form["scope"] = GRAPH_SCOPE
+        form.update(params)
+        form = {k: v for k, v in form.items() if v is not None}
+        status, headers, data = self.request(
+            "POST", "/%s/oauth2/v2.0/token" % (tenant or self.info["tenant_id"]),
+            {"Content-Type": "application/x-www-form-urlencoded"}, urllib.parse.urlencode(form))
+        return status, headers, json.loads(data)
+
+    def access_token(self, **params):
+        status, _, body = self.token(**params)
+        assert status == 200, body
+        return body["access_token"]
+
+    def graph(self, path, token, method="GET", headers=None, body=None, conn=None):
+        h = {"Authorization": "Bearer " + token}
+        h.update(headers or {})
+        status, rh, data = self.request(method, path, h, body, conn)
+        if rh.get("content-encoding") == "gzip":
+            data = gzip.decompress(data)
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = None
+        return status, rh, parsed, data
+
+    def stop(self):
+        if self.control_conn:
+            self.control_conn.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+# ==========================================================================
+
+def test_ready(emu):
+    info = emu.info
+    for key in ("url", "login_url", "graph_url", "tenant_id", "client_id", "client_secret", "pid"):
+        check("ready: has %s" % key, key in info)
+    with open(emu.ready_file) as f:
+        check("ready: file matches stdout", json.load(f) == info)
+    check("ready: pid", info["pid"] == emu.proc.pid)
+
+
+def test_token_endpoint(emu):
+    status, headers, body = emu.token()
+    check("cc: 200", status == 200, body)
+    check("cc: fields", list(body) == ["token_type", "expires_in", "ext_expires_in", "access_token"], body)
+    check("cc: JWT-shaped", body["access_token"].startswith("eyJ") and body["access_token"].count(".") == 2)
+    check("cc: headers", headers.get("cache-control") == "no-store, no-cache"
+          and headers.get("content-type") == "application/json; charset=utf-8"
+          and "x-ms-request-id" in headers)
+    claims = json.loads(base64.urlsafe_b64decode(body["access_token"].split(".")[1] + "=="))
+    check("cc: claims", claims["aud"] == "https://graph.microsoft.com" and "roles" in claims
+          and claims["tid"] == emu.info["tenant_id"])
+
+    status, _, body = emu.token(client_secret="wrong")
+    check("cc: bad secret 401", status == 401 and body["error"] == "invalid_client"
+          and body["error_codes"] == [7000215], body)
+    for field in ("error_description", "timestamp", "trace_id", "correlation_id", "error_uri"):
+        check("error: has %s" % field, field in body)
+    check("error: description layout", body["error_description"].startswith("AADSTS7000215: ")
+          and "\r\nTrace ID: " in body["error_description"])
+
+    # The secret is only right when form-encoded: sent raw, '+', '&', '=' and '%' break it.
+    raw = "grant_type=client_credentials&client_id=%s&client_secret=%s&scope=%s" % (
+        emu.info["client_id"], emu.info["client_secret"], GRAPH_SCOPE)
+    status, _, data = emu.request("POST", "/%s/oauth2/v2.0/token" % emu.info["tenant_id"],
+                                  {"Content-Type": "application/x-www-form-urlencoded"}, raw)
+    check("cc: unencoded secret fails", status in (400, 401), data)
+
+    basic = base64.b64encode(("%s:%s" % (emu.info["client_id"], emu.info["client_secret"])).encode()).decode()
+    status, _, data = emu.request("POST", "/%s/oauth2/v2.0/token" % emu.info["tenant_domain"],
+                                  {"Content-Type": "application/x-www-form-urlencoded",
+                                   "Authorization": "Basic " + basic},
+                                  urllib.parse.urlencode({"grant_type": "client_credentials",
+                                                          "scope": GRAPH_SCOPE}))
+    check("cc: client_secret_basic + domain tenant", status == 200, data)
+
+    cases = [
+        ("missing secret", dict(client_secret=None), 401, "invalid_client", 7000218),
+        ("no /.default", dict(scope="User.Read"), 400, "invalid_scope", 1002012),
+        ("unknown resource", dict(scope="https://example.com/.default"), 400, "invalid_scope", 70011),
+        ("unknown app", dict(client_id="12345678-1234-1234-1234-123456789012"), 400,
+         "unauthorized_client", 700016),
+        ("unknown tenant", dict(tenant="11111111-2222-3333-4444-555555555555"), 400,
+         "invalid_request", 90002),
+        ("missing scope", dict(scope=None), 400, "invalid_request", 900144),
+        ("bad grant_type", dict(grant="client_credential"), 400, "unsupported_grant_type", 70003),
+    ]
+    for name, params, want_status, want_error, want_code in cases:
+        grant = params.pop("grant", "client_credentials")
+        status, _, body = emu.token(grant=grant, **params)
+        check("cc: %s" % name, status == want_status and body.get("error") == want_error
+              and body.get("error_codes") == [want_code], (status, body))
+
+    status, _, data = emu.request("POST", "/%s/oauth2/v2.0/token" % emu.info["tenant_id"],
+                                  {"Content-Type": "application/json"},
+                                  json.dumps({"grant_type": "client_credentials"}))
+    check("token: JSON body is not read", status == 400 and b"900144" in data)
+
+    # ROPC
+    user = dict(username=emu.info["username"], password=emu.info["password"],
+                scope=GRAPH_SCOPE + " offline_access")
+    status, _, body = emu.token("password", **user)
+    check("ropc: 200 with refresh_token", status == 200 and "refresh_token" in body
+          and "scope" in body and "id_token" not in body, body)
+    status, _, body = emu.token("password", **dict(user, password="nope"))
+    check("ropc: bad password", status == 400 and body["error_codes"] == [50126], body)
+    status, _, body = emu.token("password", **dict(user, username=emu.info["mfa_username"],
+                                                   password="Megan P@ss&w0rd=2"))
+    check("ropc: MFA", status == 400 and body["error_codes"] == [50076]
+          and body.get("suberror") == "basic_action", body)
+    status, _, body = emu.token("password", tenant="common", **user)
+    check("ropc: /common refused", status == 400 and body["error_codes"] == [9001023], body)
+    status, _, body = emu.token("password", **dict(user, scope="User.Read"))
+    check("ropc: no refresh_token without offline_access", status == 200 and "refresh_token" not in body)
+
+    # Refresh: rotation, reuse, expiry.
+    seed = emu.info["refresh_token"]
+    status, _, first = emu.token("refresh_token", tenant="common", refresh_token=seed)
+    check("refresh: seeded token works", status == 200 and first.get("refresh_token") not in (None, seed), first)
+    status, _, body = emu.token("refresh_token", tenant="common", refresh_token=seed)
+    check("refresh: reuse after rotation", status == 400 and body["error_codes"] == [70008], body)
+    status, _, body = emu.token("refresh_token", refresh_token=first["refresh_token"],
+                                scope="https://example.com/x")
+    check("refresh: failed request keeps the token", status == 400 and body["error"] == "invalid_scope")
+    status, _, second = emu.token("refresh_token", refresh_token=first["refresh_token"])
+    check("refresh: rotated token works", status == 200, second)
+    emu.control("POST", "/refresh_tokens/expire", {"refresh_token": second["refresh_token"]})
+    status, _, body = emu.token("refresh_token", refresh_token=second["refresh_token"])
+    check("refresh: expired", status == 400 and body["error_codes"] == [700082], body)
+
+
+def test_graph_users(emu):
+    token = emu.access_token()
+    status, headers, body, _ = emu.graph("/v1.0/users/" + ADELE, token)
+    check("user: 200", status == 200, body)
+    check("user: default properties", list(body) == [
+        "@odata.context", "businessPhones", "displayName", "givenName", "jobTitle", "mail",
+        "mobilePhone", "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"], body)
+    check("user: context", body["@odata.context"].endswith("/v1.0/$metadata#users/$entity"))
+    check("user: content type", headers.get("content-type") == (
+        "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"))
+    check("user: graph headers", all(h in headers for h in (
+        "request-id", "client-request-id", "date", "strict-transport-security",
+        "x-ms-ags-diagnostic", "x-ms-resource-unit", "odata-version")))
+    check("user: client-request-id defaults to request-id",
+          headers["client-request-id"] == headers["request-id"])
+    status, headers, _, _ = emu.graph("/v1.0/users/" + ADELE, token, headers={"client-request-id": "abc-123"})
+    check("user: client-request-id echoed", headers.get("client-request-id") == "abc-123"
+          and headers.get("request-id") != "abc-123")
+    status, headers, body, raw = emu.graph("/v1.0/users/" + ADELE, token, headers={"Accept-Encoding": "gzip"})
+    check("user: gzip", headers.get("content-encoding") == "gzip" and body and body["id"] == ADELE)
+
+    status, _, body, _ = emu.graph("/v1.0/users/Adele.Vance@CONTOSO.onmicrosoft.com"
+                                   "?$select=displayName,givenName,postalCode,identities", token)
+    check("user: UPN + $select", status == 200 and list(body) == [
+        "@odata.context", "displayName", "givenName", "postalCode", "identities"], body)
+    check("user: $select context", body["@odata.context"].endswith(
+        "$metadata#users(displayName,givenName,postalCode,identities)/$entity"))
+    status, _, body, _ = emu.graph("/v1.0/users/%s?$select=doesNotExist" % ADELE, token)
+    check("user: bad $select", status == 400 and body["error"]["code"] == "BadRequest"
+          and "Could not find a property named 'doesNotExist' on type 'microsoft.graph.user'"
+          in body["error"]["message"], body)
+    status, headers, body, _ = emu.graph("/v1.0/users/nobody@contoso.onmicrosoft.com", token)
+    check("user: 404", status == 404 and body["error"]["code"] == "Request_ResourceNotFound"
+          and headers.get("content-type") == "application/json", body)
+    inner = body["error"]["innerError"]
+    check("error envelope: innerError", set(inner) == {"date", "request-id", "client-request-id"}
+          and len(inner["date"]) == 19, inner)
+    status, _, body, _ = emu.graph("/v1.0/users/%24svc-backup@contoso.onmicrosoft.com", token)
+    check("user: /users/$... is 400", status == 400 and body["error"]["code"] == "Request_BadRequest", body)
+    status, _, body, _ = emu.graph("/v1.0/users('%24svc-backup@contoso.onmicrosoft.com')", token)
+    check("user: users('$...')", status == 200 and body["displayName"] == "Backup Service", body)
+    status, _, body, _ = emu.graph("/v1.0/users('patrick.o''brien@contoso.onmicrosoft.com')", token)
+    check("user: users('') doubled quote", status == 200 and body["surname"] == "O'Brien", body)
+    status, _, body, _ = emu.graph("/v1.0/users/patrick.o%27brien%40contoso.onmicrosoft.com", token)
+    check("user: apostrophe in path", status == 200 and body["surname"] == "O'Brien", body)
+    status, _, body, _ = emu.graph("/v1.0/users/john.smith_fabrikam.com%23EXT%23@contoso.onmicrosoft.com", token)
+    check("user: guest via %23", status == 200 and body["givenName"] == "John", body)
+    for path in ("/v1.0/groups/" + ADELE, "/v1.0/users/%s/bogus" % ADELE, "/v1.0/users/a/b"):
+        status, _, body, _ = emu.graph(path, token)
+        check("route: %s not a user lookup" % path, status == 400
+              and body["error"]["message"].startswith("Resource not found for the segment"), body)
+    status, _, body, _ = emu.graph("http://graph.example.test/v1.0/users/" + ADELE, token)
+    check("route: absolute-form (as an HTTP proxy)", status == 200 and body["id"] == ADELE, body)
+    status, _, body, _ = emu.graph("/v1.0/users/a%2Fb", token)
+    check("route: %2F stays in the key", status == 404 and "'a/b'" in body["error"]["message"], body)
+    status, _, body, _ = emu.graph("/v1.0/users/" + ADELE, token, method="DELETE")
+    check("route: 405", status == 405 and body["error"]["code"] == "Request_BadRequest"
+          and body["error"]["message"] == "Specified HTTP method is not allowed for the request target.", body)
+
+    status, _, body, _ = emu.graph("/v1.0/users/%s/presence" % ADELE, token)
+    check("presence: 200", status == 200 and body["availability"] and body["activity"]
+          and body["@odata.context"].endswith("$metadata#users('%s')/presence/$entity" % ADELE), body)
+    check("presence: fields", {"id", "availability", "activity", "statusMessage",
+                               "outOfOfficeSettings", "sequenceNumber"} <= set(body), body)
+
+
+def test_graph_auth(emu):
+    status, headers, body, _ = emu.graph("/v1.0/users/" + ADELE, "")
+    check("401: empty", status == 401 and body["error"]["message"] == "Access token is empty."
+          and headers.get("www-authenticate", "").startswith('Bearer realm=""'), body)
+    status, _, body, _ = emu.graph("/v1.0/users/" + ADELE, "not-a-token")
+    check("401: foreign token", status == 401 and "CompactToken parsing failed" in body["error"]["message"])
+    token = emu.access_token()
+    emu.control("POST", "/expire_tokens")
+    status, _, body, _ = emu.graph("/v1.0/users/" + ADELE, token)
+    check("401: expired", status == 401 and body["error"]["code"] == "InvalidAuthenticationToken"
+          and body["error"]["message"] == "Lifetime validation failed, the token is expired.", body)
+
+    limited = emu.access_token(client_id=emu.info["limited_client_id"],
+                               client_secret=emu.info["limited_client_secret"])
+    status, _, _, _ = emu.graph("/v1.0/users/" + ADELE, limited)
+    check("403: limited app can read users", status == 200)
+    for path, method in (("/v1.0/users/%s/presence" % ADELE, "GET"),
+                         ("/v1.0/users/%s/memberOf" % ADELE, "GET"),
+                         ("/v1.0/users/" + ADELE, "PATCH")):
+        status, _, body, _ = emu.graph(path, limited, method=method,
+                                       headers={"Content-Type": "application/json"}, body="{}")
+        check("403: %s %s" % (method, path), status == 403
+              and body["error"]["code"] == "Authorization_RequestDenied"
+              and body["error"]["message"] == "Insufficient privileges to complete the operation.", body)
+
+    status, _, body = emu.token("password", username=emu.info["username"],
+                                password=emu.info["password"], scope="User.Read")
+    delegated = body["access_token"]
+    status, _, body, _ = emu.graph("/v1.0/me?$select=id", delegated)
+    check("/me with a delegated token", status == 200 and body["id"] == ADELE, body)
+    status, _, body, _ = emu.graph("/v1.0/me", emu.access_token())
+    check("/me with an app token is 400", status == 400, body)
+
+
+def test_member_of(emu):
+    token = emu.access_token()
+    eventual = {"ConsistencyLevel": "eventual"}
+    path = "/v1.0/users/%s/memberOf" % LYNNE
+    seen, pages, url = [], 0, path
+    while url:
+        status, _, body, _ = emu.graph(url, token)
+        check("memberOf: page %d" % pages, status == 200, body)
+        pages += 1
+        seen += [v["id"] for v in body["value"]]
+        next_link = body.get("@odata.nextLink")
+        if next_link:
+            check("memberOf: nextLink absolute", next_link.startswith(emu.info["url"] + path + "?"))
+            url = next_link[len(emu.info["url"]):]
+        else:
+            url = None
+    check("memberOf: 3 pages, 250+ unique", pages == 3 and len(seen) == len(set(seen)) >= 250,
+          (pages, len(seen)))
+    status, _, body, _ = emu.graph(path + "?$top=1", token)
+    check("memberOf: types annotated", body["value"][0]["@odata.type"].startswith("#microsoft.graph."))
+    check("memberOf: context", body["@odata.context"].endswith("$metadata#directoryObjects"))
+    check("memberOf: nextLink keeps $top", "$top=1" in body["@odata.nextLink"]
+          and "$skiptoken=" in body["@odata.nextLink"])
+
+    status, _, body, _ = emu.graph(path + "?$count=true&$top=5", token)
+    check("memberOf: $count ignored without header", status == 200 and "@odata.count" not in body)
+    status, _, body, _ = emu.graph(path + "?$count=true&$top=5", token, headers=eventual)
+    check("memberOf: $count with header", body.get("@odata.count") == len(seen), body.get("@odata.count"))
+    status, headers, _, raw = emu.graph(path + "/$count", token, headers=eventual)
+    check("memberOf: /$count", status == 200 and raw == str(len(seen)).encode()
+          and headers["content-type"].startswith("text/plain"), raw)
+    status, _, body, _ = emu.graph(path + "/$count", token)
+    check("memberOf: /$count needs header", status == 400
+          and body["error"]["message"] == "$count is not currently supported.")
+    status, _, body, _ = emu.graph(path + "/microsoft.graph.directoryRole?$select=displayName,roleTemplateId",
+                                   token)
+    check("memberOf: cast", status == 200
+          and body["@odata.context"].endswith("#directoryRoles(displayName,roleTemplateId)")
+          and all(set(v) == {"displayName", "roleTemplateId"} for v in body["value"]), body)
+
+    for top in ("0", "1000"):
+        status, _, body, _ = emu.graph(path + "?$top=" + top, token)
+        check("memberOf: $top=%s" % top, status == 400 and body["error"]["code"] == "Request_UnsupportedQuery"
+              and body["error"]["message"] == "Invalid page size specified: '%s'. Must be between 1 and "
+                                              "999 inclusive." % top)
+
+    q = urllib.parse.quote
+    status, _, body, _ = emu.graph(path + "?$filter=" + q("startswith(displayName,'Tier')"), token)
+    check("filter: startswith (basic)", status == 200 and len(body["value"]) == 2, body)
+    status, _, body, _ = emu.graph(path + "?$filter=" + q("displayName eq 'O''Brien Field Crew'"), token)
+    check("filter: doubled quote", status == 200 and len(body["value"]) == 1, body)
+    status, _, body, _ = emu.graph(path + "?$top=999&$filter=" + q("securityEnabled eq true and mailEnabled eq false"),
+                                   token)
+    check("filter: booleans", status == 200 and body["value"]
+          and all(v["securityEnabled"] is True and v["mailEnabled"] is False for v in body["value"]))
+    for expr, op in (("endswith(displayName,'Support')", "endsWith"), ("displayName ne 'x'", "ne"),
+                     ("not(startswith(displayName,'P'))", "not")):
+        status, _, body, _ = emu.graph(path + "?$filter=" + q(expr), token)
+        check("filter: %s needs advanced" % op, status == 400
+              and body["error"]["message"].startswith("Operator '%s' is not supported" % op), body)
+        status, _, body, _ = emu.graph(path + "?$count=true&$filter=" + q(expr), token, headers=eventual)
+        check("filter: %s advanced ok" % op, status == 200, body)
+    status, _, body, _ = emu.graph(path + "?$filter=" + q("displayName eq 'x"), token)
+    check("filter: syntax error", status == 400 and body["error"]["message"].startswith("Invalid filter clause"))
+
+    status, _, body, _ = emu.graph(path + "?$search=" + q('"displayName:tier"'), token)
+    check("search: needs header", status == 400 and body["error"]["code"] == "Request_UnsupportedQuery"
+          and "ConsistencyLevel: eventual" in body["error"]["message"], body)
+    status, _, body, _ = emu.graph(path + "/microsoft.graph.group?$count=true&$orderby=displayName&$search="
+                                   + q('"displayName:tier"') + "&$select=displayName,id", token, headers=eventual)
+    names = [v["displayName"] for v in body.get("value", [])]
+    check("search: tokenized match, ordered", status == 200 and names == sorted(names, key=str.casefold)
+          and "Contoso-tier Query Notification" in names and body.get("@odata.count") == len(names), body)
+    status, _, body, _ = emu.graph(path + "?$search=" + q("displayName:tier"), token, headers=eventual)
+    check("search: unquoted is a syntax error", status == 400, body)
+    status, _, body, _ = emu.graph(path + "?$orderby=displayName", token)
+    check("orderby: needs advanced", status == 400 and body["error"]["code"] == "Request_UnsupportedQuery")
+
+
+def test_patch(emu):
+    token = emu.access_token()
+    json_type = {"Content-Type": "application/json"}
+    def patch(body, key=ADELE):
+        return emu.graph("/v1.0/users/" + key, token, "PATCH", json_type, json.dumps(body))
+
+    status, headers, body, raw = patch({"jobTitle": "Regional Manager", "city": "Redmond"})
+    check("patch: 204", status == 204 and raw == b"" and "request-id" in headers)
+    _, state = emu.control("GET", "/state/users/" + ADELE)
+    check("patch: persisted (state)", state["jobTitle"] == "Regional Manager" and state["city"] == "Redmond")
+    status, _, body, _ = emu.graph("/v1.0/users/%s?$select=jobTitle,city" % ADELE, token)
+    check("patch: persisted (GET)", body["jobTitle"] == "Regional Manager")
+    status, _, body, _ = patch({"favouriteColour": "blue"})
+    check("patch: unknown property", status == 400 and body["error"]["code"] == "Request_BadRequest"
+          and body["error"]["message"] == "Invalid property 'favouriteColour'.", body)
+    for prop in ("id", "createdDateTime", "proxyAddresses", "onPremisesSyncEnabled"):
+        status, _, body, _ = patch({prop: None})
+        check("patch: %s read-only" % prop, status == 400 and body["error"]["message"]
+              == "Property '%s' is read-only and cannot be set." % prop, body)
+    status, _, _, _ = patch({"onPremisesImmutableId": "abc"})
+    check("patch: onPremisesImmutableId writable", status == 204)
+    status, _, body, _ = patch({"passwordProfile": {"password": "weak"}})
+    check("patch: weak password", status == 400 and "complexity" in body["error"]["message"], body)
+    status, _, _, _ = patch({"passwordProfile": {"password": "xWwvJ]6NMw+bWH-d",
+                                                 "forceChangePasswordNextSignIn": False}})
+    check("patch: strong password", status == 204)
+    status, _, body = emu.token("password", username=emu.info["username"],
+                                password="xWwvJ]6NMw+bWH-d", scope="User.Read")
+    check("patch: new password signs in", status == 200, body)
+    status, _, body, _ = emu.graph("/v1.0/users/" + ADELE, token, "PATCH", json_type, "{nope")
+    check("patch: invalid JSON", status == 400 and body["error"]["code"] == "BadRequest")
+    status, _, body, _ = patch({"jobTitle": "x"}, "nobody@contoso.onmicrosoft.com")
+    check("patch: 404", status == 404)
+
+    emu.control("POST", "/reset")
+    _, state = emu.control("GET", "/state/users/" + ADELE)
+    check("reset: fixture reloaded", state["jobTitle"] == "Retail Manager")
+    status, _, _ = emu.token("refresh_token", refresh_token=emu.info["refresh_token"])
+    check("reset: seeded refresh token restored", status == 200)
+
+
+def test_faults(emu):
+    token = emu.access_token()
+    user = "/v1.0/users/" + ADELE
+    emu.control("POST", "/faults", {"status": 429, "headers": {"Retry-After": "2.128"}})
+    status, headers, body, _ = emu.graph(user, token)
+    check("fault: 429", status == 429 and headers.get("retry-after") == "2.128"
+          and body["error"]["code"] == "TooManyRequests", body)
+    status, _, _, _ = emu.graph(user, token)
+    check("fault: applied once", status == 200)
+    emu.control("POST", "/faults", {"faults": [{"status": 503, "count": 2, "path": "presence$"}]})
+    statuses = [emu.graph(user, token)[0]] + [emu.graph(user + "/presence", token)[0] for _ in range(3)]
+    check("fault: count and path", statuses == [200, 503, 503, 200], statuses)
+    emu.control("POST", "/faults", {"status": 500, "target": "token", "method": "POST"})
+    status, _, body = emu.token()
+    check("fault: token target", status == 500 and "error" in body, body)
+    emu.control("POST", "/faults", {"body": ""})
+    status, headers, _, raw_body = emu.graph(user, token)
+    check("fault: empty body keeps the real status", status == 200 and raw_body == b""
+          and headers.get("content-length") == "0", headers)
+    emu.control("POST", "/faults", {"status": 502, "json": {"custom": True}})
+    status, _, body, _ = emu.graph(user, token)
+    check("fault: json body", status == 502 and body == {"custom": True})
+
+    def raw(action, **extra):
+        emu.control("POST", "/faults", dict(action=action, **extra))
+        conn = emu.connect()
+        try:
+            conn.request("GET", user, headers={"Authorization": "Bearer " + token})
+            resp = conn.getresponse()
+            return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), resp.read()
+        except Exception as e:                       # noqa: BLE001 - the point is the error type
+            return e
+        finally:
+            conn.close()
+
+    check("fault: drop", isinstance(raw("drop"), http.client.RemoteDisconnected))
+    check("fault: drop_mid_headers", isinstance(raw("drop_mid_headers"), ConnectionResetError))
+    check("fault: drop_mid_body", isinstance(raw("drop_mid_body"), http.client.IncompleteRead))
+    result = raw("malformed_json")
+    check("fault: malformed_json", result[0] == 200 and not is_json(result[2]))
+    result = raw("truncated_json")
+    check("fault: truncated_json", result[0] == 200 and not is_json(result[2])
+          and int(result[1]["content-length"]) == len(result[2]))
+    result = raw("html_502")
+    check("fault: html_502", result[0] == 502 and result[1]["content-type"].startswith("text/html"))
+    result = raw("wrong_content_type")
+    check("fault: wrong_content_type", result[0] == 200 and result[1]["content-type"].startswith("text/html"))
+    result = raw("corrupt_gzip")
+    check("fault: corrupt_gzip", result[0] == 200 and result[1].get("content-encoding") == "gzip"
+          and not result[2].startswith(b"\x1f\x8b"))
+    result = raw("oversized", size=3_000_000)
+    check("fault: oversized", result[0] == 200 and len(result[2]) == 3_000_000 and is_json(result[2]))
+    started = time.monotonic()
+    result = raw("stall_body", stall=1)
+    check("fault: stall_body", isinstance(result, http.client.IncompleteRead)
+          and time.monotonic() - started >= 1)
+    emu.control("POST", "/faults", {"delay": 0.5})
+    started = time.monotonic()
+    status = emu.graph(user, token)[0]
+    check("fault: delay", status == 200 and time.monotonic() - started >= 0.5)
+    status, body = emu.control("POST", "/faults", {"action": "explode"})
+    check("fault: bad spec refused", status == 400, body)
+    emu.control("POST", "/faults", {"status": 429, "count": 5})
+    emu.control("DELETE", "/faults")
+    check("fault: DELETE clears", emu.graph(user, token)[0] == 200)
+
+
+def is_json(data):
+    try:
+        json.loads(data)
+        return True
+    except ValueError:
+        return False
+
+
+def test_keep_alive_and_stats(emu):
+    emu.control("POST", "/reset")
+    token = emu.access_token()
+    conn = emu.connect()
+    statuses = []
+    for i in range(5):
+        headers = {"Connection": "keep-alive"} if i == 0 else {}
+        statuses.append(emu.graph("/v1.0/users/" + ADELE, token, headers=headers, conn=conn)[0])
+    conn.close()
+    check("keep-alive: 5 requests on one socket", statuses == [200] * 5, statuses)
+    # Errors, 204s, gzip and text/plain must all leave the connection usable.
+    conn = emu.connect()
+    mixed = [emu.graph(path, tok, method, hdrs, body, conn=conn)[0] for path, tok, method, hdrs, body in (
+        ("/v1.0/users/nobody", token, "GET", {}, None),
+        ("/v1.0/users/" + ADELE, "", "GET", {}, None),
+        ("/v1.0/users/" + ADELE, token, "PATCH", {"Content-Type": "application/json"}, '{"city":"Kirkland"}'),
+        ("/v1.0/users/%s/memberOf/$count" % LYNNE, token, "GET", {"ConsistencyLevel": "eventual"}, None),
+        ("/v1.0/users/" + ADELE, token, "GET", {"Accept-Encoding": "gzip"}, None),
+        ("/v1.0/users/" + ADELE, token, "DELETE", {}, None),
+        ("/v1.0/users/" + ADELE, token, "GET", {}, None))]
+    conn.close()
+    check("keep-alive: mixed statuses on one socket", mixed == [404, 401, 204, 200, 200, 405, 200], mixed)
+    _, stats = emu.control("GET", "/stats")
+    check("stats: counts", stats == {"requests": 13, "graph_requests": 12, "token_requests": 1,
+                                     "connections": 3, "tls_handshakes": 0}, stats)
+    _, log = emu.control("GET", "/requests?limit=12")
+    check("requests: one serial per connection", len({r["connection"] for r in log["requests"]}) == 2)
+    log["requests"] = log["requests"][:5]
+    serials = {r["connection"] for r in log["requests"]}
+    check("requests: last 5, one connection", len(log["requests"]) == 5 and len(serials) == 1, log)
+    entry = log["requests"][0]
+    check("requests: entry shape", entry["method"] == "GET" and entry["path"] == "/v1.0/users/" + ADELE
+          and entry["headers"]["authorization"].startswith("Bearer ") and entry["body"] == "")
+    _, log = emu.control("GET", "/requests?limit=13")
+    check("requests: token body logged raw", "client_secret=" in log["requests"][0]["body"])
+
+
+def test_concurrency(emu):
+    emu.control("POST", "/reset")
+    token = emu.access_token()
+    barrier = threading.Barrier(50)
+    results = []
+
+    def worker():
+        conn = emu.connect()
+        conn.connect()
+        barrier.wait()                           # 50 connections open at once
+        try:
+            for path in ("/v1.0/users/" + ADELE, "/v1.0/users/%s/presence" % ADELE,
+                         "/v1.0/users/%s/memberOf?$top=5" % LYNNE):
+                results.append(emu.graph(path, token, conn=conn)[0])
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    check("concurrency: 150 requests over 50 connections", results.count(200) == 150, len(results))
+    _, stats = emu.control("GET", "/stats")
+    check("concurrency: 51 connections counted", stats["connections"] == 51, stats)
+
+
+def test_config(emu):
+    emu.control("POST", "/config", {"latency": 0.3, "token_expires_in": 120})
+    started = time.monotonic()
+    status, _, body = emu.token()
+    check("config: latency", time.monotonic() - started >= 0.3)
+    check("config: token_expires_in", body["expires_in"] == 120 and body["ext_expires_in"] == 120, body)
+    status, body = emu.control("POST", "/config", {"latency": -1})
+    check("config: validated", status == 400)
+    emu.control("POST", "/reset")
+    _, config = emu.control("GET", "/config")
+    check("config: reset", config == {
+        "latency": 0.0, "token_expires_in": 3599, "device_interval": 5, "device_expires_in": 900,
+        "device_slow_down": 0, "device_auto_approve_after": None,
+        "device_auto_decline_after": None, "device_auto_approve_user": None}, config)
+    status, _ = emu.control("POST", "/config", {"device_interval": 0.2, "device_slow_down": -1})
+    _, config = emu.control("GET", "/config")
+    check("config: all or nothing", status == 400 and config["device_interval"] == 5, config)
+
+
+# -- certificate credentials and device code ---------------------------------------
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def der_digest(pem_file, algorithm):
+    der = subprocess.run(["openssl", "x509", "-in", pem_file, "-outform", "DER"],
+                         stdout=subprocess.PIPE, check=True).stdout
+    return hashlib.new(algorithm, der).digest()
+
+
+def make_assertion(emu, key_file, cert_file, alg="PS256", **claims):
+    """A client assertion signed with openssl, as MSAL builds it; claims override."""
+    now = int(time.time())
+    header = {"alg": alg, "typ": "JWT"}
+    if alg == "PS256":
+        header["x5t#S256"] = b64url(der_digest(cert_file, "sha256"))
+    else:
+        header["x5t"] = b64url(der_digest(cert_file, "sha1"))
+    body = {"aud": "%s/%s/oauth2/v2.0/token" % (emu.info["url"], emu.info["tenant_id"]),
+            "iss": emu.info["client_id"], "sub": emu.info["client_id"],
+            "jti": str(uuid.uuid4()), "nbf": now, "iat": now, "exp": now + 600}
+    body.update(claims)
+    body = {k: v for k, v in body.items() if v is not None}
+    signing_input = (b64url(json.dumps(header).encode()) + "." +
+                     b64url(json.dumps(body).encode())).encode()
+    args = ["openssl", "dgst", "-sha256", "-sign", key_file]
+    if alg == "PS256":
+        args += ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"]
+    sig = subprocess.run(args, input=signing_input, stdout=subprocess.PIPE, check=True).stdout
+    return signing_input.decode() + "." + b64url(sig)
+
+
+def assertion_token(emu, assertion, **extra):
+    return emu.token(client_secret=None, client_assertion_type=JWT_BEARER,
+                     client_assertion=assertion, **extra)
+
+
+def test_certificates():
+    if not shutil.which("openssl"):
+        print("skip certificates: no openssl")
+        return
+    certs = tempfile.mkdtemp(prefix="emu-certs-")
+    try:
+        subprocess.run(["sh", os.path.join(HERE, "make-certs.sh"), certs], check=True,
+                       stdout=subprocess.DEVNULL)
+        app, rogue = os.path.join(certs, "app.pem"), os.path.join(certs, "rogue.pem")
+        check("certs: app.pem has cert and key", open(app).read().count("-----BEGIN") == 2)
+        encrypted = open(os.path.join(certs, "app-encrypted.pem")).read()
+        check("certs: app-encrypted.pem is encrypted", "ENCRYPTED PRIVATE KEY" in encrypted)
+        emu = Emulator("--app-cert", "6731de76-14a6-49ae-97bc-6eba6914391e=" + app)
+        try:
+            certificate_checks(emu, app, rogue)
+        finally:
+            emu.stop()
+    finally:
+        shutil.rmtree(certs)
+
+
+def certificate_checks(emu, app, rogue):
+    status, _, body = assertion_token(emu, make_assertion(emu, app, app))
+    check("assertion: PS256 + x5t#S256", status == 200 and "access_token" in body, body)
+    status, _, body = assertion_token(emu, make_assertion(emu, app, app, alg="RS256"))
+    check("assertion: RS256 + x5t", status == 200 and "access_token" in body, body)
+    status, _, body = emu.token(grant="password", client_secret=None,
+                                client_assertion_type=JWT_BEARER,
+                                client_assertion=make_assertion(emu, app, app),
+                                username="adele.vance@contoso.onmicrosoft.com",
+                                password=emu.info["password"], scope="User.Read")
+    check("assertion: with the password grant", status == 200, body)
+
+    replayed = make_assertion(emu, app, app)
+    assertion_token(emu, replayed)
+    status, _, body = assertion_token(emu, replayed)
+    check("assertion: jti replay", status == 401 and body["error"] == "invalid_client"
+          and body["error_codes"] == [50013], body)
+    now = int(time.time())
+    status, _, body = assertion_token(emu, make_assertion(emu, app, app, nbf=now - 4000,
+                                                          iat=now - 4000, exp=now - 3400))
+    check("assertion: expired", status == 401 and body["error_codes"] == [700024]
+          and "not within its valid time range" in body["error_description"], body)
+    status, _, body = assertion_token(emu, make_assertion(emu, app, app, nbf=now + 3600))
+    check("assertion: not yet valid", status == 401 and body["error_codes"] == [700024], body)
+    status, _, body = assertion_token(emu, make_assertion(emu, app, app, exp=None))
+    check("assertion: no exp", status == 401 and body["error_codes"] == [700024], body)
+    status, _, body = assertion_token(emu, make_assertion(emu, app, app, jti=None))
+    check("assertion: no jti", status == 401 and body["error_codes"] == [50013], body)
+    status, _, body = assertion_token(emu, make_assertion(
+        emu, app, app, aud="https://login.microsoftonline.com/%s/oauth2/v2.0/token"
+        % emu.info["tenant_id"]))
+    check("assertion: wrong aud", status == 401 and body["error_codes"] == [50013], body)
+    status, _, body = assertion_token(emu, make_assertion(emu, app, app, iss="someone-else"))
+    check("assertion: iss is not the client", status == 401 and body["error_codes"] == [700021],
+          body)
+    status, _, body = assertion_token(emu, make_assertion(emu, rogue, rogue))
+    thumb = der_digest(rogue, "sha256").hex().upper()
+    check("assertion: unregistered certificate", status == 401
+          and body["error_codes"] == [700027] and thumb in body["error_description"], body)
+    forged = make_assertion(emu, app, app).rsplit(".", 1)[0]
+    forged_sig = make_assertion(emu, rogue, rogue).rsplit(".", 1)[1]
+    status, _, body = assertion_token(emu, forged + "." + forged_sig)
+    check("assertion: signature by another key", status == 401
+          and body["error_codes"] == [700027]
+          and "signature validation" in body["error_description"], body)
+    header = b64url(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    status, _, body = assertion_token(emu, header + "." + forged.split(".")[1] + ".")
+    check("assertion: alg none", status == 401 and body["error_codes"] == [50027], body)
+    status, _, body = emu.token(client_assertion_type=JWT_BEARER,
+                                client_assertion=make_assertion(emu, app, app))
+    check("assertion: and a secret", status == 400 and body["error"] == "invalid_request", body)
+    status, _, body = emu.token(client_secret=None, client_assertion=make_assertion(emu, app, app))
+    check("assertion: type missing", status == 400 and body["error_codes"] == [900144], body)
+
+    path = "/apps/%s/certificates" % emu.info["client_id"]
+    with open(rogue) as f:
+        status, reply = emu.control("POST", path, {"pem": f.read()})
+    check("control: register a certificate", status == 200
+          and reply["x5t#S256"] == b64url(der_digest(rogue, "sha256")), reply)
+    status, _, body = assertion_token(emu, make_assertion(emu, rogue, rogue, alg="RS256"))
+    check("assertion: newly registered certificate", status == 200, body)
+    _, listed = emu.control("GET", path)
+    check("control: list certificates", len(listed["certificates"]) == 2, listed)
+    status, reply = emu.control("POST", path, {"pem": "not a certificate"})
+    check("control: bad pem", status == 400, reply)
+    status, reply = emu.control("POST", "/apps/00000000-0000-0000-0000-000000000000/certificates",
+                                {"pem": "x"})
+    check("control: unknown app", status == 404, reply)
+    emu.control("POST", "/reset")
+    _, listed = emu.control("GET", path)
+    check("control: reset keeps --app-cert only", len(listed["certificates"]) == 1, listed)
+    status, _, body = assertion_token(emu, make_assertion(emu, rogue, rogue))
+    check("assertion: reset forgot the registration", status == 401, body)
+
+
+def device_start(emu, client_id=None, scope="User.Read offline_access"):
+    status, _, data = emu.request(
+        "POST", "/organizations/oauth2/v2.0/devicecode",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        urllib.parse.urlencode({"client_id": client_id or emu.info["public_client_id"],
+                                "scope": scope}))
+    return status, json.loads(data)
+
+
+def device_poll(emu, code, client_id=None, client_secret=None):
+    return emu.token(grant=DEVICE_GRANT, tenant="organizations", client_secret=client_secret,
+                     client_id=client_id or emu.info["public_client_id"], device_code=code)
+
+
+def test_device_code(emu):
+    emu.control("POST", "/config", {"device_interval": 0.2, "device_expires_in": 60})
+    status, start = device_start(emu)
+    check("device: 200", status == 200 and set(start) == {
+        "user_code", "device_code", "verification_uri", "expires_in", "interval", "message"}, start)
+    check("device: values", start["interval"] == 0.2 and start["expires_in"] == 60
+          and start["verification_uri"] == "https://microsoft.com/devicelogin"
+          and start["user_code"] in start["message"], start)
+    status, _, body = device_poll(emu, start["device_code"])
+    check("device: pending", status == 400 and body["error"] == "authorization_pending"
+          and body["error_codes"] == [70016], body)
+    _, pending = emu.control("GET", "/device/pending")
+    check("device: listed as pending", [p["user_code"] for p in pending["pending"]]
+          == [start["user_code"]] and "device_code" not in pending["pending"][0], pending)
+    status, reply = emu.control("POST", "/device/approve", {"user_code": start["user_code"],
+                                                            "username": "adele.vance@contoso.onmicrosoft.com"})
+    check("device: approve", status == 200, reply)
+    status, _, body = device_poll(emu, start["device_code"])
+    check("device: tokens after approval", status == 200 and "refresh_token" in body
+          and "access_token" in body, body)
+    status, _, body = device_poll(emu, start["device_code"])
+    check("device: code used once", status == 400 and body["error"] == "invalid_grant", body)
+    status, _, body = device_poll(emu, "DAQABIQEAAADnot-a-code")
+    check("device: unknown code", status == 400 and body["error"] == "invalid_grant", body)
+
+    _, start = device_start(emu)
+    emu.control("POST", "/device/decline", {"user_code": start["user_code"]})
+    status, _, body = device_poll(emu, start["device_code"])
+    check("device: declined", status == 400 and body["error"] == "authorization_declined", body)
+    status, reply = emu.control("POST", "/device/approve", {"user_code": start["user_code"]})
+    check("device: approve after decline is 404", status == 404, reply)
+
+    emu.control("POST", "/config", {"device_expires_in": 0.3})
+    _, start = device_start(emu)
+    time.sleep(0.4)
+    status, _, body = device_poll(emu, start["device_code"])
+    check("device: expired", status == 400 and body["error"] == "expired_token"
+          and body["error_codes"] == [70020], body)
+
+    emu.control("POST", "/config", {"device_expires_in": 60, "device_slow_down": 1,
+                                    "device_auto_approve_after": 1})
+    _, start = device_start(emu, client_id=emu.info["client_id"],
+                            scope="https://graph.microsoft.com/.default")
+    answers = [device_poll(emu, start["device_code"], client_id=emu.info["client_id"])
+               for _ in range(3)]
+    check("device: slow_down, pending, then auto-approved",
+          [a[2].get("error") for a in answers] == ["slow_down", "authorization_pending", None]
+          and "refresh_token" not in answers[2][2], answers)
+    _, config = emu.control("GET", "/config")
+    check("device: slow_down used up", config["device_slow_down"] == 0, config)
+
+    emu.control("POST", "/config", {"device_auto_approve_after": None,
+                                    "device_auto_decline_after": 0})
+    _, start = device_start(emu, client_id=emu.info["client_id"])
+    status, _, body = device_poll(emu, start["device_code"], client_id=emu.info["client_id"],
+                                  client_secret="wrong")
+    check("device: a wrong secret is still checked", status == 401
+          and body["error_codes"] == [7000215], body)
+    status, _, body = device_poll(emu, start["device_code"], client_id=emu.info["client_id"])
+    check("device: auto-declined", body.get("error") == "authorization_declined", body)
+    status, _, body = device_poll(emu, start["device_code"])
+    check("device: another client's code", body.get("error") == "invalid_grant", body)
+    status, body = device_start(emu, client_id="00000000-0000-0000-0000-000000000001")
+    check("device: unknown app", status == 400 and body["error_codes"] == [700016], body)
+    status, body = device_start(emu, scope="https://example.com/.default")
+    check("device: bad scope", status == 400 and body["error"] == "invalid_scope", body)
+    emu.control("POST", "/reset")
+    _, pending = emu.control("GET", "/device/pending")
+    check("device: reset forgets codes", pending["pending"] == [], pending)
+
+
+def test_tls():
+    if not shutil.which("openssl"):
+        print("skip TLS: no openssl")
+        return
+    certs = tempfile.mkdtemp(prefix="emu-certs-")
+    try:
+        subprocess.run(["sh", os.path.join(HERE, "make-certs.sh"), certs], check=True,
+                       stdout=subprocess.DEVNULL)
+        emu = Emulator("--tls-cert", os.path.join(certs, "server.pem"),
+                       "--tls-key", os.path.join(certs, "server.key"))
+        emu.ca_file = os.path.join(certs, "ca.pem")
+        try:
+            check("tls: https url", emu.info["url"].startswith("https://127.0.0.1:"))
+            emu.control("GET", "/stats")
+            token = emu.access_token()
+            conn = emu.connect()
+            statuses = [emu.graph("/v1.0/users/" + ADELE, token, conn=conn)[0] for _ in range(3)]
+            conn.close()
+            _, stats = emu.control("GET", "/stats")
+            check("tls: requests", statuses == [200] * 3)
+            check("tls: one handshake per connection", stats["tls_handshakes"] == 2
+                  and stats["connections"] == 2, stats)
+            try:
+                plain = http.client.HTTPSConnection(emu.host, emu.port, timeout=5,
+                                                    context=ssl.create_default_context())
+                plain.request("GET", "/_emulator/health")
+                plain.getresponse()
+                check("tls: unknown CA rejected", False)
+            except ssl.SSLError:
+                check("tls: unknown CA rejected", True)
+        finally:
+            emu.stop()
+    finally:
+        shutil.rmtree(certs)
+
+
+def test_process_handling():
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    emu = subprocess.Popen([sys.executable, SERVER, "--quiet", "--watch-pid", str(sleeper.pid)],
+                           stdout=subprocess.PIPE, text=True)
+    emu.stdout.readline()
+    sleeper.kill()
+    sleeper.wait()
+    try:
+        emu.wait(5)
+        check("watch-pid: exits when the watched process is gone", True)
+    except subprocess.TimeoutExpired:
+        emu.kill()
+        check("watch-pid: exits when the watched process is gone", False)
+
+    emu = subprocess.Popen([sys.executable, SERVER, "--quiet"], stdout=subprocess.PIPE, text=True)
+    emu.stdout.readline()
+    emu.send_signal(signal.SIGTERM)
+    try:
+        check("SIGTERM: clean exit", emu.wait(5) == 0)
+    except subprocess.TimeoutExpired:
+        emu.kill()
+        check("SIGTERM: clean exit", False)
+
+
+def main():
+    emu = Emulator()
+    try:
+        for test in (test_ready, test_token_endpoint, test_graph_users, test_graph_auth,
+                     test_member_of, test_patch, test_faults, test_keep_alive_and_stats,
+                     test_concurrency, test_config, test_device_code):
+            emu.control("POST", "/reset")
+            test(emu)
+    finally:
+        emu.stop()
+    test_tls()
+    test_certificates()
+    test_process_handling()
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        return 1
+    print("selftest: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

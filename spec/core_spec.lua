@@ -1,0 +1,315 @@
+-- graph.core: the C session object, its helpers and its request primitive.
+describe("graph.core", function()
+  local core = require "graph.core"
+  local cjson = require "cjson"
+  local emulator = require "support.emulator"
+  local util = require "support.util"
+  local fx = require "support.fixtures"
+
+  local emu
+  setup(function() emu = emulator.shared() end)
+  before_each(function() emu:reset() end)
+
+  -- The logged request carrying header x-spec-marker = marker.
+  local function logged(marker)
+    for _, r in ipairs(emu:requests()) do
+      if r.headers and r.headers["x-spec-marker"] == marker then return r end
+    end
+  end
+
+  local function transport_error(s, url, headers)
+    local status, err = s:request("GET", url, headers or {}, nil, false)
+    assert.is_nil(status)
+    assert.is_table(err)
+    assert.equal("transport", err.kind)
+    return err
+  end
+
+  it("has a semantic _VERSION", function()
+    assert.is_string(core._VERSION)
+    assert.truthy(core._VERSION:match("^%d+%.%d+%.%d+"))
+  end)
+
+  describe("sessions", function()
+    it("can be closed any number of times", function()
+      local s = core.session{}
+      s:close()
+      assert.has_no.errors(function() s:close() end)
+      assert.has_no.errors(function() s:close() end)
+    end)
+
+    it("raise when used after close", function()
+      local s = core.session{}
+      s:close()
+      assert.has_error(function() s:request("GET", emu.url .. "/_emulator/stats", {}, nil, false) end)
+      assert.has_error(function() s:token() end)
+    end)
+
+    it("are closed when a <close> variable goes out of scope", function()
+      local kept
+      do
+        local s <close> = core.session{}
+        kept = s
+        local status = s:request("GET", emu.url .. "/_emulator/stats", {}, nil, false)
+        assert.equal(200, status)
+      end
+      assert.has_error(function() kept:request("GET", emu.url .. "/_emulator/stats", {}, nil, false) end)
+    end)
+
+    it("are collected without trouble", function()
+      for _ = 1, 50 do core.session{ timeout = 5 } end
+      collectgarbage("collect")
+      collectgarbage("collect")
+      local s = core.session{}
+      assert.equal(200, (s:request("GET", emu.url .. "/_emulator/stats", {}, nil, false)))
+      s:close()
+    end)
+
+    it("reject options of the wrong type", function()
+      assert.has_error(function() core.session{ timeout = "soon" } end)
+      assert.has_error(function() core.session{ verify_ssl = "yes" } end)
+    end)
+
+    it("have a tostring that is a single line", function()
+      local s = emu:session()
+      local text = tostring(s)
+      assert.is_string(text)
+      assert.is_nil(text:find("[\r\n]"))
+      s:close()
+    end)
+  end)
+
+  describe("helpers", function()
+    it("escape percent-encodes everything but unreserved characters", function()
+      assert.equal("a%20b%2Fc%3Fd%23e%26f%3Dg%2Bh~_.-Z9", core.escape("a b/c?d#e&f=g+h~_.-Z9"))
+      assert.equal("%C3%A9%25%40%27%24", core.escape("é%@'$"))
+      assert.equal("", core.escape(""))
+      assert.equal("..%2Fgroups", core.escape("../groups"))
+    end)
+
+    it("guid returns distinct version-4 GUIDs", function()
+      local seen = {}
+      for _ = 1, 200 do
+        local g = core.guid()
+        assert.truthy(g:match("^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89abAB]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"), g)
+        assert.is_nil(seen[g])
+        seen[g] = true
+      end
+    end)
+
+    it("now is monotonic and sleep waits", function()
+      local t0 = core.now()
+      assert.is_number(t0)
+      core.sleep(0.1)
+      local t1 = core.now()
+      assert.is_true(t1 - t0 >= 0.09)
+      assert.is_true(t1 - t0 < 5)
+    end)
+
+    it("error gives tables a one-line __tostring", function()
+      local e = core.error{ kind = "graph", status_code = 404, code = "Request_ResourceNotFound",
+        message = "Resource 'x' does not exist.\r\nsecond line" }
+      assert.equal("graph", e.kind)
+      local text = tostring(e)
+      assert.is_nil(text:find("[\r\n]"))
+      assert.truthy(text:find("Request_ResourceNotFound", 1, true))
+      assert.equal(getmetatable(e), getmetatable(core.error{ kind = "transport" }))
+    end)
+  end)
+
+  describe("request", function()
+    it("returns status, reason, lower-case headers and the body", function()
+      local s <close> = core.session{}
+      local status, reason, headers, body = s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id,
+        { ["X-Spec-Marker"] = "plain" }, nil, false)
+      assert.equal(401, status)
+      assert.equal("Unauthorized", reason)
+      assert.is_table(headers)
+      for k in pairs(headers) do assert.equal(k:lower(), k) end
+      assert.is_string(headers["request-id"])
+      local doc = cjson.decode(body)
+      assert.equal("InvalidAuthenticationToken", doc.error.code)
+    end)
+
+    it("sends a User-Agent, a client-request-id GUID and accepts gzip", function()
+      local s <close> = core.session{}
+      s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, { ["x-spec-marker"] = "ua" }, nil, false)
+      local r = assert(logged("ua"), "request not logged")
+      assert.truthy(r.headers["user-agent"]:match("^lua%-msgraph/"), r.headers["user-agent"])
+      assert.truthy(util.is_guid(r.headers["client-request-id"]), r.headers["client-request-id"])
+      assert.truthy((r.headers["accept-encoding"] or ""):find("gzip", 1, true))
+      assert.is_nil(r.headers.authorization)
+    end)
+
+    it("keeps a client-request-id given by the caller", function()
+      local s <close> = core.session{}
+      local id = core.guid()
+      local _, _, headers = s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id,
+        { ["client-request-id"] = id, ["x-spec-marker"] = "crid" }, nil, false)
+      assert.equal(id, logged("crid").headers["client-request-id"])
+      assert.equal(id, headers["client-request-id"])
+    end)
+
+    it("sends a fresh client-request-id on every request", function()
+      local s <close> = core.session{}
+      s:request("GET", emu.url .. "/v1.0/users/a", { ["x-spec-marker"] = "one" }, nil, false)
+      s:request("GET", emu.url .. "/v1.0/users/a", { ["x-spec-marker"] = "two" }, nil, false)
+      assert.are_not.equal(logged("one").headers["client-request-id"], logged("two").headers["client-request-id"])
+    end)
+
+    it("sends the body and method it is given", function()
+      local s <close> = core.session{}
+      s:request("PATCH", emu.url .. "/v1.0/users/" .. fx.adele_id,
+        { ["content-type"] = "application/json", ["x-spec-marker"] = "body" }, '{"jobTitle":"x"}', false)
+      local r = logged("body")
+      assert.equal("PATCH", r.method)
+      assert.equal('{"jobTitle":"x"}', r.body)
+    end)
+
+    it("decodes gzip-encoded responses", function()
+      local s <close> = emu:session()
+      local status, _, headers, body = s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, {}, nil, true)
+      assert.equal(200, status)
+      -- the emulator compresses whenever gzip is accepted; the caller gets plain JSON
+      assert.equal("gzip", headers["content-encoding"])
+      assert.equal(fx.adele_id, cjson.decode(body).id)
+    end)
+
+    it("reports a corrupt gzip body as bad_encoding", function()
+      emu:fault{ path = "^/v1\\.0/users/gzip-probe", action = "corrupt_gzip", count = 1 }
+      local s <close> = core.session{}
+      local err = transport_error(s, emu.url .. "/v1.0/users/gzip-probe")
+      assert.equal("bad_encoding", err.code)
+    end)
+
+    it("refuses a response larger than max_response_bytes", function()
+      emu:fault{ path = "^/v1\\.0/users/big-probe", action = "oversized", size = 200000, count = 1 }
+      local s <close> = core.session{ max_response_bytes = 4096 }
+      local err = transport_error(s, emu.url .. "/v1.0/users/big-probe")
+      assert.equal("too_large", err.code)
+    end)
+  end)
+
+  describe("credentials", function()
+    it("acquire one token and reuse it", function()
+      local s <close> = emu:session()
+      assert.is_true(s:token())
+      for _ = 1, 3 do
+        assert.equal(200, (s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, {}, nil, true)))
+      end
+      assert.equal(1, s:stats().token_requests)
+      assert.equal(1, #emu:token_requests())
+    end)
+
+    it("acquire a new token after drop_token", function()
+      local s <close> = emu:session()
+      assert.equal(200, (s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, {}, nil, true)))
+      s:drop_token()
+      assert.equal(200, (s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, {}, nil, true)))
+      assert.equal(2, s:stats().token_requests)
+    end)
+
+    it("form-encode every value of the token request", function()
+      local s <close> = emu:session()
+      assert.is_true(s:token())
+      local r = emu:token_requests()[1]
+      assert.truthy((r.headers["content-type"] or ""):find("application/x-www-form-urlencoded", 1, true))
+      local form = util.decode_form(r.body)
+      assert.equal("client_credentials", form.grant_type)
+      assert.equal(fx.client_secret, form.client_secret)
+      assert.equal("https://graph.microsoft.com/.default", form.scope)
+      assert.is_nil(r.body:find(fx.client_secret, 1, true)) -- never sent raw
+    end)
+
+    it("return an auth error for a bad secret", function()
+      local s <close> = emu:session{ client_secret = "not-the-secret" }
+      local ok, err = s:token()
+      assert.is_nil(ok)
+      assert.equal("auth", err.kind)
+      assert.equal("invalid_client", err.code)
+      assert.equal(401, err.status_code)
+      assert.truthy(err.message:find("AADSTS7000215", 1, true))
+      assert.is_string(err.trace_id)
+      assert.is_string(err.correlation_id)
+      assert.is_table(err.error_codes)
+      assert.equal(7000215, err.error_codes[1])
+    end)
+
+    it("run the password grant", function()
+      local s <close> = emu:session{ grant = "password", username = fx.adele_upn, password = fx.adele_password }
+      assert.is_true(s:token())
+      local form = util.decode_form(emu:token_requests()[1].body)
+      assert.equal("password", form.grant_type)
+      assert.equal(fx.adele_upn, form.username)
+      assert.equal(fx.adele_password, form.password)
+    end)
+
+    it("run the refresh_token grant and keep the rotated refresh token", function()
+      local s <close> = emu:session{ grant = "refresh_token", refresh_token = fx.seed_refresh_token }
+      assert.is_true(s:token())
+      local rotated = s:refresh_token()
+      assert.is_string(rotated)
+      assert.are_not.equal(fx.seed_refresh_token, rotated)
+      s:drop_token()
+      assert.is_true(s:token())
+      local reqs = emu:token_requests()
+      assert.equal(fx.seed_refresh_token, util.decode_form(reqs[1].body).refresh_token)
+      assert.equal(rotated, util.decode_form(reqs[2].body).refresh_token)
+    end)
+  end)
+
+  describe("transport errors", function()
+    it("report couldnt_connect for a closed port", function()
+      local s <close> = core.session{ connect_timeout = 5 }
+      local err = transport_error(s, "http://127.0.0.1:" .. emulator.closed_port() .. "/")
+      assert.equal("couldnt_connect", err.code)
+      assert.is_string(err.message)
+    end)
+
+    it("report couldnt_resolve for a name that does not exist", function()
+      local s <close> = core.session{ connect_timeout = 5, timeout = 10 }
+      local err = transport_error(s, "http://nonexistent.invalid/")
+      assert.equal("couldnt_resolve", err.code)
+    end)
+
+    it("report timeout when the server is slower than timeout", function()
+      emu:fault{ path = "^/v1\\.0/users/slow-probe", delay = 3, count = 1 }
+      local s <close> = core.session{ timeout = 0.5 }
+      local t0 = core.now()
+      local err = transport_error(s, emu.url .. "/v1.0/users/slow-probe")
+      assert.equal("timeout", err.code)
+      assert.is_true(core.now() - t0 < 2.5)
+    end)
+
+    it("report timeout when the body stalls", function()
+      emu:fault{ path = "^/v1\\.0/users/stall-probe", action = "stall_body", stall = 3, count = 1 }
+      local s <close> = core.session{ timeout = 0.5 }
+      local t0 = core.now()
+      local err = transport_error(s, emu.url .. "/v1.0/users/stall-probe")
+      assert.equal("timeout", err.code)
+      assert.is_true(core.now() - t0 < 2.5)
+    end)
+
+    it("report a dropped connection as a transport error", function()
+      emu:fault{ path = "^/v1\\.0/users/drop-probe", action = "drop", count = 5 }
+      local s <close> = core.session{ timeout = 5 }
+      local err = transport_error(s, emu.url .. "/v1.0/users/drop-probe")
+      assert.is_string(err.code)
+      assert.is_string(err.message)
+    end)
+
+    it("report a connection dropped in the headers as a transport error", function()
+      emu:fault{ path = "^/v1\\.0/users/midheaders-probe", action = "drop_mid_headers", count = 5 }
+      local s <close> = core.session{ timeout = 5 }
+      local err = transport_error(s, emu.url .. "/v1.0/users/midheaders-probe")
+      assert.is_string(err.code)
+    end)
+
+    it("report a connection dropped mid-body as a transport error", function()
+      emu:fault{ path = "^/v1\\.0/users/midbody-probe", action = "drop_mid_body", count = 5 }
+      local s <close> = core.session{ timeout = 5 }
+      local err = transport_error(s, emu.url .. "/v1.0/users/midbody-probe")
+      assert.is_string(err.code)
+    end)
+  end)
+end)

@@ -1,0 +1,47 @@
+-- The rock: `luarocks make` into a private tree, then require it from a
+-- fresh lua5.4 that sees only that tree (plus the system's lua-cjson).
+describe("the rockspec", function()
+  local util = require "support.util"
+
+  local ROCKSPEC = "rockspec/lua-msgraph-scm-1.rockspec"
+  local have_luarocks = select(2, util.run("command -v luarocks"))
+
+  local tree, src
+  teardown(function()
+    util.rmtree(tree)
+    util.rmtree(src)
+  end)
+
+  if not have_luarocks then
+    pending("luarocks is not installed: the rock cannot be built")
+    return
+  end
+
+  it("installs with luarocks make and loads in a fresh process", function()
+    assert.truthy(util.read_file(util.root .. "/" .. ROCKSPEC), ROCKSPEC .. " is missing")
+    -- build from a copy, so the work tree is left untouched
+    src, tree = util.tmpdir(), util.tmpdir()
+    local out, ok = util.run(("cd %s && tar --exclude=./.git --exclude=./graph -cf - . | tar -xf - -C %s")
+      :format(util.shell_quote(util.root), util.shell_quote(src)))
+    assert.is_true(ok, out)
+    out, ok = util.run(("cd %s && luarocks --lua-version 5.4 make %s --tree %s --deps-mode=none")
+      :format(util.shell_quote(src), ROCKSPEC, util.shell_quote(tree)))
+    assert.is_true(ok, "luarocks make failed:\n" .. out)
+
+    local lpath = tree .. "/share/lua/5.4/?.lua;" .. tree .. "/share/lua/5.4/?/init.lua;;"
+    local cpath = tree .. "/lib/lua/5.4/?.so;;"
+    out, ok = util.run_lua([[
+      local graph = require "graph"
+      local core = require "graph.core"
+      print("CORE=" .. core._VERSION)
+      print("GRAPH=" .. tostring(graph._VERSION))
+      print("GRAPHFILE=" .. package.searchpath("graph", package.path))
+      print("COREFILE=" .. package.searchpath("graph.core", package.cpath))
+      assert(type(graph.client) == "function" and type(graph.configure) == "function")
+    ]], {}, { lua_path = lpath, lua_cpath = cpath, cwd = tree })
+    assert.is_true(ok, out)
+    assert.truthy(out:match("CORE=%d+%.%d+%.%d+"), out)
+    assert.truthy(out:find("GRAPHFILE=" .. tree, 1, true), out)
+    assert.truthy(out:find("COREFILE=" .. tree, 1, true), out)
+  end)
+end)

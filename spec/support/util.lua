@@ -1,0 +1,182 @@
+-- Small helpers shared by the specs: URL/form decoding, subprocesses,
+-- temporary directories, deep scans of values.
+local M = {}
+
+-- The repository root: spec/support/util.lua lives two levels below it.
+do
+  local src = debug.getinfo(1, "S").source:gsub("^@", "")
+  local dir = src:match("^(.*)/spec/support/[^/]+$")
+  if not dir or dir == "" or dir == "." then
+    local p = io.popen("pwd")
+    dir = p:read("l")
+    p:close()
+  elseif dir:sub(1, 1) ~= "/" then
+    local p = io.popen("pwd")
+    dir = p:read("l") .. "/" .. dir
+    p:close()
+  end
+  M.root = dir
+end
+
+function M.percent_decode(s, plus_is_space)
+  if plus_is_space then s = s:gsub("+", " ") end
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+-- "a=1&b=x%20y" -> { a = "1", b = "x y" }; repeated keys keep the last value.
+function M.decode_form(s)
+  local t = {}
+  for pair in (s or ""):gmatch("[^&]+") do
+    local k, v = pair:match("^([^=]*)=?(.*)$")
+    t[M.percent_decode(k, true)] = M.percent_decode(v, true)
+  end
+  return t
+end
+
+-- "/v1.0/users/x?$select=a,b" -> "/v1.0/users/x", { ["$select"] = "a,b" }, "$select=a,b"
+function M.split_target(target)
+  local path, query = target:match("^([^?]*)%??(.*)$")
+  return path, M.decode_form(query), query
+end
+
+function M.is_guid(s)
+  return type(s) == "string"
+    and s:match("^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$") ~= nil
+end
+
+function M.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function M.write_file(path, content)
+  local f = assert(io.open(path, "wb"))
+  f:write(content)
+  f:close()
+end
+
+-- Run a shell command; returns its combined stdout+stderr and whether it exited 0.
+function M.run(cmd)
+  local p = assert(io.popen("(" .. cmd .. ") 2>&1"))
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  return out, ok == true, code
+end
+
+local tmpdirs = {}
+function M.tmpdir()
+  local out, ok = M.run("mktemp -d /tmp/msgraph-spec.XXXXXX")
+  assert(ok, "mktemp failed: " .. out)
+  local dir = out:gsub("%s+$", "")
+  tmpdirs[#tmpdirs + 1] = dir
+  return dir
+end
+
+function M.rmtree(dir)
+  if dir and dir:match("^/tmp/msgraph%-spec%.") then
+    os.execute("rm -rf " .. M.shell_quote(dir))
+  end
+end
+
+-- Whatever temporary directories are left go when this process ends.
+M._cleanup = setmetatable({}, { __gc = function()
+  for _, dir in ipairs(tmpdirs) do M.rmtree(dir) end
+end })
+
+-- The pid of this Lua process (/proc/self is the process that opens it).
+function M.pid()
+  local s = assert(M.read_file("/proc/self/stat"))
+  return tonumber(s:match("^(%d+)"))
+end
+
+-- Run a Lua script in a fresh lua5.4 process with the in-tree library on the
+-- paths, a clean environment plus `env`, from the repository root.
+-- Returns the combined output and the success flag.
+function M.run_lua(script, env, opts)
+  opts = opts or {}
+  local dir = M.tmpdir()
+  local file = dir .. "/script.lua"
+  M.write_file(file, script)
+  local parts = { "env", "-i", "PATH=" .. M.shell_quote(os.getenv("PATH") or "/usr/bin:/bin") }
+  local lpath = opts.lua_path or (M.root .. "/lua/?.lua;" .. M.root .. "/lua/?/init.lua;;")
+  local cpath = opts.lua_cpath or (M.root .. "/?.so;;")
+  parts[#parts + 1] = "LUA_PATH=" .. M.shell_quote(lpath)
+  parts[#parts + 1] = "LUA_CPATH=" .. M.shell_quote(cpath)
+  for k, v in pairs(env or {}) do
+    parts[#parts + 1] = k .. "=" .. M.shell_quote(v)
+  end
+  parts[#parts + 1] = "lua5.4 " .. M.shell_quote(file)
+  local cwd = opts.cwd or M.root
+  local out, ok = M.run("cd " .. M.shell_quote(cwd) .. " && " .. table.concat(parts, " "))
+  M.rmtree(dir)
+  return out, ok
+end
+
+-- Every string reachable from v (keys and values, through tables and
+-- metatable-less nesting), plus tostring(v) of tables with __tostring.
+function M.strings_in(v, acc, seen)
+  acc, seen = acc or {}, seen or {}
+  local t = type(v)
+  if t == "string" then
+    acc[#acc + 1] = v
+  elseif t == "number" or t == "boolean" then
+    acc[#acc + 1] = tostring(v)
+  elseif t == "table" and not seen[v] then
+    seen[v] = true
+    local mt = getmetatable(v)
+    if mt and mt.__tostring then acc[#acc + 1] = tostring(v) end
+    for k, x in next, v do
+      M.strings_in(k, acc, seen)
+      M.strings_in(x, acc, seen)
+    end
+  elseif t == "userdata" then
+    acc[#acc + 1] = tostring(v)
+  end
+  return acc
+end
+
+-- Returns the first secret (plain substring) found in any of the strings, or nil.
+function M.find_secret(strings, secrets)
+  for _, s in ipairs(strings) do
+    for _, secret in ipairs(secrets) do
+      if #secret >= 4 and s:find(secret, 1, true) then
+        return secret, s
+      end
+    end
+  end
+end
+
+function M.contains(list, x)
+  for _, v in ipairs(list) do
+    if v == x then return true end
+  end
+  return false
+end
+
+-- Calls f under pcall and asserts it neither raised nor returned a result:
+-- the runtime-failure convention (nil, err) of the library.
+function M.expect_failure(f, ...)
+  local packed = table.pack(pcall(f, ...))
+  assert(packed[1], "expected nil, err but the call raised: " .. tostring(packed[2]))
+  assert(packed[2] == nil, "expected nil, err but the call succeeded")
+  local err = packed[3]
+  assert(type(err) == "table", "expected an error table, got " .. type(err))
+  return err
+end
+
+-- Calls f under pcall and asserts it succeeded; returns result, response.
+function M.expect_success(f, ...)
+  local ok, res, resp = pcall(f, ...)
+  assert(ok, "the call raised: " .. tostring(res))
+  assert(res ~= nil, "the call failed: " .. tostring(resp))
+  return res, resp
+end
+
+return M
