@@ -54,6 +54,20 @@ static int thumbprint(X509 *x, const EVP_MD *md, char *dst, size_t dstlen) {
 }
 
 
+/* Never let OpenSSL fall back to prompting on the terminal: the pass phrase
+** is certificate_password, or there is none. */
+static int pass_phrase(char *buf, int size, int rwflag, void *ud) {
+  const char *password = (const char *)ud;
+  size_t n;
+  (void)rwflag;
+  if (password == NULL || size <= 0) return -1;
+  n = strlen(password);
+  if (n > (size_t)size) return -1;
+  memcpy(buf, password, n);
+  return (int)n;
+}
+
+
 int gc_cert_load(gc_cert *c, const char *path, const char *password,
                  char *err, size_t errlen) {
   BIO *bio = BIO_new_file(path, "r");
@@ -65,12 +79,13 @@ int gc_cert_load(gc_cert *c, const char *path, const char *password,
   }
   x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
   if (x != NULL && BIO_reset(bio) == 0)     /* the key may come before or after */
-    key = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)password);
+    key = PEM_read_bio_PrivateKey(bio, NULL, pass_phrase, (void *)password);
   BIO_free(bio);
   ERR_clear_error();                        /* the queue may mention the file, not the secret */
   if (x == NULL || key == NULL) {
     snprintf(err, errlen, "certificate file '%s' needs a PEM certificate and %s", path,
-             password ? "its private key (is certificate_password right?)" : "its private key");
+             password ? "its private key (is certificate_password right?)"
+                      : "its private key (an encrypted key needs certificate_password)");
     X509_free(x);
     EVP_PKEY_free(key);
     return -1;

@@ -342,6 +342,13 @@ static int device_url(const gc_oauth *o, gc_buf *b) {
 }
 
 
+/* cjson gives every number as a float: show whole seconds as integers. */
+static void push_seconds(lua_State *L, double v) {
+  if (v == (double)(lua_Integer)v) lua_pushinteger(L, (lua_Integer)v);
+  else lua_pushnumber(L, v);
+}
+
+
 static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
   gc_buf url = {NULL, 0, 0}, form = {NULL, 0, 0};
   char crid[37];
@@ -372,8 +379,10 @@ static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
   lua_getfield(L, reply, "user_code");        lua_setfield(L, -2, "user_code");
   lua_getfield(L, reply, "verification_uri"); lua_setfield(L, -2, "verification_uri");
   lua_getfield(L, reply, "message");          lua_setfield(L, -2, "message");
-  lua_getfield(L, reply, "expires_in");       lua_setfield(L, -2, "expires_in");
-  lua_getfield(L, reply, "interval");         lua_setfield(L, -2, "interval");
+  push_seconds(L, get_number(L, reply, "expires_in", 900));
+  lua_setfield(L, -2, "expires_in");
+  push_seconds(L, interval);
+  lua_setfield(L, -2, "interval");
   lua_remove(L, reply);                       /* leaves: callback, info */
   if (lua_pcall(L, 1, 0, 0) != 0) {           /* the callback failed: our error to raise */
     gc_free_secret(&device_code);

@@ -1,0 +1,691 @@
+-- Issue 3: every way to sign in (client credentials, password, refresh token,
+-- certificate, device code), identity-platform errors, the token lifecycle,
+-- national clouds, and a scan of everything the failures exposed for secrets.
+describe("auth", function()
+  local graph = require "graph"
+  local core = require "graph.core"
+  local cjson = require "cjson"
+  local options = require "graph.options"
+  local emulator = require "support.emulator"
+  local util = require "support.util"
+  local fx = require "support.fixtures"
+
+  local PUBLIC_CLIENT = "9d3f5b7e-2c4a-4f6e-8b1d-3e5c7a9f2b4d"
+  local CERT_PASSWORD = "cert-pass-123"
+  local BAD_SECRET = "Wr0ng+Auth/&=%~Secret9"
+  local BAD_PASSWORD = "Not Adele P@ss&=3"
+  local JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+  local DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+  local emu, certs, app_pem, app_encrypted_pem, rogue_pem, token_url
+
+  -- Everything failing calls exposed (errors, tostrings, raised messages), and
+  -- every secret seen during the run: both are checked by the last test.
+  local exposed, secrets = {}, {}
+  local function remember(s)
+    if type(s) == "string" and #s >= 4 then secrets[#secrets + 1] = s end
+  end
+  local function expose(...)
+    for i = 1, select("#", ...) do
+      local v = select(i, ...)
+      if v ~= nil then
+        local list = util.strings_in(v)
+        list[#list + 1] = tostring(v)
+        for _, s in ipairs(list) do exposed[#exposed + 1] = s end
+      end
+    end
+  end
+
+  ---------------------------------------------------------------------------
+  -- helpers
+
+  local function b64url(s)
+    local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    local out = {}
+    for i = 1, #s, 3 do
+      local a, b, c = s:byte(i, i + 2)
+      local n = a * 65536 + (b or 0) * 256 + (c or 0)
+      local chars = 2 + (b and 1 or 0) + (c and 1 or 0)
+      for k = 1, chars do
+        local idx = (n >> (18 - 6 * (k - 1))) & 63
+        out[#out + 1] = alphabet:sub(idx + 1, idx + 1)
+      end
+    end
+    return table.concat(out)
+  end
+
+  local function b64url_decode(s)
+    local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    local map = {}
+    for i = 1, #alphabet do map[alphabet:sub(i, i)] = i - 1 end
+    local out, bits, nbits = {}, 0, 0
+    for ch in s:gmatch(".") do
+      local v = assert(map[ch], "not base64url: " .. ch)
+      bits, nbits = (bits << 6) | v, nbits + 6
+      if nbits >= 8 then
+        nbits = nbits - 8
+        out[#out + 1] = string.char((bits >> nbits) & 255)
+      end
+    end
+    return table.concat(out)
+  end
+
+  local function jwt_parts(jwt)
+    local h, c, s = jwt:match("^([%w_-]+)%.([%w_-]+)%.([%w_-]+)$")
+    assert(h, "not a compact JWS: " .. tostring(jwt):sub(1, 40))
+    return cjson.decode(b64url_decode(h)), cjson.decode(b64url_decode(c)), s
+  end
+
+  local function sh(cmd)
+    local out, ok = util.run(cmd)
+    assert(ok, cmd .. " failed:\n" .. out)
+    return out
+  end
+
+  -- base64url of the SHA-1 or SHA-256 digest of the certificate's DER.
+  local function thumbprint(pem, alg)
+    local out = sh(("openssl x509 -in %s -outform DER | openssl dgst -%s -binary | openssl base64 -A")
+      :format(util.shell_quote(pem), alg))
+    return (out:gsub("%s", ""):gsub("=", ""):gsub("+", "-"):gsub("/", "_"))
+  end
+
+  -- A compact JWS signed with the key in `key_pem` by the openssl CLI.
+  local function sign_jwt(key_pem, header, claims)
+    local input = b64url(cjson.encode(header)) .. "." .. b64url(cjson.encode(claims))
+    local dir = util.tmpdir()
+    util.write_file(dir .. "/input", input)
+    local opts = header.alg == "PS256" and " -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32" or ""
+    local sig = sh(("openssl dgst -sha256 -sign %s%s %s | openssl base64 -A"):format(
+      util.shell_quote(key_pem), opts, util.shell_quote(dir .. "/input")))
+    util.rmtree(dir)
+    sig = sig:gsub("%s", ""):gsub("=", ""):gsub("+", "-"):gsub("/", "_")
+    return input .. "." .. sig
+  end
+
+  local function claims_now(extra)
+    local now = os.time()
+    local c = { aud = token_url, iss = fx.client_id, sub = fx.client_id, jti = core.guid(),
+                nbf = now, iat = now, exp = now + 600 }
+    for k, v in pairs(extra or {}) do c[k] = v end
+    return c
+  end
+
+  -- POST a form to the token endpoint without the library's grant logic.
+  local function raw_token(form)
+    local parts = {}
+    for k, v in pairs(form) do parts[#parts + 1] = core.escape(k) .. "=" .. core.escape(v) end
+    local s = core.session{ timeout = 10 }
+    local status, _, _, body = s:request("POST", token_url,
+      { ["Content-Type"] = "application/x-www-form-urlencoded" }, table.concat(parts, "&"), false)
+    s:close()
+    local doc = cjson.decode(body)
+    if status ~= 200 then expose(doc) end
+    return status, doc
+  end
+
+  local function register(pem)
+    local text = assert(util.read_file(pem))
+    local cert = assert(text:match("%-%-%-%-%-BEGIN CERTIFICATE%-%-%-%-%-.-%-%-%-%-%-END CERTIFICATE%-%-%-%-%-"))
+    return emu:call("POST", "/_emulator/apps/" .. fx.client_id .. "/certificates", { pem = cert })
+  end
+
+  local function works(g)
+    expose(tostring(g))
+    local user = util.expect_success(g.users.get, { id = fx.adele_id })
+    assert.equal(fx.adele_id, user.id)
+    return user
+  end
+
+  local function fails(g)
+    expose(tostring(g))
+    local err = util.expect_failure(g.users.get, { id = fx.adele_id })
+    expose(err)
+    return err
+  end
+
+  local function form_of(req) return util.decode_form(req.body) end
+
+  local function assert_auth_error(err, status, code, aadsts)
+    assert.equal("auth", err.kind)
+    assert.equal(code, err.code)
+    assert.equal(status, err.status_code)
+    assert.is_string(err.message)
+    assert.truthy(err.message:find("AADSTS" .. aadsts .. ":", 1, true), err.message)
+    assert.truthy(tostring(err):find("AADSTS" .. aadsts, 1, true), tostring(err))
+    assert.is_true(util.is_guid(err.trace_id), tostring(err.trace_id))
+    assert.is_true(util.is_guid(err.correlation_id), tostring(err.correlation_id))
+    assert.equal(aadsts, math.tointeger(err.error_codes[1]))
+  end
+
+  local function raised(opts)
+    local ok, msg = pcall(graph.client, opts)
+    assert.is_false(ok, "graph.client accepted the options")
+    expose(msg)
+    return tostring(msg)
+  end
+
+  -- The private keys' base64 lines are secrets too.
+  local function key_lines(pem)
+    local text = util.read_file(pem) or ""
+    local block = text:match("PRIVATE KEY%-%-%-%-%-(.-)%-%-%-%-%-END") or ""
+    for line in block:gmatch("[^\r\n]+") do
+      if #line >= 16 and not line:find(":", 1, true) then remember(line) end
+    end
+  end
+
+  setup(function()
+    emu = emulator.shared()
+    certs = emulator.certs()
+    app_pem = certs.dir .. "/app.pem"
+    app_encrypted_pem = certs.dir .. "/app-encrypted.pem"
+    rogue_pem = certs.dir .. "/rogue.pem"
+    token_url = emu.url .. "/" .. fx.tenant_id .. "/oauth2/v2.0/token"
+    for _, s in ipairs{ fx.client_secret, fx.limited_client_secret, fx.adele_password,
+                        fx.megan_password, fx.seed_refresh_token, BAD_SECRET, BAD_PASSWORD,
+                        CERT_PASSWORD } do
+      remember(s)
+    end
+    for _, pem in ipairs{ app_pem, app_encrypted_pem, rogue_pem } do key_lines(pem) end
+  end)
+
+  before_each(function() emu:reset() end)
+
+  -- Before the next reset: every token and credential the emulator saw.
+  after_each(function()
+    for _, tok in ipairs(emu:access_tokens()) do remember(tok) end
+    for _, r in ipairs(emu:token_requests()) do
+      local form = form_of(r)
+      for _, k in ipairs{ "client_secret", "password", "refresh_token", "device_code",
+                          "client_assertion" } do
+        remember(form[k])
+      end
+    end
+  end)
+
+  ---------------------------------------------------------------------------
+  describe("grants", function()
+    it("client credentials by tenant_id", function()
+      works(emu:client())
+      local reqs = emu:token_requests()
+      assert.equal(1, #reqs)
+      local form = form_of(reqs[1])
+      assert.equal("client_credentials", form.grant_type)
+      assert.equal(fx.client_secret, form.client_secret)
+      assert.equal("/" .. fx.tenant_id .. "/oauth2/v2.0/token", reqs[1].path)
+    end)
+
+    it("client credentials by token_url", function()
+      local url = emu.url .. "/" .. fx.domain .. "/oauth2/v2.0/token"
+      works(emu:client{ tenant_id = emulator.NONE, token_url = url })
+      local reqs = emu:token_requests()
+      assert.equal(1, #reqs)
+      assert.equal("/" .. fx.domain .. "/oauth2/v2.0/token", reqs[1].path)
+    end)
+
+    it("refuses a token_url outside login_url with a raised error, sending nothing", function()
+      local other_port = "http://127.0.0.1:" .. emulator.closed_port()
+      for _, url in ipairs{
+        other_port .. "/" .. fx.tenant_id .. "/oauth2/v2.0/token",           -- another authority
+        emu.url .. "/" .. fx.tenant_id .. "/oauth2/token",                   -- v1 path
+        emu.url .. "/" .. fx.tenant_id .. "/oauth2/v2.0/token/extra",
+        "https://evil.example/" .. fx.tenant_id .. "/oauth2/v2.0/token",
+      } do
+        local msg = raised(emu:client_options{ tenant_id = emulator.NONE, token_url = url })
+        assert.truthy(msg:find("token_url", 1, true), msg)
+        assert.falsy(msg:find(fx.client_secret, 1, true))
+      end
+      assert.equal(0, #emu:token_requests())
+    end)
+
+    it("password (ROPC)", function()
+      works(emu:client{ username = fx.adele_upn, password = fx.adele_password })
+      local form = form_of(emu:token_requests()[1])
+      assert.equal("password", form.grant_type)
+      assert.equal(fx.adele_upn, form.username)
+      assert.equal(fx.adele_password, form.password)
+    end)
+
+    it("password through the connector's aliases", function()
+      works(emu:client{ client_id = emulator.NONE, client_secret = emulator.NONE,
+        oauth_un = fx.adele_upn, oauth_pwd = fx.adele_password,
+        oauth_cl_id = fx.client_id, oauth_cl_secret = fx.client_secret })
+      assert.equal("password", form_of(emu:token_requests()[1]).grant_type)
+    end)
+
+    it("refresh token, keeping the rotated one", function()
+      local g = emu:client{ refresh_token = fx.seed_refresh_token }
+      works(g)
+      local form = form_of(emu:token_requests()[1])
+      assert.equal("refresh_token", form.grant_type)
+      assert.equal(fx.seed_refresh_token, form.refresh_token)
+      local rotated = g:refresh_token()
+      remember(rotated)
+      assert.is_string(rotated)
+      assert.are_not.equal(fx.seed_refresh_token, rotated)
+    end)
+
+    describe("certificate", function()
+      local function assertion_of(req)
+        local form = form_of(req)
+        assert.equal(JWT_BEARER, form.client_assertion_type)
+        assert.is_nil(form.client_secret)
+        assert.equal(fx.client_id, form.client_id)
+        return jwt_parts(form.client_assertion)
+      end
+
+      local function check_claims(claims)
+        assert.equal(token_url, claims.aud)
+        assert.equal(fx.client_id, claims.iss)
+        assert.equal(fx.client_id, claims.sub)
+        assert.is_true(util.is_guid(claims.jti), tostring(claims.jti))
+        assert.equal(claims.nbf, claims.iat)
+        assert.equal(claims.nbf + 600, claims.exp)
+        assert.is_true(math.abs(claims.nbf - os.time()) <= 60)
+      end
+
+      it("PS256 with x5t#S256 (the default)", function()
+        register(app_pem)
+        local g = emu:client{ client_secret = emulator.NONE, certificate_file = app_pem }
+        works(g)
+        local header, claims = assertion_of(emu:token_requests()[1])
+        assert.same({ alg = "PS256", typ = "JWT", ["x5t#S256"] = thumbprint(app_pem, "sha256") }, header)
+        check_claims(claims)
+      end)
+
+      it("RS256 with x5t when asked", function()
+        register(app_pem)
+        works(emu:client{ client_secret = emulator.NONE, certificate_file = app_pem,
+                          certificate_alg = "RS256" })
+        local header, claims = assertion_of(emu:token_requests()[1])
+        assert.same({ alg = "RS256", typ = "JWT", x5t = thumbprint(app_pem, "sha1") }, header)
+        check_claims(claims)
+      end)
+
+      it("a fresh jti for every token request", function()
+        register(app_pem)
+        local g = emu:client{ client_secret = emulator.NONE, certificate_file = app_pem }
+        works(g)
+        emu:expire_tokens()
+        works(g)
+        local reqs = emu:token_requests()
+        assert.equal(2, #reqs)
+        local _, first = assertion_of(reqs[1])
+        local _, second = assertion_of(reqs[2])
+        assert.are_not.equal(first.jti, second.jti)
+      end)
+
+      it("an encrypted key with certificate_password", function()
+        register(app_pem)
+        works(emu:client{ client_secret = emulator.NONE, certificate_file = app_encrypted_pem,
+                          certificate_password = CERT_PASSWORD })
+      end)
+
+      it("an encrypted key with a wrong certificate_password is a raised error", function()
+        local msg = raised(emu:client_options{ client_secret = emulator.NONE,
+          certificate_file = app_encrypted_pem, certificate_password = "not-" .. CERT_PASSWORD })
+        assert.truthy(msg:find("certificate", 1, true), msg)
+        assert.falsy(msg:find(CERT_PASSWORD, 1, true), msg)
+      end)
+
+      it("an encrypted key without certificate_password is refused without a pass phrase prompt", function()
+        -- no controlling terminal, stdin at EOF: OpenSSL's default callback
+        -- would otherwise prompt (and block a script run from a terminal)
+        local script = ([[
+          local ok, err = pcall(require("graph").client, {
+            tenant_id = %q, client_id = %q, certificate_file = %q,
+            url = %q, login_url = %q })
+          print(ok and "ACCEPTED" or ("RAISED " .. tostring(err)))
+        ]]):format(fx.tenant_id, fx.client_id, app_encrypted_pem, emu.url, emu.url)
+        local dir = util.tmpdir()
+        util.write_file(dir .. "/s.lua", script)
+        local out = util.run(("cd %s && LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./?.so;;' "
+          .. "timeout 10 setsid lua5.4 %s </dev/null"):format(util.shell_quote(util.root),
+          util.shell_quote(dir .. "/s.lua")))
+        util.rmtree(dir)
+        expose(out)
+        assert.truthy(out:find("RAISED", 1, true), out)
+        assert.falsy(out:lower():find("pass phrase", 1, true), "OpenSSL prompted for a pass phrase: " .. out)
+      end)
+
+      it("AZURE_CLIENT_CERTIFICATE_PATH and _PASSWORD from the environment", function()
+        register(app_pem)
+        local script = ([[
+          local g = require("graph").client{ max_retries = 0 }
+          local u, err = g.users.get{ id = %q }
+          print(u and ("USER " .. u.id) or ("ERR " .. tostring(err)))
+        ]]):format(fx.adele_id)
+        local out, ok = util.run_lua(script, {
+          AZURE_TENANT_ID = fx.tenant_id, AZURE_CLIENT_ID = fx.client_id,
+          AZURE_CLIENT_CERTIFICATE_PATH = app_encrypted_pem,
+          AZURE_CLIENT_CERTIFICATE_PASSWORD = CERT_PASSWORD,
+          GRAPH_URL = emu.url, AZURE_AUTHORITY_HOST = emu.url,
+        })
+        expose(out)
+        assert.is_true(ok, out)
+        assert.truthy(out:find("USER " .. fx.adele_id, 1, true), out)
+        local form = form_of(emu:token_requests()[1])
+        assert.equal(JWT_BEARER, form.client_assertion_type)
+      end)
+    end)
+
+    describe("device code", function()
+      local function device_client(extra)
+        local o = { auth = "device_code", client_id = PUBLIC_CLIENT, client_secret = emulator.NONE,
+                    tenant_id = emulator.NONE, scope = "User.Read.All offline_access",
+                    on_device_code = function() end }
+        for k, v in pairs(extra or {}) do o[k] = v end
+        return emu:client(o)
+      end
+
+      local function polls()
+        local list = {}
+        for _, r in ipairs(emu:token_requests()) do
+          if r.path:find("/token$") then list[#list + 1] = r end
+        end
+        return list
+      end
+
+      it("shows the code, polls at the interval and succeeds after approval", function()
+        emu:config{ device_interval = 0.2 }
+        local infos = {}
+        local g = device_client{ on_device_code = function(info)
+          infos[#infos + 1] = info
+          -- the end user approves from elsewhere while the library polls
+          os.execute(("(sleep 0.5; curl -s -o /dev/null -X POST -H 'Content-Type: application/json' --data %s %s) >/dev/null 2>&1 &")
+            :format(util.shell_quote(cjson.encode{ user_code = info.user_code, username = fx.adele_upn }),
+                    util.shell_quote(emu.url .. "/_emulator/device/approve")))
+        end }
+        works(g)
+        assert.equal(1, #infos)
+        local info = infos[1]
+        assert.is_string(info.user_code)
+        assert.equal("https://microsoft.com/devicelogin", info.verification_uri)
+        assert.truthy(info.message:find(info.user_code, 1, true))
+        assert.equal(0.2, info.interval)
+        assert.equal(900, info.expires_in)
+        assert.is_nil(info.device_code)
+        expose(info)
+
+        local reqs = emu:token_requests()
+        assert.equal("/organizations/oauth2/v2.0/devicecode", reqs[1].path)
+        local start = form_of(reqs[1])
+        assert.equal(PUBLIC_CLIENT, start.client_id)
+        assert.equal("User.Read.All offline_access", start.scope)
+        local p = polls()
+        assert.is_true(#p >= 2, "polls: " .. #p)
+        for i, r in ipairs(p) do
+          local form = form_of(r)
+          assert.equal(DEVICE_GRANT, form.grant_type)
+          assert.equal(PUBLIC_CLIENT, form.client_id)
+          assert.is_string(form.device_code)
+          assert.is_nil(form.client_secret)
+          local previous = i == 1 and reqs[1] or p[i - 1]
+          assert.is_true(r.time - previous.time >= 0.18, ("poll %d came %.3f s after the previous request"):format(i, r.time - previous.time))
+        end
+        assert.same({}, emu:call("GET", "/_emulator/device/pending").pending)
+        -- offline_access: a refresh token to keep
+        remember(g:refresh_token())
+        assert.is_string(g:refresh_token())
+        -- the token is cached: no second sign-in
+        works(g)
+        assert.equal(#reqs, #emu:token_requests())
+      end)
+
+      it("honours slow_down by adding 5 seconds to the interval", function()
+        emu:config{ device_interval = 0.2, device_slow_down = 1, device_auto_approve_after = 0 }
+        works(device_client())
+        local p = polls()
+        assert.equal(2, #p)
+        local gap = p[2].time - p[1].time
+        assert.is_true(gap >= 5.1 and gap < 8, ("gap after slow_down: %.3f s"):format(gap))
+      end)
+
+      it("keeps polling while authorization is pending (auto-approved on the third poll)", function()
+        emu:config{ device_interval = 0.2, device_auto_approve_after = 2 }
+        works(device_client{ client_id = fx.client_id, scope = emulator.NONE })
+        assert.equal(3, #polls())
+      end)
+
+      it("maps a declined code to an auth error", function()
+        emu:config{ device_interval = 0.2, device_auto_decline_after = 1 }
+        local err = fails(device_client())
+        assert_auth_error(err, 400, "authorization_declined", 70000)
+        assert.equal(2, #polls())
+      end)
+
+      it("maps an expired code to an auth error", function()
+        emu:config{ device_interval = 0.2, device_expires_in = 0.5 }
+        local err = fails(device_client())
+        assert_auth_error(err, 400, "expired_token", 70020)
+      end)
+    end)
+  end)
+
+  ---------------------------------------------------------------------------
+  describe("identity-platform errors", function()
+    it("a bad client secret: 401 invalid_client AADSTS7000215", function()
+      local err = fails(emu:client{ client_secret = BAD_SECRET })
+      assert_auth_error(err, 401, "invalid_client", 7000215)
+    end)
+
+    it("carries the correlation id of the request", function()
+      local err = fails(emu:client{ client_secret = BAD_SECRET })
+      local sent = emu:token_requests()[1].headers["client-request-id"]
+      assert.equal(sent, err.correlation_id)
+    end)
+
+    it("an unknown app: unauthorized_client AADSTS700016", function()
+      local err = fails(emu:client{ client_id = "11111111-2222-4333-8444-555555555555" })
+      assert_auth_error(err, 400, "unauthorized_client", 700016)
+    end)
+
+    it("a bad password: invalid_grant AADSTS50126", function()
+      local err = fails(emu:client{ username = fx.adele_upn, password = BAD_PASSWORD })
+      assert_auth_error(err, 400, "invalid_grant", 50126)
+    end)
+
+    it("MFA required: invalid_grant AADSTS50076 with suberror", function()
+      local err = fails(emu:client{ username = fx.megan_upn, password = fx.megan_password })
+      assert_auth_error(err, 400, "invalid_grant", 50076)
+      assert.equal("basic_action", err.suberror)
+    end)
+
+    it("a reused (rotated away) refresh token: invalid_grant AADSTS70008", function()
+      works(emu:client{ refresh_token = fx.seed_refresh_token })
+      local err = fails(emu:client{ refresh_token = fx.seed_refresh_token })
+      assert_auth_error(err, 400, "invalid_grant", 70008)
+    end)
+
+    it("an expired refresh token: invalid_grant AADSTS700082", function()
+      emu:call("POST", "/_emulator/refresh_tokens/expire", { refresh_token = fx.seed_refresh_token })
+      local err = fails(emu:client{ refresh_token = fx.seed_refresh_token })
+      assert_auth_error(err, 400, "invalid_grant", 700082)
+      assert.equal("bad_token", err.suberror)
+    end)
+
+    it("an unknown tenant: AADSTS90002", function()
+      local err = fails(emu:client{ tenant_id = "99999999-8888-4777-8666-555555555555" })
+      assert_auth_error(err, 400, "invalid_request", 90002)
+    end)
+  end)
+
+  ---------------------------------------------------------------------------
+  describe("refresh token rotation", function()
+    it("uses the rotated token on the second refresh and reports it", function()
+      local seen = {}
+      local g = emu:client{ refresh_token = fx.seed_refresh_token,
+        on_refresh_token = function(rt) seen[#seen + 1] = rt end }
+      works(g)
+      assert.equal(1, #seen)
+      local first = seen[1]
+      remember(first)
+      assert.are_not.equal(fx.seed_refresh_token, first)
+      assert.equal(first, g:refresh_token())
+
+      emu:expire_tokens()
+      works(g)                                   -- 401, a second refresh, the retry
+      local reqs = emu:token_requests()
+      assert.equal(2, #reqs)
+      assert.equal(fx.seed_refresh_token, form_of(reqs[1]).refresh_token)
+      assert.equal(first, form_of(reqs[2]).refresh_token)
+      assert.equal(2, #seen)
+      remember(seen[2])
+      assert.are_not.equal(first, seen[2])
+      assert.equal(seen[2], g:refresh_token())
+
+      -- the first rotated token is used up
+      local err = fails(emu:client{ refresh_token = first })
+      assert_auth_error(err, 400, "invalid_grant", 70008)
+    end)
+
+    it("does not call on_refresh_token when nothing rotated", function()
+      local calls = 0
+      works(emu:client{ on_refresh_token = function() calls = calls + 1 end })
+      assert.equal(0, calls)
+    end)
+  end)
+
+  ---------------------------------------------------------------------------
+  describe("certificate assertions refused", function()
+    it("an unregistered (rogue) certificate: 401 invalid_client AADSTS700027", function()
+      register(app_pem)
+      local err = fails(emu:client{ client_secret = emulator.NONE, certificate_file = rogue_pem })
+      assert_auth_error(err, 401, "invalid_client", 700027)
+    end)
+
+    it("a forged assertion: the app's thumbprint, another key's signature", function()
+      register(app_pem)
+      local jwt = sign_jwt(rogue_pem, { alg = "PS256", typ = "JWT",
+        ["x5t#S256"] = thumbprint(app_pem, "sha256") }, claims_now())
+      local status, doc = raw_token{ grant_type = "client_credentials", client_id = fx.client_id,
+        scope = "https://graph.microsoft.com/.default", client_assertion_type = JWT_BEARER,
+        client_assertion = jwt }
+      assert.equal(401, status)
+      assert.equal("invalid_client", doc.error)
+      assert.truthy(doc.error_description:find("AADSTS700027", 1, true))
+    end)
+
+    it("a self-signed assertion that is valid is accepted (the forgery check is the key)", function()
+      register(app_pem)
+      local jwt = sign_jwt(app_pem, { alg = "PS256", typ = "JWT",
+        ["x5t#S256"] = thumbprint(app_pem, "sha256") }, claims_now())
+      local status, doc = raw_token{ grant_type = "client_credentials", client_id = fx.client_id,
+        scope = "https://graph.microsoft.com/.default", client_assertion_type = JWT_BEARER,
+        client_assertion = jwt }
+      assert.equal(200, status, cjson.encode(doc))
+      remember(doc.access_token)
+    end)
+
+    it("an expired assertion: 401 invalid_client AADSTS700024", function()
+      register(app_pem)
+      local now = os.time()
+      local jwt = sign_jwt(app_pem, { alg = "RS256", typ = "JWT", x5t = thumbprint(app_pem, "sha1") },
+        claims_now{ nbf = now - 4000, iat = now - 4000, exp = now - 3400 })
+      local status, doc = raw_token{ grant_type = "client_credentials", client_id = fx.client_id,
+        scope = "https://graph.microsoft.com/.default", client_assertion_type = JWT_BEARER,
+        client_assertion = jwt }
+      assert.equal(401, status)
+      assert.equal("invalid_client", doc.error)
+      assert.truthy(doc.error_description:find("AADSTS700024", 1, true), doc.error_description)
+    end)
+
+    it("a replayed assertion (the library's own, sent again): AADSTS50013", function()
+      register(app_pem)
+      works(emu:client{ client_secret = emulator.NONE, certificate_file = app_pem })
+      local form = form_of(emu:token_requests()[1])
+      local status, doc = raw_token(form)
+      assert.equal(401, status)
+      assert.truthy(doc.error_description:find("AADSTS50013", 1, true), doc.error_description)
+    end)
+  end)
+
+  ---------------------------------------------------------------------------
+  describe("token lifecycle", function()
+    it("reuses the cached token", function()
+      local g = emu:client()
+      works(g)
+      works(g)
+      works(g)
+      assert.equal(1, #emu:token_requests())
+    end)
+
+    it("renews a token within 5 minutes of its expiry", function()
+      emu:config{ token_expires_in = 299 }
+      local g = emu:client()
+      works(g)
+      works(g)
+      assert.equal(2, #emu:token_requests())
+      emu:reset()
+      emu:config{ token_expires_in = 420 }
+      g = emu:client()
+      works(g)
+      works(g)
+      assert.equal(1, #emu:token_requests())
+    end)
+
+    it("after a 401 for an expired token, re-acquires exactly once and succeeds", function()
+      local g = emu:client()
+      works(g)
+      emu:expire_tokens()
+      works(g)
+      assert.equal(2, #emu:token_requests())
+      assert.equal(3, #emu:graph_requests())
+    end)
+
+    it("returns a persistent 401 after exactly one re-acquisition", function()
+      local g = emu:client()
+      emu:fault{ target = "graph", path = "^/v1\\.0/", status = 401, count = 10,
+        json = { error = { code = "InvalidAuthenticationToken", message = "Access token validation failure." } } }
+      local err = fails(g)
+      assert.equal("graph", err.kind)
+      assert.equal(401, err.status_code)
+      assert.equal("InvalidAuthenticationToken", err.code)
+      assert.equal(2, #emu:token_requests())
+      assert.equal(2, #emu:graph_requests())
+    end)
+  end)
+
+  ---------------------------------------------------------------------------
+  describe("national clouds", function()
+    local expected = {
+      global = { "https://graph.microsoft.com", "https://login.microsoftonline.com" },
+      usgov = { "https://graph.microsoft.us", "https://login.microsoftonline.us" },
+      usgov_dod = { "https://dod-graph.microsoft.us", "https://login.microsoftonline.us" },
+      china = { "https://microsoftgraph.chinacloudapi.cn", "https://login.chinacloudapi.cn" },
+    }
+    for name, hosts in pairs(expected) do
+      it(("cloud = %q sets url and login_url (no request made)"):format(name), function()
+        local opts = { cloud = name, tenant_id = fx.tenant_id, client_id = fx.client_id,
+                       client_secret = fx.client_secret }
+        local c = graph.client(opts)
+        assert.equal(hosts[1], c.graph_url)
+        assert.truthy(tostring(c):find(hosts[1], 1, true))
+        local o = options.normalize(opts)
+        assert.equal(hosts[2], o.login_url)
+        assert.equal(hosts[2] .. "/" .. fx.tenant_id .. "/oauth2/v2.0/token", o.token_url)
+        assert.equal(hosts[1] .. "/.default", o.scope)
+        expose(tostring(c))
+        c:close()
+      end)
+    end
+
+    it("an explicit url wins over the cloud", function()
+      local c = graph.client{ cloud = "china", url = emu.url, tenant_id = fx.tenant_id,
+                              client_id = fx.client_id, client_secret = fx.client_secret }
+      assert.equal(emu.url, c.graph_url)
+    end)
+
+    it("an unknown cloud is a raised error", function()
+      local msg = raised{ cloud = "mars", tenant_id = fx.tenant_id, client_id = fx.client_id,
+                          client_secret = fx.client_secret }
+      assert.truthy(msg:find("cloud", 1, true), msg)
+    end)
+  end)
+
+  ---------------------------------------------------------------------------
+  it("exposes no secret in any error, tostring or message of this file", function()
+    assert.is_true(#exposed > 0)
+    local secret, where = util.find_secret(exposed, secrets)
+    assert.is_nil(secret, ("secret %q exposed in %q"):format(tostring(secret), tostring(where)))
+  end)
+end)
