@@ -31,6 +31,7 @@ class ControlPlane:
             ("POST", r"/faults", self.add_faults),
             ("DELETE", r"/faults", self.clear_faults),
             ("POST", r"/expire_tokens", self.expire_tokens),
+            ("GET", r"/issued", self.issued),
             ("GET", r"/config", self.get_config),
             ("POST", r"/config", self.set_config),
             ("GET", r"/state/users/([^/]+)", self.state_user),
@@ -93,6 +94,11 @@ class ControlPlane:
         except ValueError:
             raise ControlError(400, "limit must be an integer") from None
         return {"requests": self.emu.log.last(limit)}
+
+    def issued(self, req):
+        """Every access and refresh token issued since start (reset keeps them)."""
+        with self.emu.tokens.lock:
+            return {"tokens": list(self.emu.tokens.issued)}
 
     def list_faults(self, req):
         return {"faults": self.emu.faults.pending()}

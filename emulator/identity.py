@@ -51,6 +51,7 @@ class TokenStore:
 
     def __init__(self):
         self.lock = threading.RLock()
+        self.issued = []          # every token ever issued, across resets: for leak scans
         self.reset([])
 
     def reset(self, seeded_refresh_tokens):
@@ -67,6 +68,7 @@ class TokenStore:
     def add_access(self, token, claims):
         with self.lock:
             self.access[token] = claims
+            self.issued.append(token)
 
     def lookup_access(self, token):
         with self.lock:
@@ -82,6 +84,7 @@ class TokenStore:
     def new_refresh(self, client_id, user_id, scopes):
         token = "1.AXEA" + b64url(os.urandom(240))
         with self.lock:
+            self.issued.append(token)
             self.refresh[token] = {"client_id": client_id, "user_id": user_id, "scopes": scopes,
                                    "issued": utc_now().strftime("%Y-%m-%dT%H:%M:%S.%f0Z"),
                                    "expired": False}

@@ -103,9 +103,16 @@ function M.start(opts)
   return emu
 end
 
+-- Hand the tokens this emulator issued to the suite-wide secrets scan.
+function Emu:collect_tokens()
+  local ok, res = pcall(self.call, self, "GET", "/_emulator/issued")
+  if ok and type(res) == "table" then require("support.secrets").add_tokens(res.tokens) end
+end
+
 function Emu:stop()
   if self.stopped then return end
   self.stopped = true
+  self:collect_tokens()
   if self.control then pcall(self.control.close, self.control) end
   for _, pid in ipairs{ self.pid, self.spawned } do
     if pid then os.execute(("kill %d 2>/dev/null"):format(pid)) end
@@ -116,6 +123,9 @@ end
 -- The shared plain emulator, started on first use and stopped at exit
 -- (and by --watch-pid if this process dies first).
 local shared
+function M.shared_if_started() return shared end
+function M.certs_dir() return certs_dir end
+
 function M.shared()
   if not shared then
     shared = M.start()
@@ -207,7 +217,9 @@ function Emu:client_options(extra)
 end
 
 function Emu:client(extra)
-  return require("graph").client(self:client_options(extra))
+  local c = require("graph").client(self:client_options(extra))
+  require("support.secrets").observe(tostring(c))
+  return c
 end
 
 -- A graph.core session with client-credential settings for this emulator.

@@ -116,6 +116,7 @@ function M.run_lua(script, env, opts)
   local cwd = opts.cwd or M.root
   local out, ok = M.run("cd " .. M.shell_quote(cwd) .. " && " .. table.concat(parts, " "))
   M.rmtree(dir)
+  require("support.secrets").observe(out)
   return out, ok
 end
 
@@ -168,6 +169,7 @@ function M.expect_failure(f, ...)
   assert(packed[2] == nil, "expected nil, err but the call succeeded")
   local err = packed[3]
   assert(type(err) == "table", "expected an error table, got " .. type(err))
+  require("support.secrets").observe(err)
   return err
 end
 
