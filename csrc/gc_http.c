@@ -1,6 +1,6 @@
 /*
-** gc_http.c: the transport. Owns one CURL easy handle; libcurl keeps the
-** connection cache inside it, so consecutive requests reuse connections.
+** gc_http.c: the transport. A slot owns one CURL easy handle; libcurl keeps
+** the connection cache inside it, so consecutive requests reuse connections.
 */
 #define _POSIX_C_SOURCE 200809L
 
@@ -29,7 +29,8 @@ int gc_http_global_init(void) {
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   gc_http *h = (gc_http *)ud;
   size_t len = size * n;
-  if (h->body.len + len > h->cfg.max_response_bytes) {
+  h->last_byte = gc_monotonic();
+  if (h->body.len + len > h->cfg->max_response_bytes) {
     h->too_large = 1;
     return 0;                         /* makes libcurl abort the transfer */
   }
@@ -46,6 +47,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   gc_http *h = (gc_http *)ud;
   size_t len = size * n;
+  h->last_byte = gc_monotonic();
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) gc_buf_reset(&h->head, 0);
   if (h->head.len + len > 256 * 1024) {   /* no legitimate header block is this big */
     h->too_large = 1;
@@ -59,8 +61,33 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
 }
 
 
-int gc_http_open(gc_http *h) {
+void gc_http_config_free(gc_http_config *cfg) {
+  free(cfg->ca_file);
+  free(cfg->proxy);
+  free(cfg->user_agent);
+  cfg->ca_file = cfg->proxy = cfg->user_agent = NULL;
+}
+
+
+/* A peer that starts answering and then goes quiet is cut off after
+** stall_timeout; before the first byte, only the total timeout applies
+** (Graph may think for a while). libcurl's own low-speed check averages
+** over several seconds, too coarse for this. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+  gc_http *h = (gc_http *)ud;
+  (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+  if (h->head.len > 0 && gc_monotonic() - h->last_byte > h->cfg->stall_timeout) {
+    h->stalled = 1;
+    return 1;                           /* abort the transfer */
+  }
+  return 0;
+}
+
+
+int gc_http_open(gc_http *h, const gc_http_config *cfg) {
   if (gc_http_global_init() != 0) return -1;
+  h->cfg = cfg;
   h->easy = curl_easy_init();
   return h->easy ? 0 : -1;
 }
@@ -73,10 +100,6 @@ void gc_http_close(gc_http *h) {
   }
   gc_buf_free(&h->body, 1);             /* may hold tokens */
   gc_buf_free(&h->head, 0);
-  free(h->cfg.ca_file);
-  free(h->cfg.proxy);
-  free(h->cfg.user_agent);
-  h->cfg.ca_file = h->cfg.proxy = h->cfg.user_agent = NULL;
 }
 
 
@@ -86,30 +109,35 @@ void gc_http_close(gc_http *h) {
 static CURLcode setup(gc_http *h, const char *method, const char *url,
                       struct curl_slist *headers, const char *body, size_t body_len) {
   CURL *e = h->easy;
+  const gc_http_config *c = h->cfg;
   CURLcode rc;
   curl_easy_reset(e);                 /* keeps the connection, DNS and TLS session caches */
   SET(CURLOPT_URL, url);
   SET(CURLOPT_NOSIGNAL, 1L);
-  SET(CURLOPT_NOPROGRESS, 1L);
+  SET(CURLOPT_NOPROGRESS, 0L);
+  SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+  SET(CURLOPT_XFERINFODATA, h);
 #if LIBCURL_VERSION_NUM >= 0x075500
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
 #else
   SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
   SET(CURLOPT_FOLLOWLOCATION, 0L);    /* a redirect must never carry the token elsewhere */
+  /* libcurl silently re-sends a request whose reused connection died before
+  ** any answer: harmless for reads, not for writes, which get a connection
+  ** of their own. */
+  if (h->fresh) SET(CURLOPT_FRESH_CONNECT, 1L);
   SET(CURLOPT_PATH_AS_IS, 1L);        /* the path is already encoded: send it verbatim */
-  SET(CURLOPT_TIMEOUT_MS, h->cfg.timeout_ms);
-  SET(CURLOPT_CONNECTTIMEOUT_MS, h->cfg.connect_timeout_ms);
-  SET(CURLOPT_LOW_SPEED_LIMIT, 1L);   /* a stalled peer is cut off before the total timeout */
-  SET(CURLOPT_LOW_SPEED_TIME, h->cfg.stall_timeout);
+  SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+  SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
   SET(CURLOPT_ACCEPT_ENCODING, "");   /* every encoding libcurl decodes: gzip at least */
-  SET(CURLOPT_USERAGENT, h->cfg.user_agent);
-  SET(CURLOPT_SSL_VERIFYPEER, h->cfg.verify_ssl ? 1L : 0L);
-  SET(CURLOPT_SSL_VERIFYHOST, h->cfg.verify_ssl ? 2L : 0L);
-  if (h->cfg.ca_file) SET(CURLOPT_CAINFO, h->cfg.ca_file);
-  if (h->cfg.proxy) SET(CURLOPT_PROXY, h->cfg.proxy);
-  SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->cfg.max_response_bytes);
+  SET(CURLOPT_USERAGENT, c->user_agent);
+  SET(CURLOPT_SSL_VERIFYPEER, c->verify_ssl ? 1L : 0L);
+  SET(CURLOPT_SSL_VERIFYHOST, c->verify_ssl ? 2L : 0L);
+  if (c->ca_file) SET(CURLOPT_CAINFO, c->ca_file);
+  if (c->proxy) SET(CURLOPT_PROXY, c->proxy);
+  SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response_bytes);
   SET(CURLOPT_ERRORBUFFER, h->errbuf);
   SET(CURLOPT_WRITEFUNCTION, on_body);
   SET(CURLOPT_WRITEDATA, h);
@@ -135,19 +163,34 @@ static CURLcode setup(gc_http *h, const char *method, const char *url,
 #undef SET
 
 
-CURLcode gc_http_perform(gc_http *h, const char *method, const char *url,
+CURLcode gc_http_prepare(gc_http *h, const char *method, const char *url,
                          struct curl_slist *headers, const char *body, size_t body_len) {
-  CURLcode rc;
-  long status = 0;
   gc_buf_reset(&h->body, 1);
   gc_buf_reset(&h->head, 0);
   h->status = 0;
-  h->too_large = h->nomem = 0;
+  h->sent = h->started = h->too_large = h->nomem = h->stalled = 0;  /* fresh: the caller's */
   h->errbuf[0] = '\0';
-  rc = setup(h, method, url, headers, body, body_len);
+  return setup(h, method, url, headers, body, body_len);
+}
+
+
+CURLcode gc_http_perform(gc_http *h, const char *method, const char *url,
+                         struct curl_slist *headers, const char *body, size_t body_len) {
+  CURLcode rc = gc_http_prepare(h, method, url, headers, body, body_len);
   if (rc == CURLE_OK) rc = curl_easy_perform(h->easy);
+  return gc_http_finish(h, rc);
+}
+
+
+CURLcode gc_http_finish(gc_http *h, CURLcode rc) {
+  long status = 0;
   if (rc == CURLE_WRITE_ERROR && h->too_large) rc = CURLE_FILESIZE_EXCEEDED;
   if (rc == CURLE_WRITE_ERROR && h->nomem) rc = CURLE_OUT_OF_MEMORY;
+  if (rc == CURLE_ABORTED_BY_CALLBACK && h->stalled) {
+    snprintf(h->errbuf, sizeof h->errbuf, "no data from the server for %g s (stall_timeout)",
+             h->cfg->stall_timeout);
+    rc = CURLE_OPERATION_TIMEDOUT;
+  }
   /* A peer that closes inside the header block can leave libcurl content with
   ** what it got: without the blank line that ends the head, it is not a response. */
   if (rc == CURLE_OK && !(h->head.len >= 2 && h->head.data[h->head.len - 1] == '\n' &&

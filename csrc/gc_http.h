@@ -1,6 +1,7 @@
 /*
-** gc_http.h: one libcurl easy handle per session, reused for every exchange
-** so connections (and TLS sessions) are kept alive.
+** gc_http.h: a transfer slot: one libcurl easy handle and the response it
+** received. A session reuses its slot for every exchange, so connections
+** (and TLS sessions) are kept alive; gc_multi runs several slots at once.
 */
 #ifndef GC_HTTP_H
 #define GC_HTTP_H
@@ -11,7 +12,7 @@
 typedef struct gc_http_config {
   long timeout_ms;            /* whole exchange */
   long connect_timeout_ms;
-  long stall_timeout;         /* seconds below 1 byte/s before giving up */
+  double stall_timeout;       /* seconds of silence once a response has begun */
   int verify_ssl;
   char *ca_file;              /* owned; may be NULL */
   char *proxy;                /* owned; may be NULL */
@@ -21,23 +22,31 @@ typedef struct gc_http_config {
 
 typedef struct gc_http {
   CURL *easy;
-  gc_http_config cfg;
+  const gc_http_config *cfg;  /* owned by the session */
   gc_buf body;                /* response body of the last exchange */
   gc_buf head;                /* header lines of the final response */
+  int fresh;                  /* next exchange on a new connection (set by the caller) */
   long status;
   int sent;                   /* any request byte went out */
   int started;                /* any response byte came back */
   int too_large;
   int nomem;
+  int stalled;
+  double last_byte;           /* monotonic time the last response byte arrived */
   char errbuf[CURL_ERROR_SIZE];
 } gc_http;
 
 int gc_http_global_init(void);                  /* once per process, thread-safe */
-int gc_http_open(gc_http *h);                   /* 0 or -1 */
+void gc_http_config_free(gc_http_config *cfg);
+int gc_http_open(gc_http *h, const gc_http_config *cfg);   /* 0 or -1 */
 void gc_http_close(gc_http *h);
 
-/* One exchange. On return the response is in h->status, h->head, h->body.
-** body may be NULL (no request body). */
+/* Set the slot up for one exchange (body may be NULL: no request body), and
+** after libcurl ran it, settle the outcome. gc_http_perform does both around
+** curl_easy_perform. On return the response is in h->status, h->head, h->body. */
+CURLcode gc_http_prepare(gc_http *h, const char *method, const char *url,
+                         struct curl_slist *headers, const char *body, size_t body_len);
+CURLcode gc_http_finish(gc_http *h, CURLcode rc);
 CURLcode gc_http_perform(gc_http *h, const char *method, const char *url,
                          struct curl_slist *headers, const char *body, size_t body_len);
 

@@ -8,6 +8,7 @@
 #include "gc_err.h"
 #include "gc_headers.h"
 #include "gc_http.h"
+#include "gc_multi.h"
 #include "gc_oauth.h"
 #include "gc_session.h"
 #include "gc_util.h"
@@ -16,8 +17,12 @@
 #define GC_VERSION "0.1.0"
 #endif
 
+#define GC_JOBS_MT "graph.core.jobs"
+
 typedef struct gc_session {
+  gc_http_config cfg;
   gc_http http;
+  gc_multi multi;             /* request_many's pool, created on first use */
   gc_oauth oauth;
   unsigned long requests;
   int closed;
@@ -148,10 +153,10 @@ int gc_session_new(lua_State *L) {
   memset(s, 0, sizeof *s);
   gc_oauth_init(&s->oauth);
   luaL_setmetatable(L, GC_SESSION_MT);
-  c = &s->http.cfg;
+  c = &s->cfg;
   c->timeout_ms = (long)(opt_number(L, "timeout", 100, 0.001, 86400) * 1000);
   c->connect_timeout_ms = (long)(opt_number(L, "connect_timeout", 30, 0.001, 86400) * 1000);
-  c->stall_timeout = (long)opt_number(L, "stall_timeout", 30, 1, 86400);
+  c->stall_timeout = opt_number(L, "stall_timeout", 30, 0.001, 86400);
   c->verify_ssl = opt_bool(L, "verify_ssl", 1);
   c->max_response_bytes = (size_t)opt_number(L, "max_response_bytes", 64.0 * 1024 * 1024,
                                              1, 1099511627776.0);
@@ -161,7 +166,7 @@ int gc_session_new(lua_State *L) {
            curl_version_info(CURLVERSION_NOW)->version);
   own(L, &c->user_agent, opt_string(L, "user_agent", ua));
   read_credentials(L, &s->oauth);
-  if (gc_http_open(&s->http) != 0)
+  if (gc_http_open(&s->http, &s->cfg) != 0)
     luaL_error(L, "graph.core.session: libcurl could not be initialised");
   return 1;
 }
@@ -173,6 +178,8 @@ static int session_close(lua_State *L) {
     s->closed = 1;                  /* first, so a failure below cannot close twice */
     gc_oauth_free(L, &s->oauth);
     gc_http_close(&s->http);
+    gc_multi_close(&s->multi);
+    gc_http_config_free(&s->cfg);
   }
   return 0;
 }
@@ -286,8 +293,32 @@ nomem:
 }
 
 
-/* s:request(method, url, headers, body, use_auth)
-**   -> status, reason, headers, body  |  nil, err */
+/* No request splitting through the URL: no space or control character. */
+static int has_space_or_ctl(const char *s, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f) return 1;
+  return 0;
+}
+
+
+/* Append "Authorization: Bearer <token>", wiping the temporary copy. */
+static int add_authorization(struct curl_slist **list, const gc_oauth *o) {
+  size_t n = strlen(o->access_token) + sizeof("Authorization: Bearer ");
+  char *auth = (char *)malloc(n);
+  int r;
+  if (auth == NULL) return -1;
+  snprintf(auth, n, "Authorization: Bearer %s", o->access_token);
+  r = append_header(list, auth);
+  gc_wipe(auth, n);
+  free(auth);
+  return r;
+}
+
+
+/* s:request(method, url, headers, body, use_auth, fresh)
+**   -> status, reason, headers, body  |  nil, err
+** fresh: use a new connection (writes: libcurl must not re-send them). */
 static int session_request(lua_State *L) {
   gc_session *s = check_session(L);
   size_t mlen, ulen, blen = 0;
@@ -295,24 +326,20 @@ static int session_request(lua_State *L) {
   const char *url = luaL_checklstring(L, 3, &ulen);
   const char *body = luaL_optlstring(L, 5, NULL, &blen);
   int use_auth = lua_toboolean(L, 6);
+  int fresh = lua_toboolean(L, 7);
   struct curl_slist *headers;
   char crid[37];
   CURLcode rc;
-  size_t i;
 
   luaL_argcheck(L, mlen < 16 && valid_token(method, mlen), 2, "invalid HTTP method");
-  for (i = 0; i < ulen; i++)                 /* no request splitting through the URL */
-    luaL_argcheck(L, (unsigned char)url[i] > ' ' && url[i] != 0x7f, 3,
-                  "URL contains a space or control character");
-  luaL_argcheck(L, ulen > 0, 3, "empty URL");
+  luaL_argcheck(L, ulen > 0 && !has_space_or_ctl(url, ulen), 3,
+                "URL is empty or contains a space or control character");
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     luaL_error(L, "graph.core: this session has no credentials");
-  lua_settop(L, 6);
+  lua_settop(L, 7);
   headers = build_headers(L, 4, crid);
 
   if (use_auth) {
-    char *auth;
-    size_t n;
     if (!gc_oauth_fresh(&s->oauth)) {
       int r = gc_oauth_acquire(L, &s->oauth, &s->http);
       if (r != 0) {
@@ -320,22 +347,14 @@ static int session_request(lua_State *L) {
         return r;
       }
     }
-    n = strlen(s->oauth.access_token) + sizeof("Authorization: Bearer ");
-    if ((auth = (char *)malloc(n)) == NULL) {
-      free_headers(headers);
-      return luaL_error(L, "graph.core: out of memory");
-    }
-    snprintf(auth, n, "Authorization: Bearer %s", s->oauth.access_token);
-    i = (size_t)append_header(&headers, auth);
-    gc_wipe(auth, n);
-    free(auth);
-    if (i != 0) {
+    if (add_authorization(&headers, &s->oauth) != 0) {
       free_headers(headers);
       return luaL_error(L, "graph.core: out of memory");
     }
   }
 
   s->requests++;
+  s->http.fresh = fresh;
   rc = gc_http_perform(&s->http, method, url, headers, body, blen);
   free_headers(headers);
   if (rc != CURLE_OK) {
@@ -355,6 +374,171 @@ static int session_request(lua_State *L) {
   }
   lua_pushlstring(L, s->http.body.data, s->http.body.len);
   return 4;
+}
+
+/* }====================================================== */
+
+/*
+** {======================================================
+** request_many: many exchanges at once
+** =======================================================
+*/
+
+/* The jobs of one request_many call, in a userdata so that a raised error
+** (bad input, a failing callback) still frees and wipes their headers. */
+typedef struct gc_jobs {
+  int n;
+  gc_job *jobs;               /* points just past this struct */
+  char (*crids)[37];
+} gc_jobs;
+
+static int jobs_gc(lua_State *L) {
+  gc_jobs *j = (gc_jobs *)luaL_checkudata(L, 1, GC_JOBS_MT);
+  int i;
+  for (i = 0; i < j->n; i++) {
+    free_headers(j->jobs[i].headers);
+    j->jobs[i].headers = NULL;
+  }
+  return 0;
+}
+
+typedef struct run_ctx {
+  lua_State *L;
+  gc_session *s;
+  gc_jobs *jobs;
+  int results;                /* stack index of the results table */
+  int on_done;                /* stack index of the callback, or 0 */
+  int ndone;
+  int failed;                 /* the callback raised: its error is on the stack */
+} run_ctx;
+
+/* gc_multi_done: store job's outcome at results[job + 1], tell the script. */
+static int job_done(void *ud, int job, gc_http *h, CURLcode rc) {
+  run_ctx *c = (run_ctx *)ud;
+  lua_State *L = c->L;
+  lua_createtable(L, 0, 4);
+  if (rc != CURLE_OK) {
+    gc_err_push(L, "transport", gc_err_curlcode(rc), gc_http_strerror(h, rc));
+    gc_err_setstring(L, "client_request_id", c->jobs->crids[job]);
+    lua_pushboolean(L, h->sent);
+    lua_setfield(L, -2, "request_sent");
+    lua_pushboolean(L, h->started);
+    lua_setfield(L, -2, "response_started");
+    lua_setfield(L, -3, "err");
+    lua_pop(L, 1);                          /* the nil */
+  } else {
+    lua_pushinteger(L, h->status);
+    lua_setfield(L, -2, "status");
+    gc_headers_push(L, h->head.data, h->head.len, 1);
+    lua_setfield(L, -3, "headers");
+    if (lua_rawlen(L, -1) == 0) {
+      lua_pop(L, 1);
+      lua_pushstring(L, gc_http_reason(h->status));
+    }
+    lua_setfield(L, -2, "reason");
+    lua_pushlstring(L, h->body.data, h->body.len);
+    lua_setfield(L, -2, "body");
+  }
+  lua_rawseti(L, c->results, job + 1);
+  c->s->requests++;
+  c->ndone++;
+  if (c->on_done) {
+    lua_pushvalue(L, c->on_done);
+    lua_pushinteger(L, job + 1);
+    lua_pushinteger(L, c->ndone);
+    if (rc == CURLE_OK) lua_pushinteger(L, h->status);
+    else lua_pushnil(L);
+    if (lua_pcall(L, 3, 0, 0) != 0) {       /* keep the error; stop the run */
+      c->failed = 1;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+
+/* s:request_many({ {method, url, headers, body}, ... }, concurrency, use_auth,
+**                on_done) -> { {status=, reason=, headers=, body=} | {err=}, ... }
+** on_done(i, completed, status_or_nil) runs as each request ends.
+** The token is acquired once, before any request leaves. */
+static int session_request_many(lua_State *L) {
+  gc_session *s = check_session(L);
+  int n, conc, use_auth, i, r, anchors;
+  gc_jobs *j;
+  run_ctx ctx;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  n = (int)lua_rawlen(L, 2);
+  conc = (int)luaL_optinteger(L, 3, 8);
+  use_auth = lua_toboolean(L, 4);
+  luaL_argcheck(L, conc >= 1 && conc <= 256, 3, "concurrency must be from 1 to 256");
+  if (!lua_isnoneornil(L, 5)) luaL_checktype(L, 5, LUA_TFUNCTION);
+  luaL_argcheck(L, n <= 1000000, 2, "too many requests");
+  lua_settop(L, 5);
+  if (use_auth && s->oauth.grant == GC_GRANT_NONE)
+    return luaL_error(L, "graph.core: this session has no credentials");
+  if (use_auth && !gc_oauth_fresh(&s->oauth)) {
+    r = gc_oauth_acquire(L, &s->oauth, &s->http);
+    if (r != 0) return r;
+  }
+
+  j = (gc_jobs *)lua_newuserdatauv(L, sizeof *j + (size_t)n * (sizeof(gc_job) + 37), 0);
+  memset(j, 0, sizeof *j + (size_t)n * (sizeof(gc_job) + 37));
+  j->jobs = (gc_job *)(void *)(j + 1);
+  j->crids = (char (*)[37])(void *)(j->jobs + n);
+  luaL_setmetatable(L, GC_JOBS_MT);         /* index 6 */
+  lua_newtable(L);                          /* 7: anchors the strings the jobs point into */
+  anchors = lua_gettop(L);
+  for (i = 0; i < n; i++) {
+    gc_job *job = &j->jobs[i];
+    size_t mlen, ulen;
+    int t;
+    lua_rawgeti(L, 2, i + 1);
+    t = lua_gettop(L);
+    if (!lua_istable(L, t)) luaL_error(L, "graph.core: request %d is not a table", i + 1);
+    lua_getfield(L, t, "method");
+    lua_getfield(L, t, "url");
+    lua_getfield(L, t, "body");
+    job->method = lua_tolstring(L, t + 1, &mlen);
+    job->url = lua_tolstring(L, t + 2, &ulen);
+    if (job->method == NULL || mlen >= 16 || !valid_token(job->method, mlen) ||
+        job->url == NULL || ulen == 0 || has_space_or_ctl(job->url, ulen))
+      luaL_error(L, "graph.core: request %d needs a valid method and url", i + 1);
+    if (!lua_isnil(L, t + 3)) {
+      if (lua_type(L, t + 3) != LUA_TSTRING)
+        luaL_error(L, "graph.core: request %d body must be a string", i + 1);
+      job->body = lua_tolstring(L, t + 3, &job->body_len);
+    }
+    lua_getfield(L, t, "fresh");
+    job->fresh = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, t, "headers");
+    job->headers = build_headers(L, t + 4, j->crids[i]);
+    j->n = i + 1;
+    if (use_auth && add_authorization(&job->headers, &s->oauth) != 0)
+      luaL_error(L, "graph.core: out of memory");
+    lua_pop(L, 1);                          /* headers */
+    lua_rawseti(L, anchors, 3 * i + 3);     /* body, url, method: kept alive */
+    lua_rawseti(L, anchors, 3 * i + 2);
+    lua_rawseti(L, anchors, 3 * i + 1);
+    lua_pop(L, 1);                          /* the request table */
+  }
+
+  lua_createtable(L, n, 0);
+  ctx.L = L;
+  ctx.s = s;
+  ctx.jobs = j;
+  ctx.results = lua_gettop(L);
+  ctx.on_done = lua_isnil(L, 5) ? 0 : 5;
+  ctx.ndone = 0;
+  ctx.failed = 0;
+  r = gc_multi_run(&s->multi, &s->cfg, j->jobs, n, conc, job_done, &ctx);
+  lua_pushcfunction(L, jobs_gc);            /* wipe and free the headers now */
+  lua_pushvalue(L, 6);
+  lua_call(L, 1, 0);
+  if (ctx.failed) return lua_error(L);      /* the callback's error, at the top */
+  if (r < 0) return luaL_error(L, "graph.core: libcurl multi interface failed");
+  lua_settop(L, ctx.results);
+  return 1;
 }
 
 /* }====================================================== */
@@ -425,6 +609,7 @@ static int session_tostring(lua_State *L) {
 void gc_session_open(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"request", session_request},
+    {"request_many", session_request_many},
     {"token", session_token},
     {"drop_token", session_drop_token},
     {"refresh_token", session_refresh_token},
@@ -440,6 +625,10 @@ void gc_session_open(lua_State *L) {
     {"__index", NULL},              /* placeholder */
     {NULL, NULL}
   };
+  luaL_newmetatable(L, GC_JOBS_MT);
+  lua_pushcfunction(L, jobs_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pop(L, 1);
   luaL_newmetatable(L, GC_SESSION_MT);
   luaL_setfuncs(L, metamethods, 0);
   luaL_newlib(L, methods);

@@ -16,7 +16,7 @@ from wire import Response, http_date, json_bytes
 ACTIONS = ("respond", "drop", "drop_mid_headers", "drop_mid_body", "stall_body",
            "malformed_json", "truncated_json", "html_502", "wrong_content_type", "corrupt_gzip",
            "oversized")
-TARGETS = ("graph", "token", "any")
+TARGETS = ("graph", "token", "any", "batch_item")
 
 GATEWAY_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
                b"<center><h1>502 Bad Gateway</h1></center>\r\n"
@@ -52,6 +52,9 @@ class Fault:
         self.action = spec.get("action", "respond")
         if self.action not in ACTIONS:
             raise FaultError("action must be one of %s" % ", ".join(ACTIONS))
+        if self.target == "batch_item" and self.action != "respond":
+            # A batch item has no wire of its own to break.
+            raise FaultError("a batch_item fault can only use action respond")
         self.count = self.number(spec, "count", 1, int)
         if self.count < 1:
             raise FaultError("count must be at least 1")
@@ -77,7 +80,9 @@ class Fault:
         return kind(value)
 
     def matches(self, req, target):
-        return ((self.target == "any" or self.target == target)
+        """req: anything with .method and .target (for a batch item: its url as sent).
+        "any" means any HTTP request: graph or token, never a batch item."""
+        return ((self.target == target or (self.target == "any" and target != "batch_item"))
                 and (self.method is None or self.method == req.method)
                 and (self.path is None or self.path.search(req.target) is not None))
 
@@ -117,20 +122,39 @@ class FaultQueue:
 
 
 class Stats:
-    FIELDS = ("requests", "graph_requests", "token_requests", "connections", "tls_handshakes")
+    FIELDS = ("requests", "graph_requests", "token_requests", "connections", "tls_handshakes",
+              "batch_items", "throttled", "max_concurrency")
 
     def __init__(self):
         self.lock = threading.Lock()
+        self.in_flight = 0              # Graph requests being handled now (not reset)
         self.reset()
 
     def reset(self):
         with self.lock:
             self.counts = dict.fromkeys(self.FIELDS, 0)
+            # Requests still in flight at reset count toward the new maximum.
+            self.counts["max_concurrency"] = self.in_flight
 
     def incr(self, *names):
         with self.lock:
             for name in names:
                 self.counts[name] += 1
+
+    def add(self, name, n):
+        with self.lock:
+            self.counts[name] += n
+
+    def enter(self):
+        """A Graph request starts: the gauge behind max_concurrency."""
+        with self.lock:
+            self.in_flight += 1
+            if self.in_flight > self.counts["max_concurrency"]:
+                self.counts["max_concurrency"] = self.in_flight
+
+    def leave(self):
+        with self.lock:
+            self.in_flight -= 1
 
     def snapshot(self):
         with self.lock:
@@ -174,14 +198,7 @@ def perform(fault, io):
     action = fault.action
 
     if action == "respond":
-        resp = io.error(fault.status) if fault.status is not None else io.real()
-        if fault.json is not None:
-            resp.body = json_bytes(fault.json)
-            resp.set_header("Content-Type", "application/json")
-        elif fault.body is not None:
-            resp.body = fault.body.encode("utf-8")
-        for name, value in fault.headers.items():
-            resp.set_header(name, None if value is None else str(value))
+        resp = respond(fault, io.real, io.error)
         io.send(resp)
         return resp.status
 
@@ -236,6 +253,27 @@ def perform(fault, io):
         send_oversized(io, fault.size)
         return 200
     raise AssertionError(action)
+
+
+def respond(fault, real, error):
+    """The Response of a `respond` fault: error(status) or real(), then the
+    fault's body and headers applied."""
+    resp = error(fault.status) if fault.status is not None else real()
+    if fault.json is not None:
+        resp.body = json_bytes(fault.json)
+        resp.set_header("Content-Type", "application/json")
+    elif fault.body is not None:
+        resp.body = fault.body.encode("utf-8")
+    for name, value in fault.headers.items():
+        resp.set_header(name, None if value is None else str(value))
+    return resp
+
+
+def perform_item(fault, real, error):
+    """A batch_item fault (always `respond`): the Response for that item."""
+    if fault.delay:
+        time.sleep(fault.delay)
+    return respond(fault, real, error)
 
 
 def make(io, status, content_type, body, graph_headers=True):

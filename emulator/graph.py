@@ -11,6 +11,7 @@ import re
 import time
 from urllib.parse import unquote
 
+import batch
 import odata
 from odata import ODataError, Query
 from schema import (COMPLEX, DIRECTORY_OBJECT_TYPE, EDM, MEMBER_TYPES, USER, USER_DEFAULT,
@@ -25,6 +26,7 @@ AGS_DIAGNOSTIC = json.dumps({"ServerInfo": {"DataCenter": "West Europe", "Slice"
 WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
                     'oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"')
 PAGE_SIZE = 100   # default directory page (GRAPH-WIRE 5.3; memberOf value assumed)
+MAX_PRESENCE_IDS = 650   # getPresencesByUserId (GRAPH-WIRE 4.1)
 
 NOT_ALLOWED = "Specified HTTP method is not allowed for the request target."
 UNREADABLE_JSON = ("Unable to read JSON request payload. Please ensure Content-Type header is set "
@@ -150,7 +152,7 @@ class Exchange:
 
 class Route:
     def __init__(self, name, methods, key=None, cast=None, count=False):
-        self.name = name          # "user", "users", "presence", "memberOf"
+        self.name = name          # "user", "users", "presence", "memberOf", "presences", "batch"
         self.methods = methods
         self.key = key            # user id or UPN from the URL (decoded)
         self.cast = cast          # memberOf cast: "group" / "directoryRole" / ...
@@ -158,15 +160,30 @@ class Route:
 
 
 class GraphService:
-    def __init__(self, directory, tokens):
+    def __init__(self, directory, tokens, limiter=None, stats=None):
         self.directory = directory
         self.tokens = tokens
+        self.limiter = limiter            # ratelimit.RateLimiter or None
+        self.stats = stats                # faults.Stats or None
+        # How a batch item is served: (item Request, item url as sent) -> Response.
+        # The server replaces it to apply batch_item faults first.
+        self.dispatch_item = lambda ireq, url: self.handle(ireq)
 
     def handle(self, req):
         ex = Exchange(req)
         try:
             claims = self.authenticate(req)
-            route = self.route(req, claims)
+            try:
+                route, route_error = self.route(req, claims), None
+            except GraphError as e:
+                route, route_error = None, e
+            throttled = self.throttle(ex, claims, route)
+            if throttled is not None:
+                return throttled
+            if route_error is not None:
+                raise route_error
+            if route.name == "batch" and getattr(req, "in_batch", False):
+                raise GraphError(400, "BadRequest", batch.NESTED)
             if req.method not in route.methods:
                 raise GraphError(405, "Request_BadRequest", NOT_ALLOWED)
             handler = getattr(self, "%s_%s" % (req.method.lower(), route.name))
@@ -175,6 +192,24 @@ class GraphService:
             return ex.error(e.status, e.code, e.message, e.headers)
         except ODataError as e:
             return ex.error(e.status, e.code, e.message)
+
+    # -- throttling (GRAPH-WIRE 7.1) ---------------------------------------------
+
+    def throttle(self, ex, claims, route):
+        """The 429 when the app's bucket for this family is empty, else None.
+        A $batch itself is not charged: each of its items is."""
+        if self.limiter is None or (route is not None and route.name == "batch"):
+            return None
+        family = "presence" if route is not None and route.name in ("presence", "presences") \
+            else "other"
+        retry_after = self.limiter.charge(claims.get("appid"), family)
+        if retry_after is None:
+            return None
+        if self.stats is not None:
+            self.stats.incr("throttled")
+        headers = ex.headers("application/json")
+        headers[-1:-1] = [("Retry-After", retry_after)]
+        return Response(429, headers, ex.status_error(429), chunked=True)
 
     # -- authentication and authorization --------------------------------------
 
@@ -236,6 +271,14 @@ class GraphService:
                 raise GraphError(400, "Request_BadRequest", DOLLAR_SEGMENT)
         elif key_syntax:
             key, nav = self.parse_key(key_syntax.group(1)), rest[1:]
+        elif head == "$batch" and len(rest) == 1:
+            return Route("batch", ("POST",))
+        elif head.lower() == "communications":
+            action = rest[1] if len(rest) > 1 else ""
+            if action.lower() in ("getpresencesbyuserid", "microsoft.graph.getpresencesbyuserid") \
+                    and len(rest) == 2:
+                return Route("presences", ("POST",))
+            raise unknown_segment(action or head)
         elif head.lower() == "me":
             if claims.get("idtyp") != "user":
                 raise GraphError(400, "BadRequest",
@@ -298,14 +341,68 @@ class GraphService:
     def get_presence(self, ex, req, claims, route):
         self.authorize(claims, READ_PRESENCE, SELF_PRESENCE, route)
         user = self.find_user(route.key)
-        presence = self.directory.user_presence(user["id"]) or {
-            "id": user["id"], "availability": "PresenceUnknown", "activity": "PresenceUnknown",
-            "statusMessage": None, "outOfOfficeSettings": {"message": None, "isOutOfOffice": False},
-            "sequenceNumber": None}
+        presence = self.presence_of(user)
         body = {"@odata.context": "%s/v1.0/$metadata#users('%s')/presence/$entity"
                                   % (req.base_url, route.key.replace("'", "''"))}
         body.update(presence)
         return ex.json(body)
+
+    def presence_of(self, user):
+        return self.directory.user_presence(user["id"]) or {
+            "id": user["id"], "availability": "PresenceUnknown", "activity": "PresenceUnknown",
+            "statusMessage": None, "outOfOfficeSettings": {"message": None, "isOutOfOffice": False},
+            "sequenceNumber": None}
+
+    # -- POST /communications/getPresencesByUserId ---------------------------------
+
+    def post_presences(self, ex, req, claims, route):
+        # G-PRES*: Presence.Read.All (delegated and application); no self-only scope.
+        self.authorize(claims, READ_PRESENCE, set(), route)
+        body = read_json_object(req)
+        for name in body:
+            if name != "ids" and "@" not in name:
+                raise GraphError(400, "BadRequest",
+                                 "The parameter '%s' in the request payload is not a valid "
+                                 "parameter for the operation 'getPresencesByUserId'." % name)
+        ids = body.get("ids")
+        if ids is None:
+            raise GraphError(400, "BadRequest",
+                             "The parameter 'ids' is missing or null in the request payload.")
+        check_value("ids", "strs", ids)
+        if len(ids) > MAX_PRESENCE_IDS:
+            raise GraphError(400, "BadRequest",
+                             "The request contains %d user ids; at most %d user ids are supported "
+                             "per request." % (len(ids), MAX_PRESENCE_IDS))
+        values, seen = [], set()
+        for key in ids:
+            # Object ids only (case-insensitive); unknown ids, UPNs and repeats
+            # are left out of `value`.
+            with self.directory.lock:
+                user = self.directory.users.get(key.lower()) if key else None
+            if user is None or user["id"] in seen:
+                continue
+            seen.add(user["id"])
+            values.append(self.presence_of(user))
+        return ex.json({"@odata.context": "%s/v1.0/$metadata#Collection(microsoft.graph.presence)"
+                                          % req.base_url,
+                        "value": values})
+
+    # -- POST /$batch (GRAPH-WIRE 9) ---------------------------------------------------
+
+    def post_batch(self, ex, req, claims, route):
+        try:
+            items, by_key = batch.parse(req)
+        except batch.BatchError as e:
+            raise GraphError(400, "BadRequest", str(e)) from None
+        if self.stats is not None:
+            self.stats.add("batch_items", len(items))
+
+        def failed_dependency(ireq, dep):
+            iex = Exchange(ireq)
+            return iex.error(424, "FailedDependency", batch.FAILED_DEPENDENCY % dep)
+
+        responses = batch.run(items, by_key, req, self.dispatch_item, failed_dependency)
+        return ex.json({"responses": responses})
 
     # -- GET /users/{id}/memberOf[/cast][/$count] -----------------------------------
 
@@ -407,15 +504,7 @@ class GraphService:
 
     def patch_user(self, ex, req, claims, route):
         self.authorize(claims, WRITE_USER, SELF_WRITE, route)
-        ctype = (req.header("content-type") or "").split(";")[0].strip().lower()
-        try:
-            if ctype != "application/json":
-                raise ValueError
-            body = json.loads(req.body.decode("utf-8"))
-            if not isinstance(body, dict):
-                raise ValueError
-        except (ValueError, UnicodeDecodeError):
-            raise GraphError(400, "BadRequest", UNREADABLE_JSON) from None
+        body = read_json_object(req)
         with self.directory.lock:
             user = self.find_user(route.key)
             changes = self.validate_patch(body, user)
@@ -495,8 +584,23 @@ class GraphService:
 
 
 # ==========================================================================
-# PATCH payload type checks (OData's wording, code BadRequest)
+# Request payloads: JSON objects; type checks in OData's wording (BadRequest)
 # ==========================================================================
+
+def read_json_object(req):
+    """The request body as a JSON object; a wrong or missing Content-Type, invalid
+    JSON or a non-object all give the same 400."""
+    ctype = (req.header("content-type") or "").split(";")[0].strip().lower()
+    try:
+        if ctype != "application/json":
+            raise ValueError
+        body = json.loads(req.body.decode("utf-8"))
+        if not isinstance(body, dict):
+            raise ValueError
+    except (ValueError, UnicodeDecodeError):
+        raise GraphError(400, "BadRequest", UNREADABLE_JSON) from None
+    return body
+
 
 def odata_error(message):
     return GraphError(400, "BadRequest", message)

@@ -548,7 +548,8 @@ def test_keep_alive_and_stats(emu):
     check("keep-alive: mixed statuses on one socket", mixed == [404, 401, 204, 200, 200, 405, 200], mixed)
     _, stats = emu.control("GET", "/stats")
     check("stats: counts", stats == {"requests": 13, "graph_requests": 12, "token_requests": 1,
-                                     "connections": 3, "tls_handshakes": 0}, stats)
+                                     "connections": 3, "tls_handshakes": 0, "batch_items": 0,
+                                     "throttled": 0, "max_concurrency": 1}, stats)
     _, log = emu.control("GET", "/requests?limit=12")
     check("requests: one serial per connection", len({r["connection"] for r in log["requests"]}) == 2)
     log["requests"] = log["requests"][:5]
@@ -601,10 +602,315 @@ def test_config(emu):
     check("config: reset", config == {
         "latency": 0.0, "token_expires_in": 3599, "device_interval": 5, "device_expires_in": 900,
         "device_slow_down": 0, "device_auto_approve_after": None,
-        "device_auto_decline_after": None, "device_auto_approve_user": None}, config)
+        "device_auto_decline_after": None, "device_auto_approve_user": None,
+        "rate_limit": None}, config)
     status, _ = emu.control("POST", "/config", {"device_interval": 0.2, "device_slow_down": -1})
     _, config = emu.control("GET", "/config")
     check("config: all or nothing", status == 400 and config["device_interval"] == 5, config)
+
+
+# -- throughput: bulk presence, $batch, rate limit, latency ---------------------------
+
+def fixture_user_ids():
+    with open(os.path.join(HERE, "tenant.json"), encoding="utf-8") as f:
+        return [u["id"] for u in json.load(f)["users"]]
+
+
+def limited_token(emu):
+    return emu.access_token(client_id=emu.info["limited_client_id"],
+                            client_secret=emu.info["limited_client_secret"])
+
+
+def post_json(emu, path, token, obj, headers=None, conn=None):
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    return emu.graph(path, token, "POST", h, json.dumps(obj) if not isinstance(obj, str) else obj,
+                     conn=conn)
+
+
+def graph_error(body, code=None):
+    return (isinstance(body, dict) and "error" in body and isinstance(body["error"].get("message"), str)
+            and "request-id" in body["error"].get("innerError", {})
+            and (code is None or body["error"]["code"] == code))
+
+
+def test_bulk_presence(emu):
+    token = emu.access_token()
+    path = "/v1.0/communications/getPresencesByUserId"
+    ids = fixture_user_ids()
+    unknown = "00000000-0000-0000-0000-000000000000"
+    ask = [LYNNE, unknown, ADELE.upper(), ids[5], ADELE, "adele.vance@contoso.onmicrosoft.com"]
+    status, headers, body, _ = post_json(emu, path, token, {"ids": ask})
+    check("presences: 200", status == 200, (status, body))
+    check("presences: context", body["@odata.context"].endswith(
+        "/v1.0/$metadata#Collection(microsoft.graph.presence)"), body)
+    got = [p["id"] for p in body["value"]]
+    check("presences: input order, unknown/UPN/repeat left out", got == [LYNNE, ADELE, ids[5]], got)
+    first = body["value"][0]
+    check("presences: full entity", set(first) >= {"id", "availability", "activity", "statusMessage",
+                                                  "outOfOfficeSettings", "sequenceNumber"}
+          and "@odata.context" not in first, first)
+    _, _, single, _ = emu.graph("/v1.0/users/%s/presence" % LYNNE, token)
+    check("presences: same as single", {k: v for k, v in single.items() if k != "@odata.context"}
+          == first, (single, first))
+    check("presences: graph headers", headers.get("content-type", "").startswith("application/json")
+          and "request-id" in headers)
+    status, _, body, _ = post_json(emu, path, token, {"ids": ids[:1] * 650})
+    check("presences: 650 ids", status == 200 and len(body["value"]) == 1, status)
+    status, _, body, _ = post_json(emu, path, token, {"ids": [ADELE] * 651})
+    check("presences: 651 ids 400", status == 400 and graph_error(body, "BadRequest"), (status, body))
+    status, _, body, _ = post_json(emu, path, token, '{"ids": [')
+    check("presences: invalid JSON 400", status == 400 and graph_error(body, "BadRequest"), status)
+    status, _, body, _ = post_json(emu, path, token, {})
+    check("presences: missing ids 400", status == 400 and graph_error(body, "BadRequest"), status)
+    status, _, body, _ = post_json(emu, path, token, {"ids": ADELE})
+    check("presences: ids not a list 400", status == 400 and graph_error(body), status)
+    status, _, body, _ = post_json(emu, path, token, {"ids": [ADELE], "other": 1})
+    check("presences: unknown parameter 400", status == 400 and graph_error(body), status)
+    status, _, body, _ = emu.graph(path, token, "POST", {}, json.dumps({"ids": [ADELE]}))
+    check("presences: no Content-Type 400", status == 400, status)
+    status, _, body, _ = post_json(emu, path, token, {"ids": []})
+    check("presences: empty list", status == 200 and body["value"] == [], (status, body))
+    status, _, body, _ = emu.graph(path, token)
+    check("presences: GET 405", status == 405, status)
+    status, _, body, _ = post_json(emu, path, limited_token(emu), {"ids": [ADELE]})
+    check("presences: limited app 403", status == 403
+          and graph_error(body, "Authorization_RequestDenied"), status)
+    status, _, body, _ = post_json(emu, path, "", {"ids": [ADELE]})
+    check("presences: no token 401", status == 401, status)
+    status, _, body, _ = post_json(emu, "/v1.0/communications/nothing", token, {"ids": [ADELE]})
+    check("presences: other action 400", status == 400, status)
+
+
+def test_batch(emu):
+    token = emu.access_token()
+    reqs = [
+        {"id": "1", "method": "GET", "url": "/users/%s?$select=displayName" % ADELE},
+        {"id": "2", "method": "GET", "url": "users/%s/presence" % LYNNE},
+        {"id": "3", "method": "GET", "url": "/users/nobody@contoso.onmicrosoft.com"},
+        {"id": "4", "method": "PATCH", "url": "/users/" + ADELE, "body": {"city": "Redmond"},
+         "headers": {"Content-Type": "application/json"}},
+        {"id": "5", "method": "POST", "url": "/communications/getPresencesByUserId",
+         "body": {"ids": [ADELE, LYNNE]}, "headers": {"content-type": "application/json"}},
+        {"id": "6", "method": "GET", "url": "/users/%s/memberOf/$count" % LYNNE,
+         "headers": {"ConsistencyLevel": "eventual"}},
+        {"id": "7", "method": "GET", "url": "/$batch"},
+    ]
+    status, headers, body, _ = post_json(emu, "/v1.0/$batch", token, {"requests": reqs})
+    check("batch: 200", status == 200 and isinstance(body, dict), (status, body))
+    items = body["responses"]
+    check("batch: input order", [r["id"] for r in items] == [r["id"] for r in reqs], items)
+    by = {r["id"]: r for r in items}
+    check("batch: item 1 user", by["1"]["status"] == 200 and by["1"]["body"]["displayName"] == "Adele Vance"
+          and by["1"]["headers"]["Content-Type"].startswith("application/json")
+          and "request-id" not in by["1"]["headers"], by["1"])
+    check("batch: url without leading /", by["2"]["status"] == 200
+          and by["2"]["body"]["id"] == LYNNE, by["2"])
+    check("batch: item 404 envelope", by["3"]["status"] == 404
+          and graph_error(by["3"]["body"], "Request_ResourceNotFound"), by["3"])
+    check("batch: PATCH 204 without body", by["4"]["status"] == 204 and "body" not in by["4"], by["4"])
+    _, state = emu.control("GET", "/state/users/" + ADELE)
+    check("batch: PATCH applied", state.get("city") == "Redmond", state.get("city"))
+    check("batch: bulk presence item", by["5"]["status"] == 200
+          and [p["id"] for p in by["5"]["body"]["value"]] == [ADELE, LYNNE], by["5"])
+    check("batch: item headers reach the handler", by["6"]["status"] == 200
+          and by["6"]["body"] == "257", by["6"])
+    check("batch: nested batch 400", by["7"]["status"] == 400, by["7"])
+    _, stats = emu.control("GET", "/stats")
+    check("batch: stats", stats["graph_requests"] == 1 and stats["batch_items"] == 7, stats)
+
+    # Limited app: the outer token is used for every item.
+    status, _, body, _ = post_json(emu, "/v1.0/$batch", limited_token(emu), {"requests": [
+        {"id": "a", "method": "GET", "url": "/users/" + ADELE},
+        {"id": "b", "method": "GET", "url": "/users/%s/presence" % ADELE,
+         "headers": {"Authorization": "Bearer " + token}}]})
+    check("batch: outer token for items", status == 200
+          and [r["status"] for r in body["responses"]] == [200, 403], body)
+
+    # dependsOn: 2 fails, 3 depends on it (424); 4 depends on 1 (runs); order by chain.
+    status, _, body, _ = post_json(emu, "/v1.0/$batch", token, {"requests": [
+        {"id": "4", "method": "GET", "url": "/users/" + ADELE, "dependsOn": ["1"]},
+        {"id": "1", "method": "GET", "url": "/users/" + LYNNE},
+        {"id": "2", "method": "GET", "url": "/users/nobody", "dependsOn": ["1"]},
+        {"id": "3", "method": "GET", "url": "/users/" + ADELE, "dependsOn": ["2"]}]})
+    statuses = {r["id"]: r["status"] for r in body["responses"]}
+    check("batch: dependsOn", status == 200 and statuses == {"4": 200, "1": 200, "2": 404, "3": 424},
+          statuses)
+    check("batch: 424 envelope", graph_error(body["responses"][3]["body"], "FailedDependency"), body)
+
+    def refused(name, payload, raw=False):
+        status, _, body, _ = post_json(emu, "/v1.0/$batch", token, payload)
+        check("batch: %s 400" % name, status == 400 and graph_error(body, "BadRequest"), (status, body))
+        return body
+
+    one = {"id": "1", "method": "GET", "url": "/users/" + ADELE}
+    body = refused("21 items", {"requests": [dict(one, id=str(i)) for i in range(21)]})
+    check("batch: 21 items message", "at most 20" in body["error"]["message"], body)
+    status, _, body, _ = post_json(emu, "/v1.0/$batch", token,
+                                   {"requests": [dict(one, id=str(i)) for i in range(20)]})
+    check("batch: 20 items", status == 200 and len(body["responses"]) == 20, status)
+    refused("duplicate ids", {"requests": [dict(one, id="a"), dict(one, id="A")]})
+    body = refused("body without Content-Type", {"requests": [
+        {"id": "1", "method": "POST", "url": "/communications/getPresencesByUserId",
+         "body": {"ids": [ADELE]}}]})
+    check("batch: write request message", body["error"]["message"]
+          == "Write request id : 1 does not contain Content-Type header or body.", body)
+    refused("GET body without Content-Type", {"requests": [dict(one, body={"x": 1})]})
+    refused("invalid JSON", '{"requests": [')
+    refused("no requests", {"requests": []})
+    refused("item without url", {"requests": [{"id": "1", "method": "GET"}]})
+    refused("unknown dependsOn", {"requests": [dict(one, dependsOn=["9"])]})
+    refused("dependsOn cycle", {"requests": [dict(one, id="1", dependsOn=["2"]),
+                                             dict(one, id="2", dependsOn=["1"])]})
+    status, _, body, _ = post_json(emu, "/v1.0/$batch", "", {"requests": [one]})
+    check("batch: no token 401", status == 401, status)
+    status, _, _, _ = emu.graph("/v1.0/$batch", token)
+    check("batch: GET 405", status == 405, status)
+    status, _, body, _ = post_json(emu, "/v1.0/%24batch", token, {"requests": [one]})
+    check("batch: %24batch", status == 200, status)
+
+    # A batch_item fault: a 429 in one item only, Retry-After in the item's headers.
+    emu.control("POST", "/reset")
+    token = emu.access_token()
+    emu.control("POST", "/faults", {"target": "batch_item", "path": "presence$", "status": 429,
+                                    "headers": {"Retry-After": "0.2"}})
+    status, _, body, _ = post_json(emu, "/v1.0/$batch", token, {"requests": [
+        {"id": "1", "method": "GET", "url": "/users/%s/presence" % ADELE},
+        {"id": "2", "method": "GET", "url": "/users/%s/presence" % LYNNE}]})
+    items = body["responses"]
+    check("batch: fault 429 in one item", [r["status"] for r in items] == [429, 200]
+          and items[0]["headers"].get("Retry-After") == "0.2"
+          and graph_error(items[0]["body"], "TooManyRequests"), items)
+    _, faults_left = emu.control("GET", "/faults")
+    check("batch: fault used up", faults_left["faults"] == [], faults_left)
+    emu.control("POST", "/faults", {"target": "batch_item", "status": 503})
+    status, _, body, _ = emu.graph("/v1.0/users/" + ADELE, token)
+    check("batch: batch_item fault ignores plain requests", status == 200, status)
+    emu.control("DELETE", "/faults")
+    emu.control("POST", "/faults", {"target": "any", "path": "presence", "status": 503})
+    status, _, body, _ = post_json(emu, "/v1.0/$batch", token, {"requests": [
+        {"id": "1", "method": "GET", "url": "/users/%s/presence" % ADELE}]})
+    check("batch: 'any' fault does not match items", status == 200
+          and body["responses"][0]["status"] == 200, body)
+    emu.control("DELETE", "/faults")
+    status, _ = emu.control("POST", "/faults", {"target": "batch_item", "action": "drop"})
+    check("batch: batch_item only respond", status == 400, status)
+    _, stats = emu.control("GET", "/stats")
+    check("batch: fault 429 not counted as throttled", stats["throttled"] == 0
+          and stats["batch_items"] == 3, stats)
+
+
+def test_rate_limit(emu):
+    token = emu.access_token()
+    limited = limited_token(emu)
+    status, config = emu.control("POST", "/config", {"rate_limit": {
+        "requests": 3, "per": 1, "scope": "presence"}})
+    check("ratelimit: config", status == 200 and config["rate_limit"] == {
+        "requests": 3, "per": 1, "retry_after": None, "scope": "presence"}, config)
+    presence = "/v1.0/users/%s/presence" % ADELE
+    conn = emu.connect()
+    statuses = [emu.graph(presence, token, conn=conn)[0] for _ in range(3)]
+    status, headers, body, _ = emu.graph(presence, token, conn=conn)
+    check("ratelimit: 3 pass", statuses == [200] * 3, statuses)
+    retry = headers.get("retry-after")
+    check("ratelimit: 4th 429", status == 429 and graph_error(body, "TooManyRequests")
+          and body["error"]["message"] == "Please retry again later."
+          and body["error"]["innerError"].get("status") == "429", (status, body))
+    check("ratelimit: fractional Retry-After from the bucket",
+          retry is not None and 0 < float(retry) <= 0.334, retry)
+    status, _, _, _ = post_json(emu, "/v1.0/communications/getPresencesByUserId", token,
+                                {"ids": [ADELE]}, conn=conn)
+    check("ratelimit: bulk presence in the family", status == 429, status)
+    status, _, _, _ = emu.graph("/v1.0/users/" + ADELE, token, conn=conn)
+    check("ratelimit: users not in presence scope", status == 200, status)
+    status, _, _, _ = emu.graph(presence, limited, conn=conn)
+    check("ratelimit: per app", status == 403, status)        # its own bucket; then no role
+    time.sleep(float(retry))
+    status, _, _, _ = emu.graph(presence, token, conn=conn)
+    check("ratelimit: after Retry-After", status == 200, status)
+
+    emu.control("POST", "/config", {"rate_limit": {"requests": 2, "per": 60, "scope": "all",
+                                                   "retry_after": 7}})
+    statuses = [emu.graph("/v1.0/users/" + ADELE, token, conn=conn)[0] for _ in range(2)]
+    status, headers, _, _ = emu.graph("/v1.0/users?$top=1", token, conn=conn)
+    check("ratelimit: scope all", statuses == [200, 200] and status == 429, (statuses, status))
+    check("ratelimit: retry_after configured", headers.get("retry-after") == "7", headers)
+    status, _, _, _ = emu.graph("/v1.0/users/" + ADELE, limited, conn=conn)
+    check("ratelimit: other app unaffected", status == 200, status)
+
+    # Batch items are each charged; the envelope is not.
+    emu.control("POST", "/config", {"rate_limit": {"requests": 2, "per": 60, "scope": "presence"}})
+    status, _, body, _ = post_json(emu, "/v1.0/$batch", token, {"requests": [
+        {"id": str(i), "method": "GET", "url": "/users/%s/presence" % ADELE} for i in range(4)]},
+        conn=conn)
+    items = body["responses"] if status == 200 else []
+    check("ratelimit: batch items throttled one by one", status == 200
+          and [r["status"] for r in items] == [200, 200, 429, 429]
+          and float(items[2]["headers"]["Retry-After"]) > 0, body)
+    _, stats = emu.control("GET", "/stats")
+    check("ratelimit: throttled counted", stats["throttled"] == 5, stats)
+
+    emu.control("POST", "/config", {"rate_limit": None})
+    statuses = [emu.graph(presence, token, conn=conn)[0] for _ in range(5)]
+    check("ratelimit: null disables", statuses == [200] * 5, statuses)
+    conn.close()
+    for bad in ({"requests": 0, "per": 1}, {"requests": 1}, {"requests": 1, "per": 0},
+                {"requests": 1, "per": 1, "scope": "users"}, {"requests": 1, "per": 1, "x": 1},
+                {"requests": 1, "per": 1, "retry_after": -1}, 5):
+        status, _ = emu.control("POST", "/config", {"rate_limit": bad})
+        check("ratelimit: invalid %r" % (bad,), status == 400, status)
+    emu.control("POST", "/config", {"rate_limit": {"requests": 1, "per": 60}})
+    emu.control("POST", "/reset")
+    _, config = emu.control("GET", "/config")
+    check("ratelimit: reset disables", config["rate_limit"] is None, config)
+
+
+def test_latency_concurrency(emu):
+    token = emu.access_token()
+    emu.control("POST", "/config", {"latency": 0.05})
+    n = 32
+    barrier = threading.Barrier(n + 1)
+    results = []
+
+    def worker():
+        conn = emu.connect()
+        conn.connect()
+        barrier.wait()
+        try:
+            results.append(emu.graph("/v1.0/users/%s/presence" % ADELE, token, conn=conn)[0])
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.monotonic()
+    for t in threads:
+        t.join(30)
+    elapsed = time.monotonic() - started
+    check("latency: 32 concurrent requests", results.count(200) == n, results)
+    check("latency: concurrent, not serial (%.3fs)" % elapsed, elapsed < 0.5, elapsed)
+    _, stats = emu.control("GET", "/stats")
+    check("latency: max_concurrency", stats["max_concurrency"] >= 16, stats)
+    if VERBOSE:
+        print("     32 x 50 ms in %.3f s, max_concurrency %d" % (elapsed, stats["max_concurrency"]))
+
+    # A $batch pays the latency once, not per item.
+    emu.control("POST", "/config", {"latency": 0.2})
+    started = time.monotonic()
+    status, _, body, _ = post_json(emu, "/v1.0/$batch", token, {"requests": [
+        {"id": str(i), "method": "GET", "url": "/users/" + ADELE} for i in range(20)]})
+    elapsed = time.monotonic() - started
+    check("latency: batch of 20 pays it once (%.3fs)" % elapsed, status == 200
+          and 0.2 <= elapsed < 0.6, elapsed)
+    emu.control("POST", "/config", {"latency": 0})
+    _, stats = emu.control("GET", "/stats")
+    check("latency: max_concurrency sequential", stats["max_concurrency"] >= 1, stats)
+    emu.control("POST", "/reset")
+    emu.graph("/v1.0/users/" + ADELE, token)
+    _, stats = emu.control("GET", "/stats")
+    check("stats: max_concurrency reset", stats["max_concurrency"] == 1, stats)
 
 
 # -- certificate credentials and device code ---------------------------------------
@@ -896,7 +1202,8 @@ def main():
     try:
         for test in (test_ready, test_token_endpoint, test_graph_users, test_graph_auth,
                      test_member_of, test_patch, test_faults, test_keep_alive_and_stats,
-                     test_concurrency, test_config, test_device_code):
+                     test_concurrency, test_config, test_device_code, test_bulk_presence,
+                     test_batch, test_rate_limit, test_latency_concurrency):
             emu.control("POST", "/reset")
             test(emu)
     finally:

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, unquote_plus
 
 import faults
+import ratelimit
 from control import PREFIX as CONTROL_PREFIX, ControlPlane
 from directory import Directory
 from faults import FaultQueue, RequestLog, Stats
@@ -77,13 +78,15 @@ class Config:
         "device_auto_approve_after": _count("device_auto_approve_after", 0, nullable=True),
         "device_auto_decline_after": _count("device_auto_decline_after", 0, nullable=True),
         "device_auto_approve_user": _user,
+        # per-client token bucket (ratelimit.py); None: off
+        "rate_limit": ratelimit.check_config,
     }
 
     def __init__(self, latency):
         self.defaults = {"latency": float(latency), "token_expires_in": 3599,
                          "device_interval": 5, "device_expires_in": 900, "device_slow_down": 0,
                          "device_auto_approve_after": None, "device_auto_decline_after": None,
-                         "device_auto_approve_user": None}
+                         "device_auto_approve_user": None, "rate_limit": None}
         self.reset()
 
     def reset(self):
@@ -115,7 +118,9 @@ class Emulator:
         self.stats = Stats()
         self.log = RequestLog()
         self.identity = TokenEndpoint(self.directory, self.tokens, self.config)
-        self.graph = GraphService(self.directory, self.tokens)
+        self.limiter = ratelimit.RateLimiter(self.config)
+        self.graph = GraphService(self.directory, self.tokens, self.limiter, self.stats)
+        self.graph.dispatch_item = self.serve_batch_item
         self.control = ControlPlane(self)
         self.connection_serials = itertools.count(1)
         self.tokens.reset(self.directory.seed_refresh_tokens)
@@ -127,6 +132,7 @@ class Emulator:
         self.stats.reset()
         self.log.clear()
         self.config.reset()
+        self.limiter.reset()
         self.identity.reset()
 
     @staticmethod
@@ -145,6 +151,15 @@ class Emulator:
             return Response(404, [("Content-Type", "text/html; charset=utf-8")],
                             b"<html><body><h1>404 Not Found</h1></body></html>")
         return self.graph.handle(req)
+
+    def serve_batch_item(self, ireq, url):
+        """One $batch item: a batch_item fault (matched on the item's method and
+        url as sent) or the Graph handlers.  No latency: the outer request had it."""
+        fault = self.faults.take(BatchItemView(ireq.method, url), "batch_item")
+        if fault is None:
+            return self.graph.handle(ireq)
+        return faults.perform_item(fault, lambda: self.graph.handle(ireq),
+                                   lambda status: self.error_response(ireq, "graph", status))
 
     def error_response(self, req, target, status):
         """The default error for an injected status, in the target's own format."""
@@ -178,6 +193,13 @@ class Emulator:
     def password_of(self, upn):
         user = self.directory.find_user(upn)
         return self.directory.credential(user["id"]).get("password") if user else None
+
+
+class BatchItemView:
+    """What a fault matches for a batch item: its method and its url as sent."""
+
+    def __init__(self, method, url):
+        self.method, self.target = method, url
 
 
 def first_secret(app):
@@ -276,7 +298,20 @@ class Handler(BaseHTTPRequestHandler):
                 counters.append("tls_handshakes")
         emu.stats.incr(*counters)
         emu.log.add(req)
+        if target == "graph":
+            emu.stats.enter()
+        status = "?"
+        try:
+            status = self.answer(req, target)
+        finally:
+            if target == "graph":
+                emu.stats.leave()
+            self.log_line(req, status, started)
+
+    def answer(self, req, target):
+        emu = self.server.emulator
         if emu.config.latency:
+            # In this connection's thread: concurrent requests wait concurrently.
             time.sleep(emu.config.latency)
         try:
             fault = emu.faults.take(req, target)
@@ -296,7 +331,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.send(resp)
             status = 500
-        self.log_line(req, status, started)
+        return status
 
     def read_body(self):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():

@@ -42,17 +42,20 @@ build = {
   modules = {
     ["graph"] = "lua/graph/init.lua",
     ["graph.args"] = "lua/graph/args.lua",
+    ["graph.batch"] = "lua/graph/batch.lua",
+    ["graph.bulk"] = "lua/graph/bulk.lua",
     ["graph.check"] = "lua/graph/check.lua",
     ["graph.client"] = "lua/graph/client.lua",
     ["graph.errors"] = "lua/graph/errors.lua",
     ["graph.json"] = "lua/graph/json.lua",
     ["graph.options"] = "lua/graph/options.lua",
+    ["graph.pacing"] = "lua/graph/pacing.lua",
     ["graph.presence"] = "lua/graph/presence.lua",
     ["graph.users"] = "lua/graph/users.lua",
     ["graph.core"] = {
       sources = {
         "csrc/graph_core.c", "csrc/gc_err.c", "csrc/gc_headers.c", "csrc/gc_http.c",
-        "csrc/gc_jwt.c", "csrc/gc_oauth.c", "csrc/gc_session.c", "csrc/gc_util.c",
+        "csrc/gc_jwt.c", "csrc/gc_multi.c", "csrc/gc_oauth.c", "csrc/gc_session.c", "csrc/gc_util.c",
       },
       defines = { 'GC_VERSION="0.1.0"' },
       incdirs = { "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)" },

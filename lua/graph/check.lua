@@ -39,6 +39,8 @@ local kinds = {
   posint = function(v) return type(v) == "number" and v >= 1 and v % 1 == 0 end,
   ["string|table"] = function(v) return type(v) == "string" or type(v) == "table" end,
   ["string|boolean"] = function(v) return type(v) == "string" or type(v) == "boolean" end,
+  ["table|false"] = function(v) return type(v) == "table" or v == false end,
+  concurrency = function(v) return type(v) == "number" and v % 1 == 0 and v >= 1 and v <= 256 end,
 }
 
 local descriptions = {
@@ -46,6 +48,8 @@ local descriptions = {
   posint = "a positive integer",
   ["string|table"] = "a string or an array of strings",
   ["string|boolean"] = "a boolean",
+  ["table|false"] = "a table or false",
+  concurrency = "an integer from 1 to 256",
 }
 
 --- Raise unless `value` has `kind`; nil passes unless `required`.
@@ -81,6 +85,19 @@ function M.table(fname, t, schema)
   M.known(fname, t, schema)
   for name, kind in pairs(schema) do M.field(fname, name, t[name], kind) end
   return t
+end
+
+--- An array of non-empty identifiers (bulk calls).
+function M.ids(fname, ids)
+  M.field(fname, "ids", ids, "table", true)
+  local n = #ids
+  for k in pairs(ids) do
+    if type(k) ~= "number" or k % 1 ~= 0 or k < 1 or k > n then
+      raise(("%s: field 'ids' must be an array"):format(fname))
+    end
+  end
+  for i = 1, n do M.field(fname, "ids[" .. i .. "]", ids[i], "id", true) end
+  return ids
 end
 
 --- A string, or an array of strings, as one comma-separated string.

@@ -5,6 +5,7 @@ local errors = require "graph.errors"
 local json = require "graph.json"
 local options = require "graph.options"
 local check = require "graph.check"
+local pacing = require "graph.pacing"
 
 local M = {}
 
@@ -49,6 +50,7 @@ function M.new(user)
     retry_budget = o.retry_budget,
     retry_statuses = status_set(o.retry_statuses),
     on_retry = o.on_retry,
+    pacing = pacing.new(o.pacing),
     on_refresh_token = o.on_refresh_token,
     last_refresh_token = o.refresh_token,
   }, Client)
@@ -82,14 +84,17 @@ end
 
 -- Network failures worth another try. Any method may be retried when the
 -- request provably never left; GET (idempotent) also after a reset or a
--- timeout, as long as no response byte had arrived.
+-- timeout, as long as no response byte had arrived. A certificate that
+-- fails verification fails again: never retried.
+local IDEMPOTENT = { GET = true, HEAD = true }
 local NEVER_SENT = { couldnt_connect = true, couldnt_resolve = true, proxy = true }
-local BEFORE_RESPONSE = { send = true, recv = true, timeout = true }
+local TRANSIENT = { send = true, recv = true, timeout = true }
 
 local function retryable_transport(method, err)
   if err.kind ~= "transport" then return false end
-  if NEVER_SENT[err.code] or err.request_sent == false then return true end
-  return method == "GET" and BEFORE_RESPONSE[err.code] and not err.response_started
+  if NEVER_SENT[err.code] then return true end
+  if not TRANSIENT[err.code] then return false end
+  return err.request_sent == false or (IDEMPOTENT[method] and not err.response_started)
 end
 
 local function is_token_rejection(status, body)
@@ -107,6 +112,20 @@ function Client:delay(n, err)
   return ceiling * math.random()
 end
 
+--- What one exchange came to: "ok"; "reauth" (Graph refused the token); or
+-- an error, with whether it is worth another try.
+function Client:outcome(method, status, reason, headers, body, crid)
+  if not status then
+    local err = reason
+    return "error", err, retryable_transport(method, err)
+  end
+  if status < 400 then return "ok" end
+  local err = errors.from_response(status, reason, headers, body, crid,
+                                   function(s) return self.session:redact(s) end)
+  if is_token_rejection(status, body) then return "reauth", err, false end
+  return "error", err, self.retry_statuses[status] == true
+end
+
 --- One logical request: returns status, reason, headers, body (status < 400)
 -- or nil, err after the retries and the one re-authentication allowed.
 function Client:exchange(method, url, headers, body)
@@ -116,39 +135,25 @@ function Client:exchange(method, url, headers, body)
   local attempts, retries, waited, reauthenticated = 0, 0, 0, false
   while true do
     attempts = attempts + 1
-    local status, reason, rheaders, rbody = self.session:request(method, url, sent, body, true)
-    local err
-    if not status then
-      err = reason
-    elseif is_token_rejection(status, rbody) and not reauthenticated then
+    local status, reason, rheaders, rbody = self.session:request(method, url, sent, body, true,
+                                                                 not IDEMPOTENT[method])
+    local outcome, err, retryable = self:outcome(method, status, reason, rheaders, rbody,
+                                                 sent["client-request-id"])
+    if outcome == "ok" then
+      self:notice_rotation()
+      return status, reason, rheaders, rbody, sent["client-request-id"], attempts
+    elseif outcome == "reauth" and not reauthenticated then
       reauthenticated = true            -- expired or revoked: one fresh token, once
       self.session:drop_token()
-    elseif status < 400 then
-      self:notice_rotation()
-      return status, reason, rheaders, rbody, sent["client-request-id"]
     else
-      err = errors.from_response(status, reason, rheaders, rbody, sent["client-request-id"],
-                                 function(s) return self.session:redact(s) end)
-    end
-    if err then
-      local retryable = (err.status_code and self.retry_statuses[err.status_code])
-        or retryable_transport(method, err)
-      if not retryable or retries >= self.max_retries then
+      local delay = retryable and self:delay(retries + 1, err)
+      if not retryable or retries >= self.max_retries or waited + delay > self.retry_budget then
         err.attempts = attempts
-        if retryable then err.retry_after = err.retry_after or self:delay(retries + 1, err) end
-        return nil, err
-      end
-      local delay = self:delay(retries + 1, err)
-      if waited + delay > self.retry_budget then
-        err.attempts = attempts            -- the server asks for more than is left
-        err.retry_after = err.retry_after or delay
+        if retryable then err.retry_after = err.retry_after or delay end
         return nil, err
       end
       retries = retries + 1
-      if self.on_retry then
-        self.on_retry{ attempt = retries, status = err.status_code, status_code = err.status_code,
-                       code = err.code, delay = delay, method = method, url = url }
-      end
+      self:retrying(retries, err, delay, method, url)
       core.sleep(delay)
       waited = waited + delay
       sent["Retry-Attempt"] = tostring(retries)
@@ -156,34 +161,51 @@ function Client:exchange(method, url, headers, body)
   end
 end
 
+function Client:retrying(attempt, err, delay, method, url)
+  if self.on_retry then
+    self.on_retry{ attempt = attempt, status = err.status_code, status_code = err.status_code,
+                   code = err.code, delay = delay, method = method, url = url }
+  end
+end
+
+--- The document a successful response carries: the decoded JSON, or true
+-- when there is none (204, or no body to a PATCH); nil, err when unusable.
+function Client:document(method, status, reason, headers, body, crid)
+  local response = { status_code = status, reason = reason, headers = headers }
+  if status == 204 or (body == "" and method ~= "GET") then return true, response end
+  if body == "" then
+    return nil, errors.decode(status, reason, headers, crid, "invalid_json",
+      "response has an empty body where a JSON document was expected")
+  end
+  local ctype = headers["content-type"]
+  if ctype and not ctype:lower():find("json", 1, true) then
+    return nil, errors.decode(status, reason, headers, crid, "content_type",
+      ("expected a JSON response, got %s"):format(ctype))
+  end
+  local doc, msg = json.decode(body)
+  if type(doc) ~= "table" then
+    return nil, errors.decode(status, reason, headers, crid, "invalid_json",
+      "response is not valid JSON: " .. tostring(msg or "not an object"))
+  end
+  return doc, response
+end
+
 --- A Graph call on the configured endpoint: path below /v1.0, query string
 -- already encoded. Returns the decoded JSON (or true when there is no body),
 -- and the response table.
--- GET must answer with a document; PATCH and friends may answer 204 or nothing.
 function Client:call(method, path, query, headers, body)
-  local url = self.graph_url .. "/v1.0" .. path .. ((query and query ~= "") and "?" .. query or "")
-  return self:fetch(method, url, headers, body)
+  return self:fetch(method, self:url(path, query), headers, body)
+end
+
+function Client:url(path, query)
+  return self.graph_url .. "/v1.0" .. path .. ((query and query ~= "") and "?" .. query or "")
 end
 
 function Client:fetch(method, url, headers, body)
-  local status, reason, rheaders, rbody, crid = self:exchange(method, url, headers, body)
+  local status, reason, rheaders, rbody, crid, attempts = self:exchange(method, url, headers, body)
   if not status then return nil, reason end
-  local response = { status_code = status, reason = reason, headers = rheaders }
-  if status == 204 or (rbody == "" and method ~= "GET") then return true, response end
-  if rbody == "" then
-    return nil, errors.decode(status, reason, rheaders, crid, "invalid_json",
-      "response has an empty body where a JSON document was expected")
-  end
-  local ctype = rheaders["content-type"]
-  if ctype and not ctype:lower():find("json", 1, true) then
-    return nil, errors.decode(status, reason, rheaders, crid, "content_type",
-      ("expected a JSON response, got %s"):format(ctype))
-  end
-  local doc, msg = json.decode(rbody)
-  if type(doc) ~= "table" then
-    return nil, errors.decode(status, reason, rheaders, crid, "invalid_json",
-      "response is not valid JSON: " .. tostring(msg or "not an object"))
-  end
+  local doc, response = self:document(method, status, reason, rheaders, rbody, crid)
+  if not doc then response.attempts = attempts end
   return doc, response
 end
 

@@ -1,5 +1,6 @@
 --- lua-msgraph: Microsoft Graph users and Teams presence from Lua.
 -- @module graph
+local batch = require "graph.batch"
 local client = require "graph.client"
 local core = require "graph.core"
 local presence = require "graph.presence"
@@ -13,12 +14,15 @@ local graph = {
 
 -- The actions, by namespace: each takes (client, args).
 local actions = {
-  users = { get = users.get, memberof = users.memberof, update = users.update },
-  presence = { get = presence.get },
+  users = { get = users.get, memberof = users.memberof, update = users.update,
+            get_many = users.get_many },
+  presence = { get = presence.get, get_many = presence.get_many },
 }
 
 -- g.users.get{...} is called with a dot: bind each action to its client.
 local function bind(c, get_client)
+  local function batch_fn(a) return batch.run(get_client and get_client() or c, a) end
+  if c then c.batch = batch_fn else graph.batch = batch_fn end
   for ns, fns in pairs(actions) do
     local t = {}
     for name, fn in pairs(fns) do

@@ -1,6 +1,7 @@
 --- graph.users: get, memberof, update.
 local args = require "graph.args"
 local check = require "graph.check"
+local bulk = require "graph.bulk"
 local json = require "graph.json"
 
 local M = {}
@@ -13,6 +14,36 @@ function M.get(client, a)
   a = args.normalize(fn, a, GET)
   local query = args.query{ { "$select", check.list(fn, "select", a.select) } }
   return client:call("GET", args.user_path(a.id), query)
+end
+
+local GET_MANY = { ids = "table", select = "string|table", concurrency = "concurrency",
+                   on_progress = "function" }
+
+--- users.get_many{ ids = {...}, select =, concurrency = 8, on_progress = }
+-- -> array in input order, each the user table or its error; plus a summary
+-- { ok = n, failed = n }.
+function M.get_many(client, a)
+  local fn = "graph.users.get_many"
+  check.table(fn, a, GET_MANY)
+  local ids = check.ids(fn, a.ids)
+  local query = args.query{ { "$select", check.list(fn, "select", a.select) } }
+  local requests = {}
+  for i, id in ipairs(ids) do
+    requests[i] = { method = "GET", url = client:url(args.user_path(id), query) }
+  end
+  local out = bulk.run(client, requests, { concurrency = a.concurrency or 8,
+    family = "directory", on_progress = a.on_progress })
+  return M.unwrap(out)
+end
+
+--- Bulk results as users: each the document or the error, and a summary.
+function M.unwrap(out)
+  local results, ok = {}, 0
+  for i, r in ipairs(out) do
+    results[i] = r.doc or r.err
+    if r.doc then ok = ok + 1 end
+  end
+  return results, { ok = ok, failed = #out - ok }
 end
 
 local MEMBEROF = {

@@ -1,0 +1,121 @@
+--- g.batch: Graph JSON batching (POST /v1.0/$batch), at most 20 requests a
+-- batch, results in input order; throttled items are retried on their own,
+-- after their Retry-After, as Graph's throttling guidance asks.
+local bulk = require "graph.bulk"
+local check = require "graph.check"
+local core = require "graph.core"
+local json = require "graph.json"
+
+local M = {}
+
+local PER_BATCH = 20      -- "JSON batch requests are currently limited to 20 individual requests."
+local FN = "graph.batch"
+local OPTS = { requests = "table", concurrency = "concurrency", on_progress = "function" }
+local ITEM = { method = "string", url = "string", headers = "table", body = "table" }
+
+local function lower_keys(t)
+  local out = {}
+  if type(t) == "table" then
+    for k, v in pairs(t) do if type(k) == "string" then out[k:lower()] = v end end
+  end
+  return out
+end
+
+local function check_items(requests)
+  for i, r in ipairs(requests) do
+    local name = ("%s: requests[%d]"):format(FN, i)
+    check.table(name, r, ITEM)
+    check.field(name, "method", r.method, "string", true)
+    check.field(name, "url", r.url, "id", true)
+    for k, v in pairs(r.headers or {}) do
+      check.field(name, "headers." .. tostring(k), v, "string", true)
+    end
+  end
+end
+
+-- The body of one $batch call for the items `idx` of `requests`.
+local function batch_body(requests, idx)
+  local items = {}
+  for k, i in ipairs(idx) do
+    local r = requests[i]
+    local headers = r.headers
+    if r.body and not (headers and (headers["Content-Type"] or headers["content-type"])) then
+      headers = {}
+      for hk, hv in pairs(r.headers or {}) do headers[hk] = hv end
+      headers["Content-Type"] = "application/json"     -- required with a body
+    end
+    items[k] = { id = tostring(k), method = r.method:upper(), url = r.url, headers = headers,
+                 body = r.body }
+  end
+  return assert(json.encode({ requests = items }))
+end
+
+--- g.batch{ requests = { { method =, url = "/users/x", headers =, body = }, ... },
+-- concurrency = 4, on_progress = } -> array in input order, each
+-- { status =, headers = {lower-case}, body = } or an error; plus a summary.
+function M.run(client, a)
+  check.table(FN, a, OPTS)
+  local requests = a.requests
+  check.field(FN, "requests", requests, "table", true)
+  check_items(requests)
+  local results, attempts, waited = {}, {}, 0
+  local pending = {}
+  for i = 1, #requests do pending[i], attempts[i] = i, 0 end
+  local done = 0
+  while #pending > 0 do
+    local groups, calls = {}, {}
+    for first = 1, #pending, PER_BATCH do
+      local idx = { table.unpack(pending, first, math.min(first + PER_BATCH - 1, #pending)) }
+      groups[#groups + 1] = idx
+      local reads = true
+      for _, i in ipairs(idx) do reads = reads and requests[i].method:upper() == "GET" end
+      calls[#calls + 1] = { method = "POST", url = client:url("/$batch"),
+                            body = batch_body(requests, idx), read_only = reads }
+    end
+    local out = bulk.run(client, calls, { concurrency = a.concurrency or 4, family = "directory" })
+    local retry, delay = {}, 0
+    for g, idx in ipairs(groups) do
+      local r = out[g]
+      local by_id = {}
+      if r.doc and type(r.doc.responses) == "table" then
+        for _, item in ipairs(r.doc.responses) do
+          if type(item) == "table" and item.id ~= nil then by_id[tostring(item.id)] = item end
+        end
+      end
+      for k, i in ipairs(idx) do
+        attempts[i] = attempts[i] + 1
+        local item = by_id[tostring(k)]
+        local status = item and math.tointeger(item.status)
+        local headers = item and lower_keys(item.headers)
+        if status and client.retry_statuses[status] and attempts[i] <= client.max_retries then
+          local after = headers["retry-after"] and core.retry_after(tostring(headers["retry-after"]))
+          local d = after or client:delay(attempts[i], {})
+          if d > delay then delay = d end
+          retry[#retry + 1] = i
+          results[i] = { status = status, headers = headers, body = item.body }
+        else
+          results[i] = (status and { status = status, headers = headers, body = item.body })
+            or r.err or core.error{ kind = "decode", code = "invalid_response",
+                                    message = "the batch response has no item for this request" }
+          done = done + 1
+          if a.on_progress then a.on_progress(done, #requests) end
+        end
+      end
+    end
+    if #retry > 0 then
+      if waited + delay > client.retry_budget then break end   -- keep the 429s as results
+      client:retrying(attempts[retry[1]], { status_code = results[retry[1]].status }, delay,
+                      "POST", "$batch")
+      core.sleep(delay)
+      waited = waited + delay
+    end
+    pending = retry
+  end
+  local ok = 0
+  for i = 1, #requests do
+    if results[i].status and results[i].status < 400 then ok = ok + 1 end
+  end
+  return results, { ok = ok, failed = #requests - ok }
+end
+
+return M
