@@ -207,17 +207,18 @@ static double http_date(const char *v) {
 
 double gc_parse_retry_after(const char *value, double now) {
   const char *p = value;
-  double secs = 0, scale = 0.1;
+  double whole = 0, frac = 0, scale = 1;
   int digits = 0;
   while (*p == ' ' || *p == '\t') p++;
   if (*p >= '0' && *p <= '9') {     /* delta-seconds, fractions seen from Graph */
     for (; *p >= '0' && *p <= '9'; p++, digits++)
-      if (secs < 1e9) secs = secs * 10 + (*p - '0');
-    if (*p == '.') {
-      for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10) secs += (*p - '0') * scale;
+      if (whole < 1e9) whole = whole * 10 + (*p - '0');
+    if (*p == '.') {                /* digits as an integer over a power of ten: 0.3 is 3/10 */
+      for (p++; *p >= '0' && *p <= '9'; p++)
+        if (scale < 1e15) { frac = frac * 10 + (*p - '0'); scale *= 10; }
     }
     while (*p == ' ' || *p == '\t') p++;
-    return (*p == '\0' && digits > 0) ? secs : -1;
+    return (*p == '\0' && digits > 0) ? whole + frac / scale : -1;
   }
   else {
     double t = http_date(p);

@@ -170,7 +170,9 @@ end
 
 --- The document a successful response carries: the decoded JSON, or true
 -- when there is none (204, or no body to a PATCH); nil, err when unusable.
-function Client:document(method, status, reason, headers, body, crid)
+-- With `raw`, a non-JSON answer (text/plain $count, a photo) is returned as
+-- its text instead of being an error.
+function Client:document(method, status, reason, headers, body, crid, raw)
   local response = { status_code = status, reason = reason, headers = headers }
   if status == 204 or (body == "" and method ~= "GET") then return true, response end
   if body == "" then
@@ -178,6 +180,7 @@ function Client:document(method, status, reason, headers, body, crid)
       "response has an empty body where a JSON document was expected")
   end
   local ctype = headers["content-type"]
+  if raw and ctype and not ctype:lower():find("json", 1, true) then return body, response end
   if ctype and not ctype:lower():find("json", 1, true) then
     return nil, errors.decode(status, reason, headers, crid, "content_type",
       ("expected a JSON response, got %s"):format(ctype))
@@ -190,23 +193,21 @@ function Client:document(method, status, reason, headers, body, crid)
   return doc, response
 end
 
---- A Graph call on the configured endpoint: path below /v1.0, query string
--- already encoded. Returns the decoded JSON (or true when there is no body),
--- and the response table.
-function Client:call(method, path, query, headers, body)
-  return self:fetch(method, self:url(path, query), headers, body)
-end
-
 function Client:url(path, query)
   return self.graph_url .. "/v1.0" .. path .. ((query and query ~= "") and "?" .. query or "")
 end
 
-function Client:fetch(method, url, headers, body)
+function Client:fetch(method, url, headers, body, raw)
   local status, reason, rheaders, rbody, crid, attempts = self:exchange(method, url, headers, body)
   if not status then return nil, reason end
-  local doc, response = self:document(method, status, reason, rheaders, rbody, crid)
+  local doc, response = self:document(method, status, reason, rheaders, rbody, crid, raw)
   if not doc then response.attempts = attempts end
   return doc, response
+end
+
+function Client:bad_link(response)
+  return errors.decode(response.status_code, response.reason, response.headers, nil,
+    "bad_next_link", "@odata.nextLink points outside the configured Graph endpoint")
 end
 
 --- Follow @odata.nextLink from `first` until the end, merging `value`.
@@ -219,8 +220,7 @@ function Client:follow(first, response, headers)
   while type(page["@odata.nextLink"]) == "string" do
     local link = page["@odata.nextLink"]
     if link:sub(1, #self.graph_url + 1) ~= self.graph_url .. "/" then
-      return nil, errors.decode(response.status_code, response.reason, response.headers, nil,
-        "bad_next_link", "@odata.nextLink points outside the configured Graph endpoint")
+      return nil, self:bad_link(response)
     end
     local err
     page, err = self:fetch("GET", link, headers)

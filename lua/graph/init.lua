@@ -4,6 +4,8 @@ local batch = require "graph.batch"
 local client = require "graph.client"
 local core = require "graph.core"
 local presence = require "graph.presence"
+local request = require "graph.request"
+local security = require "graph.security"
 local users = require "graph.users"
 
 local graph = {
@@ -12,23 +14,29 @@ local graph = {
   core = core,
 }
 
--- The actions, by namespace: each takes (client, args).
+-- The actions: each takes (client, args). Tables nest into namespaces.
 local actions = {
-  users = { get = users.get, memberof = users.memberof, update = users.update,
-            get_many = users.get_many },
+  request = request.request,
+  pages = request.pages,
+  items = request.items,
+  batch = batch.run,
+  users = { get = users.get, list = users.list, memberof = users.memberof,
+            update = users.update, get_many = users.get_many,
+            revoke_sessions = users.revoke_sessions, assign_license = users.assign_license },
   presence = { get = presence.get, get_many = presence.get_many },
+  security = { alerts = { list = security.list, get = security.get, update = security.update } },
 }
 
--- g.users.get{...} is called with a dot: bind each action to its client.
-local function bind(c, get_client)
-  local function batch_fn(a) return batch.run(get_client and get_client() or c, a) end
-  if c then c.batch = batch_fn else graph.batch = batch_fn end
-  for ns, fns in pairs(actions) do
-    local t = {}
-    for name, fn in pairs(fns) do
-      t[name] = function(a) return fn(get_client and get_client() or c, a) end
+-- g.users.get{...} is called with a dot: bind each action to its client
+-- (for the module-level functions, to the default client, made on first use).
+local function bind(into, tree, get_client)
+  for name, fn in pairs(tree) do
+    if type(fn) == "table" then
+      into[name] = into[name] or {}
+      bind(into[name], fn, get_client)
+    else
+      into[name] = function(a) return fn(get_client(), a) end
     end
-    if c then c[ns] = t else graph[ns] = t end
   end
 end
 
@@ -36,7 +44,7 @@ end
 -- Raises on a programming error (unknown option, wrong type, missing field).
 function graph.client(opts)
   local c = client.new(opts == nil and {} or opts)
-  bind(c)
+  bind(c, actions, function() return c end)
   return c
 end
 
@@ -57,6 +65,6 @@ local function default()
   return default_client
 end
 
-bind(nil, default)
+bind(graph, actions, default)
 
 return graph

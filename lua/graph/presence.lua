@@ -4,6 +4,7 @@ local bulk = require "graph.bulk"
 local check = require "graph.check"
 local core = require "graph.core"
 local json = require "graph.json"
+local request = require "graph.request"
 
 local M = {}
 
@@ -12,7 +13,7 @@ local GET = { id = "id" }
 --- presence.get{ id = USER_ID } -> presence, response
 function M.get(client, a)
   a = args.normalize("graph.presence.get", a, GET)
-  return client:call("GET", args.user_path(a.id) .. "/presence")
+  return request.send(client, "GET", args.user_path(a.id) .. "/presence")
 end
 
 

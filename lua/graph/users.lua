@@ -3,6 +3,7 @@ local args = require "graph.args"
 local check = require "graph.check"
 local bulk = require "graph.bulk"
 local json = require "graph.json"
+local request = require "graph.request"
 
 local M = {}
 
@@ -13,7 +14,7 @@ function M.get(client, a)
   local fn = "graph.users.get"
   a = args.normalize(fn, a, GET)
   local query = args.query{ { "$select", check.list(fn, "select", a.select) } }
-  return client:call("GET", args.user_path(a.id), query)
+  return request.send(client, "GET", args.user_path(a.id), query)
 end
 
 local GET_MANY = { ids = "table", select = "string|table", concurrency = "concurrency",
@@ -57,13 +58,9 @@ local function quoted(search)
   return '"' .. search .. '"'
 end
 
---- users.memberof{ id, filter, search, orderby, count, top, select, all }
--- -> { value = {...}, ["@odata.count"] = n? }, response
-function M.memberof(client, a)
-  local fn = "graph.users.memberof"
-  a = args.normalize(fn, a, MEMBEROF)
-  -- filter, search, orderby and count are advanced queries on directory
-  -- objects: Graph wants ConsistencyLevel: eventual and $count=true.
+-- filter, search, orderby and count are advanced queries on directory
+-- objects: Graph wants ConsistencyLevel: eventual and $count=true.
+local function directory_query(fn, a)
   local advanced = a.filter or a.search or a.orderby or a.count
   local headers = advanced and { ConsistencyLevel = "eventual" } or nil
   local query = args.query{
@@ -74,10 +71,74 @@ function M.memberof(client, a)
     { "$top", a.top and ("%d"):format(a.top) },
     { "$count", advanced and "true" or nil },
   }
-  local result, response = client:call("GET", args.user_path(a.id) .. "/memberOf", query,
-                                        headers)
+  return query, headers
+end
+
+local function collection(client, fn, path, a)
+  local query, headers = directory_query(fn, a)
+  local result, response = request.send(client, "GET", path, query, headers)
   if result and a.all then return client:follow(result, response, headers) end
   return result, response
+end
+
+--- users.memberof{ id, filter, search, orderby, count, top, select, all }
+-- -> { value = {...}, ["@odata.count"] = n? }, response
+function M.memberof(client, a)
+  local fn = "graph.users.memberof"
+  a = args.normalize(fn, a, MEMBEROF)
+  return collection(client, fn, args.user_path(a.id) .. "/memberOf", a)
+end
+
+local LIST = {
+  filter = "string", search = "string", orderby = "string", count = "boolean",
+  top = "posint", select = "string|table", all = "boolean",
+}
+
+--- users.list{ filter, search, orderby, count, top, select, all }
+-- -> { value = {...}, ["@odata.count"] = n? }, response
+function M.list(client, a)
+  local fn = "graph.users.list"
+  check.table(fn, a == nil and {} or a, LIST)
+  return collection(client, fn, "/users", a or {})
+end
+
+local ID = { id = "id" }
+
+--- users.revoke_sessions{ id } -> true, response: invalidates every refresh
+-- token and session cookie of the user (POST /users/{id}/revokeSignInSessions).
+function M.revoke_sessions(client, a)
+  a = args.normalize("graph.users.revoke_sessions", a, ID)
+  local doc, response = request.send(client, "POST", args.user_path(a.id) .. "/revokeSignInSessions")
+  if not doc then return nil, response end
+  return true, response
+end
+
+local LICENSE = { id = "id", add = "table", remove = "table" }
+
+--- users.assign_license{ id, add = { { sku_id =, disabled_plans = {...} } },
+-- remove = { sku_id, ... } } -> the updated user, response
+function M.assign_license(client, a)
+  local fn = "graph.users.assign_license"
+  a = args.normalize(fn, a, LICENSE)
+  local add = {}
+  for i, l in ipairs(a.add or {}) do
+    local name = ("%s: add[%d]"):format(fn, i)
+    check.table(name, l, { sku_id = "id", disabled_plans = "table" })
+    check.field(name, "sku_id", l.sku_id, "id", true)
+    for j, plan in ipairs(l.disabled_plans or {}) do
+      check.field(name, "disabled_plans[" .. j .. "]", plan, "id", true)
+    end
+    add[i] = ('{"disabledPlans":%s,"skuId":%s}'):format(
+      json.array(l.disabled_plans or {}), json.encode(l.sku_id))
+  end
+  for i, sku in ipairs(a.remove or {}) do check.field(fn, "remove[" .. i .. "]", sku, "id", true) end
+  if #add == 0 and #(a.remove or {}) == 0 then
+    check.raise(fn .. ": give 'add', 'remove' or both")
+  end
+  -- Graph wants both arrays, empty or not; cjson would write {} for an empty table.
+  local body = ('{"addLicenses":[%s],"removeLicenses":%s}'):format(
+    table.concat(add, ","), json.array(a.remove or {}))
+  return request.send(client, "POST", args.user_path(a.id) .. "/assignLicense", nil, nil, body)
 end
 
 local UPDATE = { id = "id", body = "table" }
@@ -91,7 +152,7 @@ function M.update(client, a)
   if not body then
     check.raise(("%s: field 'body' cannot be encoded as JSON: %s"):format(fn, msg))
   end
-  local ok, response = client:call("PATCH", args.user_path(a.id), nil, nil, body)
+  local ok, response = request.send(client, "PATCH", args.user_path(a.id), nil, nil, body)
   if not ok then return nil, response end
   return true, response
 end

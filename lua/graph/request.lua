@@ -1,0 +1,145 @@
+--- g.request, g.pages and g.items: any Graph endpoint with the client's
+-- auth, retries, errors and return convention. The actions are thin uses
+-- of `send`.
+local args = require "graph.args"
+local check = require "graph.check"
+local json = require "graph.json"
+
+local M = {}
+
+local FN = "graph.request"
+local SPEC = {
+  method = "string", path = "string", query = "table", headers = "table",
+  body = "string|table", version = "string",
+}
+local VERSIONS = { ["v1.0"] = true, beta = true }
+
+--- One call: `path` below the version root ("/users/x"), `query` an encoded
+-- query string. Returns the document (true when there is none), response.
+function M.send(client, method, path, query, headers, body, version)
+  local url = client.graph_url .. "/" .. (version or "v1.0") .. path
+  if query and query ~= "" then url = url .. "?" .. query end
+  return client:fetch(method, url, headers, body)
+end
+
+-- "/beta/users" and "/v1.0/users" name their version; "/users" takes `version`.
+local function split_version(path, version)
+  local v, rest = path:match("^/([^/]+)(/.*)$")
+  if v and VERSIONS[v] then return v, rest end
+  return version or "v1.0", path
+end
+
+-- Query tables: { ["$top"] = 10 } (sorted by name) or { { "$top", 10 }, ... }.
+local function query_string(q)
+  if q == nil then return nil end
+  local list = {}
+  if #q > 0 then
+    for i, p in ipairs(q) do
+      if type(p) ~= "table" or type(p[1]) ~= "string" then
+        check.raise(("%s: field 'query' item %d must be { name, value }"):format(FN, i))
+      end
+      list[i] = { p[1], p[2] }
+    end
+  else
+    for k, v in pairs(q) do
+      if type(k) ~= "string" then check.raise(FN .. ": field 'query' keys must be strings") end
+      list[#list + 1] = { k, v }
+    end
+    table.sort(list, function(a, b) return a[1] < b[1] end)
+  end
+  for _, p in ipairs(list) do
+    local t = type(p[2])
+    if t ~= "string" and t ~= "number" and t ~= "boolean" then
+      check.raise(("%s: query parameter '%s' must be a string, number or boolean"):format(FN, p[1]))
+    end
+    check.field(FN, "query." .. p[1], tostring(p[2]), "string")
+    if p[1]:find("[^%w$_.~-]") then
+      check.raise(("%s: query parameter name '%s' is not valid"):format(FN, p[1]))
+    end
+  end
+  return args.query(list)
+end
+
+--- Validate a g.request / g.pages table; returns method, path, query, headers, body, version.
+local function prepare(fname, spec, default_method)
+  check.table(fname, spec, SPEC)
+  local method = (spec.method or default_method):upper()
+  if not method:match("^%u+$") then check.raise(fname .. ": field 'method' is not an HTTP method") end
+  local path = check.field(fname, "path", spec.path, "id", true)
+  if path:sub(1, 1) ~= "/" or path:find("[%s?#%c]") then
+    check.raise(("%s: field 'path' must start with '/' and hold no space, '?' or '#' " ..
+      "(put parameters in 'query')"):format(fname))
+  end
+  if spec.version and not VERSIONS[spec.version] then
+    check.raise(fname .. ": field 'version' must be 'v1.0' or 'beta'")
+  end
+  for k, v in pairs(spec.headers or {}) do
+    check.field(fname, "headers." .. tostring(k), v, "string", true)
+  end
+  local body = spec.body
+  if type(body) == "table" then
+    local encoded, msg = json.encode(body)
+    if not encoded then check.raise(("%s: field 'body' cannot be encoded as JSON: %s"):format(fname, msg)) end
+    body = encoded
+  end
+  local version, rest = split_version(path, spec.version)
+  return method, rest, query_string(spec.query), spec.headers, body, version
+end
+
+--- g.request{ method = "GET", path =, query =, headers =, body =, version = }
+-- -> document (or the raw text of a non-JSON answer, or true), response
+function M.request(client, spec)
+  local method, path, query, headers, body, version = prepare(FN, spec, "GET")
+  local url = client.graph_url .. "/" .. version .. path .. (query and query ~= "" and "?" .. query or "")
+  return client:fetch(method, url, headers, body, true)
+end
+
+--- for page, err in g.pages{ path =, query = } do ... end: one request per
+-- page, following @odata.nextLink lazily. A failure ends the loop with
+-- (false, err) as its last step.
+function M.pages(client, spec)
+  local _, path, query, headers, _, version = prepare("graph.pages", spec, "GET")
+  local url = client.graph_url .. "/" .. version .. path .. (query and query ~= "" and "?" .. query or "")
+  local finished = false
+  return function()
+    if finished or not url then return nil end
+    local page, response = client:fetch("GET", url, headers)
+    if not page then
+      finished = true
+      return false, response
+    end
+    local link = type(page) == "table" and page["@odata.nextLink"]
+    url = nil
+    if type(link) == "string" then
+      if link:sub(1, #client.graph_url + 1) == client.graph_url .. "/" then
+        url = link
+      else                                   -- the token must not follow it elsewhere
+        finished = true
+        return false, client:bad_link(response)
+      end
+    end
+    return page, response
+  end
+end
+
+--- for item, err in g.items{ path =, query = } do ... end: every element of
+-- every page's `value`, fetching pages as needed.
+function M.items(client, spec)
+  local next_page = M.pages(client, spec)
+  local page, i = nil, 0
+  return function()
+    while true do
+      if page and type(page.value) == "table" and i < #page.value then
+        i = i + 1
+        return page.value[i]
+      end
+      local err
+      page, err = next_page()
+      i = 0
+      if page == nil then return nil end
+      if page == false then return false, err end
+    end
+  end
+end
+
+return M

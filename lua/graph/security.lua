@@ -1,0 +1,45 @@
+--- graph.security.alerts: Microsoft Defender alerts (/security/alerts_v2),
+-- the connector's "get and update security alerts".
+local args = require "graph.args"
+local check = require "graph.check"
+local json = require "graph.json"
+local request = require "graph.request"
+
+local M = {}
+
+local PATH = "/security/alerts_v2"
+local LIST = { filter = "string", top = "posint", select = "string|table", all = "boolean" }
+
+--- security.alerts.list{ filter =, top =, select =, all = } -> { value = {...} }, response
+function M.list(client, a)
+  local fn = "graph.security.alerts.list"
+  a = a == nil and {} or a
+  check.table(fn, a, LIST)
+  local query = args.query{
+    { "$select", check.list(fn, "select", a.select) },
+    { "$filter", a.filter },
+    { "$top", a.top and ("%d"):format(a.top) },
+  }
+  local result, response = request.send(client, "GET", PATH, query)
+  if result and a.all then return client:follow(result, response) end
+  return result, response
+end
+
+--- security.alerts.get{ id } -> the alert, response
+function M.get(client, a)
+  a = args.normalize("graph.security.alerts.get", a, { id = "id" })
+  return request.send(client, "GET", PATH .. "/" .. args.segment(a.id))
+end
+
+--- security.alerts.update{ id, body = { status =, classification =, ... } }
+-- -> the updated alert, response
+function M.update(client, a)
+  local fn = "graph.security.alerts.update"
+  a = args.normalize(fn, a, { id = "id", body = "table" })
+  check.field(fn, "body", a.body, "table", true)
+  local body, msg = json.encode(a.body)
+  if not body then check.raise(("%s: field 'body' cannot be encoded as JSON: %s"):format(fn, msg)) end
+  return request.send(client, "PATCH", PATH .. "/" .. args.segment(a.id), nil, nil, body)
+end
+
+return M
