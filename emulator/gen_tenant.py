@@ -245,7 +245,8 @@ def make_guest():
         "mailNickname": "john.smith_fabrikam.com#EXT#", "otherMails": ["john.smith@fabrikam.com"],
         "proxyAddresses": ["SMTP:john.smith@fabrikam.com"], "userType": "Guest",
         "refreshTokensValidFromDateTime": "2023-05-02T14:21:09Z",
-        "signInSessionsValidFromDateTime": "2023-05-02T14:21:09Z", "usageLocation": "US",
+        # B2B guests have no usage location by default: assignLicense refuses them.
+        "signInSessionsValidFromDateTime": "2023-05-02T14:21:09Z", "usageLocation": None,
     })
     return user
 
@@ -526,7 +527,16 @@ def main(out):
     presence = make_presence(users)
 
     graph_delegated = ["User.Read", "User.Read.All", "User.ReadWrite.All", "Presence.Read.All",
-                       "GroupMember.Read.All", "Directory.Read.All"]
+                       "GroupMember.Read.All", "Directory.Read.All", "SecurityAlert.Read.All",
+                       "SecurityAlert.ReadWrite.All"]
+
+    # Power BI Pro: Megan holds the only seat, so assigning it again finds none free.
+    by_local["megan.bowen"]["assignedLicenses"] = LICENSES + [
+        {"disabledPlans": [], "skuId": POWER_BI_PRO}]
+    by_local["megan.bowen"]["assignedPlans"] = PLANS + [
+        {"assignedDateTime": "2024-02-12T10:05:31Z", "capabilityStatus": "Enabled",
+         "service": "PowerBI",
+         "servicePlanId": "70d33638-9c74-4d01-bfd3-562de28bd4ba"}]
     tenant = {
         "tenant": {"id": TENANT_ID, "domain": DOMAIN, "displayName": "Contoso"},
         # What the server announces on its ready line.
@@ -538,7 +548,8 @@ def main(out):
             {"appId": MAIN_APP, "displayName": "lua-msgraph test app", "publicClient": False,
              "secrets": ["emu+Secret/&=%~K9v.Q_x"],
              "appRoles": ["User.Read.All", "User.ReadWrite.All", "Presence.Read.All",
-                          "GroupMember.Read.All", "Directory.Read.All"],
+                          "GroupMember.Read.All", "Directory.Read.All",
+                          "SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"],
              "delegatedPermissions": graph_delegated},
             {"appId": LIMITED_APP, "displayName": "lua-msgraph limited app", "publicClient": False,
              "secrets": ["limited-secret-1"], "appRoles": ["User.Read.All"],
@@ -559,6 +570,9 @@ def main(out):
         "directoryRoles": roles,
         "administrativeUnits": units,
         "presence": presence,
+        "subscribedSkus": make_skus(),
+        "servicePlanServices": SERVICE_OF_PLAN,
+        "securityAlerts": make_alerts(by_local),
     }
     with open(out, "w", encoding="utf-8") as f:
         json.dump(tenant, f, indent=1, ensure_ascii=False)

@@ -51,10 +51,40 @@ function M.new(user)
     retry_statuses = status_set(o.retry_statuses),
     on_retry = o.on_retry,
     pacing = pacing.new(o.pacing),
+    logger = o.log or (os.getenv("GRAPH_DEBUG") and os.getenv("GRAPH_DEBUG") ~= "" and
+                       os.getenv("GRAPH_DEBUG") ~= "0" and M.stderr_log) or nil,
     on_refresh_token = o.on_refresh_token,
     last_refresh_token = o.refresh_token,
   }, Client)
   return self
+end
+
+--- The default debug log (GRAPH_DEBUG=1): one line a request on stderr.
+function M.stderr_log(line)
+  io.stderr:write(line, "\n")
+end
+
+-- Debug logging: never a secret (the C core's redaction runs over every
+-- line, and the Authorization header is only ever shown redacted).
+function Client:log(fmt, ...)
+  if self.logger then self.logger(self.session:redact(fmt:format(...))) end
+end
+
+-- After an exchange: the request, its outcome and timing, and whether a
+-- token was acquired on the way.
+function Client:log_exchange(method, url, attempt, started, status, reason, headers, tokens_before)
+  if not self.logger then return end
+  local tokens = self.session:stats().token_requests
+  if tokens > tokens_before then self:log("graph: token acquired (token request %d)", tokens) end
+  local ms = (core.now() - started) * 1000
+  if status then
+    self:log("graph: %s %s Authorization: Bearer <redacted> -> %d %s in %.1f ms " ..
+             "(attempt %d, request-id %s)", method, url, status, reason, ms, attempt,
+             tostring(headers["request-id"]))
+  else
+    self:log("graph: %s %s Authorization: Bearer <redacted> -> %s in %.1f ms (attempt %d)",
+             method, url, tostring(reason), ms, attempt)
+  end
 end
 
 function Client:__tostring()
@@ -135,8 +165,12 @@ function Client:exchange(method, url, headers, body)
   local attempts, retries, waited, reauthenticated = 0, 0, 0, false
   while true do
     attempts = attempts + 1
+    local started, tokens = core.now(), self.logger and self.session:stats().token_requests
     local status, reason, rheaders, rbody = self.session:request(method, url, sent, body, true,
                                                                  not IDEMPOTENT[method])
+    if tokens then
+      self:log_exchange(method, url, attempts, started, status, reason, rheaders, tokens)
+    end
     local outcome, err, retryable = self:outcome(method, status, reason, rheaders, rbody,
                                                  sent["client-request-id"])
     if outcome == "ok" then

@@ -20,7 +20,7 @@ M.schema = {
   retry_statuses = "table", on_retry = "function",
   on_refresh_token = "function", on_device_code = "function",
   certificate_file = "string", certificate_password = "string", certificate_alg = "string",
-  cloud = "string", pacing = "table|false",
+  cloud = "string", pacing = "table|false", log = "function",
   user_agent = "string", max_response_bytes = "number",
   -- the connector's own field names
   oauth_un = "string", oauth_pwd = "string", oauth_cl_id = "string",

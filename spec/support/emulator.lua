@@ -208,6 +208,8 @@ function Emu:client_options(extra)
   local o = {
     tenant_id = self.tenant_id, client_id = self.client_id, client_secret = self.client_secret,
     url = self.url, login_url = self.url, max_retries = 3, timeout = 10,
+    -- every debug log line of the run goes to the suite-wide secrets scan
+    log = function(line) require("support.secrets").observe(line) end,
   }
   if self.certs then o.ca_file = self.certs.ca end
   for k, v in pairs(extra or {}) do
