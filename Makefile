@@ -1,13 +1,17 @@
 # lua-msgraph: build the C core, run the emulator, the tests and the demo.
-# Every variable can be overridden: make LUA=lua5.4 LUA_VERSION=5.4 ...
+# Every variable can be overridden. The Lua is chosen with LUA:
+#   make test                 Lua 5.4 (the module is ./graph/core.so)
+#   make test LUA=luajit      LuaJIT 2.1 (or lua5.1, lua5.2, lua5.3)
 
-LUA_VERSION ?= 5.4
-LUA         ?= lua$(LUA_VERSION)
+LUA         ?= lua5.4
 PYTHON      ?= python3
 PKG_CONFIG  ?= pkg-config
 BUSTED      ?= /usr/bin/busted
 
-LUA_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags lua$(LUA_VERSION) 2>/dev/null || echo -I/usr/include/lua$(LUA_VERSION))
+# LuaJIT speaks the 5.1 API; its headers and pkg-config name are its own.
+LUA_VERSION := $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
+LUA_PC      := $(if $(filter luajit,$(LUA)),luajit,lua$(LUA_VERSION))
+LUA_CFLAGS  ?= $(shell $(PKG_CONFIG) --cflags $(LUA_PC) 2>/dev/null || echo -I/usr/include/lua$(LUA_VERSION))
 CURL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags libcurl 2>/dev/null || curl-config --cflags)
 CURL_LIBS   ?= $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null || curl-config --libs)
 
@@ -24,26 +28,34 @@ LIBS        := $(CURL_LIBS) -lcrypto -lpthread
 SRCS    := $(wildcard csrc/*.c)
 HDRS    := $(wildcard csrc/*.h)
 BUILD   := build
-OBJS    := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(SRCS))
-MODULE  := graph/core.so
+# Lua 5.4's module stays where API.md says (./graph/core.so); others apart.
+CORE_DIR := $(if $(filter lua5.4,$(LUA)),.,$(BUILD)/$(LUA))
+OBJ_DIR  := $(if $(filter lua5.4,$(LUA)),$(BUILD)/obj,$(BUILD)/$(LUA)/obj)
+OBJS     := $(patsubst csrc/%.c,$(OBJ_DIR)/%.o,$(SRCS))
+MODULE   := $(CORE_DIR)/graph/core.so
 
 export LUA_PATH  := ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
-export LUA_CPATH := ./?.so;;
+export LUA_CPATH := ./$(CORE_DIR)/?.so;;
 
 # Debian packages the project needs (build, tests, emulator, demo)
 DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson \
-            lua-busted luarocks libssl-dev python3 openssl ca-certificates procps
+            lua-busted luarocks libssl-dev python3 openssl ca-certificates procps tmux
+DEB_lua5.1  := lua5.1 liblua5.1-0-dev
+DEB_lua5.2  := lua5.2 liblua5.2-dev
+DEB_lua5.3  := lua5.3 liblua5.3-dev
+DEB_luajit  := luajit libluajit-5.1-dev
+DEB_PKGS += $(DEB_$(LUA))
 
-.PHONY: all deps test demo emulator clean certs
+.PHONY: all deps test test-all demo emulator clean certs
 
 all: $(MODULE)
 
-$(BUILD)/obj/%.o: csrc/%.c $(HDRS)
+$(OBJ_DIR)/%.o: csrc/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(MODULE): $(OBJS)
-	@mkdir -p graph
+	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(LIBS) $(LDFLAGS)
 
 # Install what is missing; as root with apt-get, else print the one command to run.
@@ -63,7 +75,12 @@ $(BUILD)/tls/ca.pem: emulator/make-certs.sh
 
 test: deps
 	$(MAKE) all certs
-	$(LUA) $(BUSTED)
+	$(LUA) $(BUSTED) --cpath="./$(CORE_DIR)/?.so"
+
+# The suite on every Lua people embed.
+test-all:
+	@for l in lua5.4 lua5.3 lua5.2 lua5.1 luajit; do \
+	  echo "== $$l"; $(MAKE) --no-print-directory test LUA=$$l || exit 1; done
 
 emulator: deps
 	$(MAKE) all
@@ -172,3 +189,27 @@ fuzz: deps fuzz-deps $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
 	done
 
 .PHONY: test-asan test-valgrind test-threads soak fuzz fuzz-deps
+
+# ---------------------------------------------------------------------------
+# REPL (begin): `make repl` opens lua5.4 -i with `graph` and a client `g`
+# (examples/repl.lua: the bundled emulator, or a tenant from AZURE_*).
+.PHONY: repl
+repl: deps
+	@$(MAKE) --no-print-directory all
+	$(LUA) -i examples/repl.lua
+# REPL (end)
+
+# ---------------------------------------------------------------------------
+# Benchmark (bench/, see bench/README.md): `make bench` prints a table and
+# writes bench/results.md. Not part of `make test` or CI.
+BENCH_DEB_PKGS := nginx-light wrk lua-socket lua-sec curl util-linux time
+
+bench-deps: deps
+	@sh bench/deps.sh $(BENCH_DEB_PKGS)
+
+bench: bench-deps
+	$(MAKE) all LUA=lua5.4
+	LUA=lua5.4 bash bench/run.sh
+
+.PHONY: bench bench-deps
+# --- end of benchmark block --------------------------------------------------

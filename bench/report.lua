@@ -2,6 +2,7 @@
 -- Turns bench/run.sh's raw results into one table (stdout and OUT.md), with the
 -- targets of issue 5 and PASS/MISS computed from the same run's numbers.
 local results_file, out_file, machine, versions, params = arg[1], arg[2], arg[3], arg[4], arg[5]
+local load_start, load_end = arg[6] or "?", arg[7] or "?"
 
 local recs = {}
 for line in io.lines(results_file) do
@@ -109,6 +110,8 @@ put("# lua-msgraph benchmark")
 put()
 put(("Run %s on %s."):format(os.date("!%Y-%m-%d %H:%M UTC"), machine))
 put(versions .. ".")
+put(("Load average (1, 5, 15 min) at the start: %s; at the end: %s (anything else running "
+  .. "shares the two cores: compare rows of the same run, not runs)."):format(load_start, load_end))
 put(("Parameters: %s. Server (nginx, one worker) pinned to core 1, client pinned to core 0 "
   .. "(`taskset`)."):format(params))
 put()

@@ -47,6 +47,8 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
 record() { local IFS=$'\t'; printf '%s\n' "$*" >> "$results"; }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # --- tools -----------------------------------------------------------------
 for t in nginx wrk taskset curl node npm cc "$LUA" python3 openssl; do
   command -v "$t" >/dev/null 2>&1 || die "'$t' is missing: run 'make bench-deps' (as root)"
@@ -211,7 +213,8 @@ fi
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), Linux $(uname -r)"
 versions="nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), libcurl $(curl-config --version 2>/dev/null | sed 's/libcurl //'), $($LUA -v 2>&1 | awk '{print $1, $2}'), node $(node --version), @microsoft/microsoft-graph-client $(node -p 'require("./bench/js/node_modules/@microsoft/microsoft-graph-client/package.json").version' 2>/dev/null)"
 "$LUA" "$here/report.lua" "$results" "$here/results.md" "$machine" "$versions" \
-  "N=$N CURL_N=$CURL_N REPEAT=$REPEAT MEM_N=$MEM_N server_core=$SERVER_CORE client_core=$CLIENT_CORE" ||
+  "N=$N CURL_N=$CURL_N REPEAT=$REPEAT MEM_N=$MEM_N server_core=$SERVER_CORE client_core=$CLIENT_CORE" \
+  "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" ||
   die "report.lua failed"
 
 if [ "$failures" -gt 0 ]; then

@@ -1,6 +1,7 @@
 /*
-** gc_compat.h: the few Lua C API differences lua-msgraph papers over.
-** Kept in one place so the rest of csrc/ is written against Lua 5.4.
+** gc_compat.h: the Lua C API differences lua-msgraph papers over, so the
+** rest of csrc/ is written against Lua 5.4 and builds on 5.1, 5.2, 5.3 and
+** LuaJIT 2.1 too. Only what csrc/ actually uses is here.
 */
 #ifndef GC_COMPAT_H
 #define GC_COMPAT_H
@@ -13,18 +14,19 @@
 #endif
 
 #if LUA_VERSION_NUM < 502
-#define luaL_setfuncs(L, l, nup) gc_compat_setfuncs(L, l, nup)
-#define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs(L, l, 0))
-#define luaL_setmetatable(L, name) \
-  (luaL_getmetatable(L, name), lua_setmetatable(L, -2))
-#define luaL_testudata(L, i, name) gc_compat_testudata(L, i, name)
 #define lua_rawlen(L, i) lua_objlen(L, i)
-void gc_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
-void *gc_compat_testudata(lua_State *L, int i, const char *name);
+#define lua_absindex(L, i) \
+  (((i) > 0 || (i) <= LUA_REGISTRYINDEX) ? (i) : lua_gettop(L) + (i) + 1)
+#ifndef LUA_OK
+#define LUA_OK 0
 #endif
-
-#if LUA_VERSION_NUM < 503
-#define lua_isinteger(L, i) 0
+/* LuaJIT 2.1 already has these three from the 5.2 API; PUC Lua 5.1 does not. */
+#if !defined(luaL_newlibtable)   /* LuaJIT 2.1 defines it with the rest */
+#define luaL_setfuncs(L, l, nup) gc_compat_setfuncs(L, l, nup)
+#define luaL_setmetatable(L, name) (luaL_getmetatable(L, name), lua_setmetatable(L, -2))
+#define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs(L, l, 0))
+void gc_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
+#endif
 #endif
 
 #endif

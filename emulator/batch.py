@@ -90,7 +90,9 @@ class Item:
             body = self.body.encode("utf-8")              # base64 or raw text, passed as is
         else:
             body = json.dumps(self.body, ensure_ascii=False).encode("utf-8")
-        req = Request(self.method, "/v1.0/" + self.url.lstrip("/"), headers, body,
+        # Items are relative to the batch's own version: /v1.0/$batch or /beta/$batch.
+        version = "beta" if outer.path.split("/")[1:2] == ["beta"] else "v1.0"
+        req = Request(self.method, "/%s/" % version + self.url.lstrip("/"), headers, body,
                       outer.scheme, outer.host, outer.connection)
         req.in_batch = True
         return req

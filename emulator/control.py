@@ -35,6 +35,7 @@ class ControlPlane:
             ("GET", r"/config", self.get_config),
             ("POST", r"/config", self.set_config),
             ("GET", r"/state/users/([^/]+)", self.state_user),
+            ("GET", r"/state/alerts/([^/]+)", self.state_alert),
             ("POST", r"/refresh_tokens/expire", self.expire_refresh_token),
             ("GET", r"/apps/([^/]+)/certificates", self.list_certificates),
             ("POST", r"/apps/([^/]+)/certificates", self.add_certificate),
@@ -140,6 +141,13 @@ class ControlPlane:
             raise ControlError(404, "no such user")
         with self.emu.directory.lock:
             return json.loads(json.dumps(user))
+
+    def state_alert(self, req, key):
+        with self.emu.directory.lock:
+            alert = self.emu.directory.alerts.get(unquote(key))
+            if alert is None:
+                raise ControlError(404, "no such alert")
+            return json.loads(json.dumps(alert))
 
     def expire_refresh_token(self, req):
         spec = self.body(req, {})

@@ -11,7 +11,7 @@ MEMBER_COLLECTIONS = (("groups", "group"), ("directoryRoles", "directoryRole"),
 class Directory:
     def __init__(self, fixture_path):
         self.fixture_path = fixture_path
-        self.lock = threading.RLock()   # guards users, passwords and presence
+        self.lock = threading.RLock()   # guards users, passwords, presence, alerts
         self.load()
 
     def load(self):
@@ -26,6 +26,14 @@ class Directory:
             self.seed_refresh_tokens = data.get("refreshTokens", [])
             self.users = {u["id"]: u for u in data["users"]}
             self.presence = data.get("presence", {})
+            # Licences: the tenant's subscriptions and each service plan's `service`.
+            self.subscribed_skus = data.get("subscribedSkus", [])
+            self.plan_services = data.get("servicePlanServices", {})
+            # Security alerts (alerts_v2), newest first, by id.
+            self.alerts = {a["id"]: a for a in data.get("securityAlerts", [])}
+            # user id -> time.time() of the last revokeSignInSessions (refresh tokens
+            # issued before it are refused).
+            self.sessions_revoked_at = {}
             # memberOf: objects in id order (a stable, type-mixed order),
             # without their member lists.
             self.member_of = {uid: [] for uid in self.users}
@@ -77,3 +85,16 @@ class Directory:
         with self.lock:
             entry = self.credentials.setdefault(user_id, {"mfaRequired": False})
             entry["password"] = password
+
+    # -- licences -------------------------------------------------------------
+
+    def sku(self, sku_id):
+        """A subscribed SKU by skuId (case-insensitive), or None."""
+        lowered = (sku_id or "").lower()
+        return next((s for s in self.subscribed_skus if s["skuId"].lower() == lowered), None)
+
+    def consumed_units(self, sku_id):
+        with self.lock:
+            return sum(1 for u in self.users.values()
+                       for lic in u.get("assignedLicenses") or []
+                       if (lic.get("skuId") or "").lower() == sku_id.lower())

@@ -7,6 +7,7 @@ ids), so the JSON can be committed and diffed.  Run it from anywhere:
     python3 emulator/gen_tenant.py [OUT]      # default: tenant.json beside it
 """
 
+import hashlib
 import json
 import os
 import random
@@ -580,6 +581,263 @@ def main(out):
     member_of = sum(1 for coll in (groups, roles, units) for o in coll if lynne in o["members"])
     print("wrote %s: %d users, %d groups, %d roles, %d units; lynne.robbins is in %d objects"
           % (out, len(users), len(groups), len(roles), len(units), member_of))
+
+
+# --------------------------------------------------------------------------
+# Licences: the tenant's subscribed SKUs (ids from Microsoft's "Product names
+# and service plan identifiers for licensing" reference)
+# --------------------------------------------------------------------------
+
+ENTERPRISEPREMIUM = "c7df2760-2c81-4ef7-b578-5b5392b571df"   # Office 365 E5 (LICENSES above)
+ENTERPRISEPACK = "6fd2c87f-b296-42f0-b197-1e91e994b900"      # Office 365 E3
+SPE_E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"              # Microsoft 365 E5
+POWER_BI_PRO = "f8a1db68-be16-40ed-86d5-cb42ce701560"        # Power BI Pro
+
+# servicePlanName -> (servicePlanId, the `service` an assignedPlan names, appliesTo)
+SERVICE_PLANS = {
+    "EXCHANGE_S_ENTERPRISE": ("efb87545-963c-4e0d-99df-69c6916d9eb0", "exchange", "User"),
+    "MCOSTANDARD": ("0feaeb32-d00e-4d66-bd5a-43b5b83db82c", "MicrosoftCommunicationsOnline", "User"),
+    "SHAREPOINTENTERPRISE": ("5dbe027f-2339-4123-9542-606e4d348a72", "SharePoint", "User"),
+    "SHAREPOINTWAC": ("e95bec33-7c88-4a70-8e19-b10bd9d0c014", "SharePoint", "User"),
+    "TEAMS1": ("57ff2da0-773e-42df-b2af-ffb7a2317929", "TeamspaceAPI", "User"),
+    "OFFICESUBSCRIPTION": ("43de0ff5-c92c-492b-9116-175376d08c38", "MicrosoftOffice", "User"),
+    "FORMS_PLAN_E3": ("2789c901-c14e-48ab-a76a-be334d9d793a", "OfficeForms", "User"),
+    "FORMS_PLAN_E5": ("e212cbc7-0961-4c40-9825-01117710dcb1", "OfficeForms", "User"),
+    "PROJECTWORKMANAGEMENT": ("b737dad2-2f6c-4c65-90e3-ca563267e8b9", "ProjectWorkManagement", "User"),
+    "SWAY": ("a23b959c-7ce8-4e57-9140-b90eb88a9e97", "Sway", "User"),
+    "YAMMER_ENTERPRISE": ("7547a3fe-08ee-4ccb-b430-5077c5041653", "YammerEnterprise", "User"),
+    "RMS_S_ENTERPRISE": ("bea4c11e-220a-4e6d-8eb8-8ea15d019f90", "RMSOnline", "User"),
+    "MCOMEETADV": ("3e26ee1f-8a5f-4d52-aee2-b81ce45c8f40", "MicrosoftCommunicationsOnline", "User"),
+    "MCOEV": ("4828c8ec-dc2e-4779-b502-87ac9ce28ab7", "MicrosoftCommunicationsOnline", "User"),
+    "ATP_ENTERPRISE": ("f20fedf3-f3c3-43c3-8267-2bfdd51c0939", "exchange", "User"),
+    "THREAT_INTELLIGENCE": ("8e0c0a52-6a6c-4d40-8370-dd62790dcd70", "exchange", "User"),
+    "ADALLOM_S_O365": ("8c098270-9dd4-4350-9b30-ba4703f3b36b", "Adallom", "User"),
+    "ADALLOM_S_STANDALONE": ("2e2ddb96-6af9-4b1d-a3f0-d6ecfd22edb2", "Adallom", "User"),
+    "BI_AZURE_P2": ("70d33638-9c74-4d01-bfd3-562de28bd4ba", "PowerBI", "User"),
+    "AAD_PREMIUM": ("41781fb2-bc02-4b7c-bd55-b576c07bb09d", "AADPremiumService", "User"),
+    "AAD_PREMIUM_P2": ("eec0eb4f-6444-4f95-aba0-50c24d67f998", "AADPremiumService", "User"),
+    "MFA_PREMIUM": ("8a256a2b-b617-496d-b51b-e76466e88db0", "MultiFactorService", "User"),
+    "INTUNE_A": ("c1ec4a95-1f05-45b3-a911-aa3fa01094f5", "SCO", "User"),
+    "WINDEFATP": ("871d91ec-ec1a-452b-a83f-bd76c7d770ef", "WindowsDefenderATP", "User"),
+    "EXCHANGE_S_FOUNDATION": ("113feb6c-3fe4-4440-bddc-54d774bf0318", "exchange", "Company"),
+}
+SERVICE_OF_PLAN = {plan_id: service for plan_id, service, _ in SERVICE_PLANS.values()}
+
+# (skuPartNumber, skuId, prepaid enabled units, service plan names)
+SKUS = [
+    ("ENTERPRISEPREMIUM", ENTERPRISEPREMIUM, 30,
+     ["EXCHANGE_S_ENTERPRISE", "MCOSTANDARD", "SHAREPOINTENTERPRISE", "TEAMS1", "OFFICESUBSCRIPTION",
+      "SHAREPOINTWAC", "MCOMEETADV", "MCOEV", "ATP_ENTERPRISE", "THREAT_INTELLIGENCE",
+      "FORMS_PLAN_E5", "ADALLOM_S_O365", "BI_AZURE_P2", "RMS_S_ENTERPRISE"]),
+    ("ENTERPRISEPACK", ENTERPRISEPACK, 25,
+     ["EXCHANGE_S_ENTERPRISE", "MCOSTANDARD", "SHAREPOINTENTERPRISE", "SHAREPOINTWAC", "TEAMS1",
+      "OFFICESUBSCRIPTION", "FORMS_PLAN_E3", "PROJECTWORKMANAGEMENT", "SWAY", "YAMMER_ENTERPRISE",
+      "RMS_S_ENTERPRISE"]),
+    ("SPE_E5", SPE_E5, 10,
+     ["EXCHANGE_S_ENTERPRISE", "MCOSTANDARD", "SHAREPOINTENTERPRISE", "SHAREPOINTWAC", "TEAMS1",
+      "OFFICESUBSCRIPTION", "MCOMEETADV", "MCOEV", "AAD_PREMIUM", "AAD_PREMIUM_P2", "MFA_PREMIUM",
+      "INTUNE_A", "WINDEFATP", "ATP_ENTERPRISE", "ADALLOM_S_STANDALONE", "BI_AZURE_P2"]),
+    ("POWER_BI_PRO", POWER_BI_PRO, 1, ["EXCHANGE_S_FOUNDATION", "BI_AZURE_P2"]),
+]
+
+
+def make_skus():
+    """subscribedSku objects; consumedUnits is computed by the server from the users."""
+    skus = []
+    for part, sku_id, enabled, plans in SKUS:
+        skus.append({
+            "accountName": "Contoso", "accountId": TENANT_ID, "appliesTo": "User",
+            "capabilityStatus": "Enabled", "consumedUnits": 0, "id": TENANT_ID + "_" + sku_id,
+            "prepaidUnits": {"enabled": enabled, "lockedOut": 0, "suspended": 0, "warning": 0},
+            "servicePlans": [{"servicePlanId": SERVICE_PLANS[n][0], "servicePlanName": n,
+                              "provisioningStatus": "Success", "appliesTo": SERVICE_PLANS[n][2]}
+                             for n in plans],
+            "skuId": sku_id, "skuPartNumber": part,
+            "subscriptionIds": [oid("subscription", part)],
+        })
+    return skus
+
+
+# --------------------------------------------------------------------------
+# Security alerts (alerts_v2): hand-written, newest first
+# --------------------------------------------------------------------------
+
+MDE_DETECTOR = "e0da400f-affd-43ef-b1d5-afc2eb6f2756"
+
+# (id, incident, status, severity, classification, determination, serviceSource,
+#  detectionSource, productName, title, category, mitre, assignedTo, created,
+#  last update, users (local parts), device name or None, ip or None)
+ALERTS = [
+    ("da638614425261848130_1849275630", "412", "new", "high", "unknown", "unknown",
+     "microsoftDefenderForEndpoint", "microsoftDefenderForEndpoint", "Microsoft Defender for Endpoint",
+     "Suspicious credential dump from NTDS.dit", "CredentialAccess", ["T1003.003"], None,
+     "2024-09-16T07:42:18.1630000Z", "2024-09-16T07:44:02.5570000Z", ["allan.deyoung"],
+     "dc01.corp.contoso.com", None),
+    ("ad1f3a2c7e-4b8d-4a6f-9c1e-2d5b7f9a3c61", "411", "inProgress", "high", "truePositive",
+     "compromisedAccount", "azureAdIdentityProtection", "azureAdIdentityProtection",
+     "Microsoft Entra ID Protection", "Atypical travel", "InitialAccess", ["T1078"],
+     "secops@contoso.onmicrosoft.com", "2024-09-15T22:10:05.0000000Z",
+     "2024-09-16T06:30:11.2030000Z", ["megan.bowen"], None, "185.220.101.47"),
+    ("fa3c9e1b47-2d6a-4f8b-8e3c-5a7d9b1f2e40", "410", "new", "medium", "unknown", "unknown",
+     "microsoftDefenderForOffice365", "microsoftDefenderForOffice365", "Microsoft Defender for Office 365",
+     "Email messages containing malicious URL removed after delivery", "InitialAccess", ["T1566.002"],
+     None, "2024-09-15T14:27:40.0000000Z", "2024-09-15T14:31:09.4500000Z",
+     ["adele.vance", "alex.wilber", "lynne.robbins"], None, None),
+    ("da638613281094417762_-961444813", "409", "new", "medium", "unknown", "unknown",
+     "microsoftDefenderForEndpoint", "microsoftDefenderForEndpoint", "Microsoft Defender for Endpoint",
+     "Suspicious PowerShell command line", "Execution", ["T1059.001"], None,
+     "2024-09-14T23:55:09.4417762Z", "2024-09-15T00:02:44.1000000Z", ["adele.vance"],
+     "cpc-adele-7h2k.contoso.com", None),
+    ("aa5d2b8e91-7c3f-4e6a-b1d4-8f2c6a9e3b75", "408", "inProgress", "medium", "unknown", "unknown",
+     "microsoftDefenderForIdentity", "microsoftDefenderForIdentity", "Microsoft Defender for Identity",
+     "Account enumeration reconnaissance", "Discovery", ["T1087.002"],
+     "allan.deyoung@contoso.onmicrosoft.com", "2024-09-13T16:03:27.0000000Z",
+     "2024-09-14T09:12:51.7700000Z", ["isaiah.langer"], "lt-isaiah-0931.corp.contoso.com", None),
+    ("da638611052667201947_2103348861", "407", "resolved", "high", "truePositive", "malware",
+     "microsoftDefenderForEndpoint", "antivirus", "Microsoft Defender for Endpoint",
+     "Ransomware behavior detected in the file system", "Ransomware", ["T1486"],
+     "secops@contoso.onmicrosoft.com", "2024-09-12T09:07:46.7201947Z",
+     "2024-09-12T15:40:03.0000000Z", ["pradeep.gupta"], "lt-pradeep-2217.contoso.com", None),
+    ("ca7e1f3b52-9d4c-4a8e-a6f2-3b8d1c5e7a94", "406", "new", "low", "unknown", "unknown",
+     "microsoftDefenderForCloudApps", "cloudAppSecurity", "Microsoft Defender for Cloud Apps",
+     "Mass download by a single user", "Exfiltration", ["T1530"], None,
+     "2024-09-11T18:44:12.0000000Z", "2024-09-11T18:44:12.0000000Z", ["johanna.lorenz"], None,
+     "203.0.113.58"),
+    ("ad9b4e7c21-3f5a-4d8c-9e1b-6a2f8c4d7e13", "405", "resolved", "medium", "falsePositive",
+     "notMalicious", "azureAdIdentityProtection", "azureAdIdentityProtection",
+     "Microsoft Entra ID Protection", "Unfamiliar sign-in properties", "InitialAccess", ["T1078"],
+     "allan.deyoung@contoso.onmicrosoft.com", "2024-09-10T06:15:33.0000000Z",
+     "2024-09-10T11:02:19.0000000Z", ["patti.fernandez"], None, "198.51.100.23"),
+    ("da638608371450088812_-1273658442", "404", "new", "informational", "unknown", "unknown",
+     "microsoftDefenderForEndpoint", "microsoftDefenderForEndpoint", "Microsoft Defender for Endpoint",
+     "Suspicious 'PUAWindowsTweaker' unwanted software was detected", "SuspiciousActivity", [],
+     None, "2024-09-09T06:38:34.5008881Z", "2024-09-09T06:38:34.5008881Z", ["grady.archie"],
+     "ws-grady-1184.contoso.com", None),
+    ("fa2b8d4f63-1e7c-4b9a-8d5e-7c3a9f1b6d28", "403", "inProgress", "high", "truePositive",
+     "phishing", "microsoftDefenderForOffice365", "microsoftDefenderForOffice365",
+     "Microsoft Defender for Office 365", "A potentially malicious URL click was detected",
+     "InitialAccess", ["T1566.002"], "secops@contoso.onmicrosoft.com",
+     "2024-09-08T13:20:57.0000000Z", "2024-09-09T08:45:10.3300000Z", ["lynne.robbins"], None, None),
+    ("dl4e6a9c85-2b7d-4f1e-a3c8-9d5b2e7f4a16", "402", "new", "low", "unknown", "unknown",
+     "dataLossPrevention", "microsoftDataLossPrevention", "Microsoft Data Loss Prevention",
+     "DLP policy (Financial data) matched for document in SharePoint", "Exfiltration", [],
+     None, "2024-09-06T10:52:08.0000000Z", "2024-09-06T10:52:08.0000000Z", ["emily.braun"],
+     None, None),
+    ("aa8c3f1d74-5e9b-4a2c-b7d6-1f4e8a3c9b52", "401", "resolved", "low",
+     "informationalExpectedActivity", "securityTesting", "microsoftDefenderForIdentity",
+     "microsoftDefenderForIdentity", "Microsoft Defender for Identity",
+     "Suspected brute-force attack (Kerberos, NTLM)", "CredentialAccess", ["T1110"],
+     "allan.deyoung@contoso.onmicrosoft.com", "2024-09-04T08:31:45.0000000Z",
+     "2024-09-04T16:20:00.0000000Z", ["ryan.brooks"], "dc01.corp.contoso.com", None),
+    ("da638605005913367512_875102964", "400", "new", "medium", "unknown", "unknown",
+     "microsoftDefenderForEndpoint", "microsoftDefenderForEndpoint", "Microsoft Defender for Endpoint",
+     "Suspicious scheduled task", "Persistence", ["T1053.005"], None,
+     "2024-09-05T09:03:11.3367512Z", "2024-09-05T09:10:27.0000000Z", ["nestor.wilke"],
+     "ws-nestor-0417.corp.contoso.com", None),
+    ("ca1d5b9e36-8f2a-4c7e-9b3d-4e6a1c8f2d57", "399", "resolved", "informational", "truePositive",
+     "confirmedActivity", "microsoftDefenderForCloudApps", "cloudAppSecurity",
+     "Microsoft Defender for Cloud Apps", "Activity from infrequent country", "InitialAccess",
+     ["T1078"], "secops@contoso.onmicrosoft.com", "2024-09-02T19:12:40.0000000Z",
+     "2024-09-03T07:55:31.0000000Z", ["zoe.mueller"], None, "192.0.2.141"),
+    ("da638601238841952204_-402117395", "398", "inProgress", "low", "unknown", "unknown",
+     "microsoftDefenderForEndpoint", "smartScreen", "Microsoft Defender for Endpoint",
+     "Connection to a custom network indicator", "CommandAndControl", ["T1071.001"],
+     "allan.deyoung@contoso.onmicrosoft.com", "2024-09-01T00:24:44.1952204Z",
+     "2024-09-02T10:18:05.0000000Z", ["diego.siciliani"], "lt-diego-3390.contoso.com",
+     "203.0.113.200"),
+]
+
+DESCRIPTIONS = {
+    "CredentialAccess": "Credential theft activity was observed. Attackers use stolen credentials "
+                        "to move laterally and escalate privileges.",
+    "InitialAccess": "Activity consistent with an attempt to gain a foothold in the organization "
+                     "was observed.",
+    "Execution": "A suspicious command was run. This behavior may indicate that an attacker ran "
+                 "code on the device.",
+    "Discovery": "An actor performed reconnaissance against the directory to learn account names.",
+    "Ransomware": "Files were encrypted in a pattern typical of ransomware.",
+    "Exfiltration": "A large amount of data was moved out of the organization's control.",
+    "SuspiciousActivity": "Potentially unwanted software was detected on the device.",
+    "Persistence": "A scheduled task was created that runs an unusual binary at sign-in.",
+    "CommandAndControl": "The device connected to an address listed as a custom indicator.",
+}
+
+
+def make_alerts(by_local):
+    alerts = []
+    for (aid, incident, status, severity, classification, determination, service, detection,
+         product, title, category, mitre, assigned, created, updated, users, device,
+         ip) in ALERTS:
+        evidence = []
+        for local in users:
+            u = by_local[local]
+            evidence.append({
+                "@odata.type": "#microsoft.graph.security.userEvidence",
+                "createdDateTime": created, "verdict": "suspicious",
+                "remediationStatus": "none", "remediationStatusDetails": None,
+                "roles": ["compromised"] if determination == "compromisedAccount" else [],
+                "detailedRoles": [], "tags": [],
+                "userAccount": {"accountName": local.replace("'", ""), "domainName": DOMAIN,
+                                "userSid": u["securityIdentifier"], "azureAdUserId": u["id"],
+                                "userPrincipalName": u["userPrincipalName"],
+                                "displayName": u["displayName"]},
+            })
+        if device:
+            evidence.append({
+                "@odata.type": "#microsoft.graph.security.deviceEvidence",
+                "createdDateTime": created,
+                "verdict": "malicious" if status == "resolved" and classification == "truePositive"
+                else "suspicious",
+                "remediationStatus": "remediated" if status == "resolved" else "none",
+                "remediationStatusDetails": None, "roles": [], "detailedRoles": ["Main device"],
+                "tags": [], "firstSeenDateTime": "2023-03-14T08:12:55.0000000Z",
+                "mdeDeviceId": hashlib.sha1(device.encode()).hexdigest(),
+                "azureAdDeviceId": oid("device", device), "deviceDnsName": device,
+                "osPlatform": "WindowsServer2022" if device.startswith("dc") else "Windows11",
+                "osBuild": 20348 if device.startswith("dc") else 22631,
+                "version": "21H2" if device.startswith("dc") else "23H2",
+                "healthStatus": "active", "riskScore": severity,
+                "rbacGroupId": 0, "rbacGroupName": None, "onboardingStatus": "onboarded",
+                "defenderAvStatus": "updated", "vmMetadata": None,
+                "ipInterfaces": ["10.12.%d.%d" % (len(device) % 7 + 1, len(device) * 3 % 250 + 2)],
+                "loggedOnUsers": [{"accountName": users[0].replace("'", ""), "domainName": "CONTOSO"}],
+            })
+        if ip:
+            evidence.append({
+                "@odata.type": "#microsoft.graph.security.ipEvidence",
+                "createdDateTime": created, "verdict": "suspicious", "remediationStatus": "none",
+                "remediationStatusDetails": None, "roles": [], "detailedRoles": [], "tags": [],
+                "ipAddress": ip, "countryLetterCode": {"185.220.101.47": "DE", "203.0.113.58": "NL",
+                                                      "198.51.100.23": "US", "192.0.2.141": "BR",
+                                                      "203.0.113.200": "SG"}[ip],
+            })
+        resolved = updated if status == "resolved" else None
+        comments = []
+        if status == "resolved":
+            comments.append({"comment": "Investigated and closed.",
+                             "createdByDisplayName": assigned or "Automation",
+                             "createdDateTime": updated})
+        alerts.append({
+            "id": aid, "providerAlertId": aid[2:] if not aid.startswith("da") else aid,
+            "incidentId": incident, "status": status, "severity": severity,
+            "classification": classification, "determination": determination,
+            "serviceSource": service, "detectionSource": detection, "productName": product,
+            "detectorId": MDE_DETECTOR if aid.startswith("da") else oid("detector", title),
+            "tenantId": TENANT_ID, "title": title, "description": DESCRIPTIONS[category],
+            "recommendedActions": "Review the evidence, contain affected accounts and devices, "
+                                  "and reset credentials if compromise is confirmed.",
+            "category": category, "assignedTo": assigned,
+            "alertWebUrl": "https://security.microsoft.com/alerts/%s?tid=%s" % (aid, TENANT_ID),
+            "incidentWebUrl": "https://security.microsoft.com/incidents/%s?tid=%s"
+                              % (incident, TENANT_ID),
+            "actorDisplayName": None, "threatDisplayName": None, "threatFamilyName": None,
+            "mitreTechniques": mitre, "createdDateTime": created, "lastUpdateDateTime": updated,
+            "resolvedDateTime": resolved, "firstActivityDateTime": created,
+            "lastActivityDateTime": updated, "comments": comments, "evidence": evidence,
+            "systemTags": [],
+        })
+    alerts.sort(key=lambda a: a["createdDateTime"], reverse=True)
+    return alerts
 
 
 PRESENCE_PAIRS = [

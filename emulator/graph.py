@@ -1,4 +1,5 @@
-"""Microsoft Graph v1.0: users, presence, memberOf and user PATCH.
+"""Microsoft Graph v1.0 (and beta): users, presence, memberOf, user PATCH and actions,
+licences, security alerts.
 
 Formats follow GRAPH-WIRE sections 3-6 (resources), 8 (401s) and 10 (the
 error envelope).  Every response, error or not, carries Graph's headers.
@@ -13,9 +14,11 @@ from urllib.parse import unquote
 
 import batch
 import odata
+import security
 from odata import ODataError, Query
-from schema import (COMPLEX, DIRECTORY_OBJECT_TYPE, EDM, MEMBER_TYPES, USER, USER_DEFAULT,
-                    USER_DELEGATED_ONLY, USER_READ_ONLY, USER_TYPE)
+from schema import (ALERT_TYPE, COMPLEX, DIRECTORY_OBJECT_TYPE, EDM, MEMBER_TYPES,
+                    SUBSCRIBED_SKU_TYPE, USER, USER_DEFAULT, USER_DELEGATED_ONLY, USER_READ_ONLY,
+                    USER_TYPE)
 from wire import Response, http_date, json_bytes, new_guid, utc_now
 
 ODATA_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;"
@@ -27,6 +30,7 @@ WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoft
                     'oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"')
 PAGE_SIZE = 100   # default directory page (GRAPH-WIRE 5.3; memberOf value assumed)
 MAX_PRESENCE_IDS = 650   # getPresencesByUserId (GRAPH-WIRE 4.1)
+VERSIONS = ("v1.0", "beta")   # beta serves the same routes as v1.0
 
 NOT_ALLOWED = "Specified HTTP method is not allowed for the request target."
 UNREADABLE_JSON = ("Unable to read JSON request payload. Please ensure Content-Type header is set "
@@ -46,6 +50,14 @@ WRITE_USER = {"User.ReadWrite.All", "Directory.ReadWrite.All"}
 READ_PRESENCE = {"Presence.Read.All", "Presence.ReadWrite.All"}
 READ_MEMBERSHIP = {"GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All",
                    "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+REVOKE_SESSIONS = {"User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}
+ASSIGN_LICENSE = {"LicenseAssignment.ReadWrite.All", "User.ReadWrite.All",
+                  "Directory.ReadWrite.All"}
+READ_SKUS = {"LicenseAssignment.Read.All", "LicenseAssignment.ReadWrite.All",
+             "Organization.Read.All", "Organization.ReadWrite.All", "Directory.Read.All",
+             "Directory.ReadWrite.All"}
+READ_ALERTS = {"SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"}
+WRITE_ALERTS = {"SecurityAlert.ReadWrite.All"}
 SELF_READ = {"User.Read", "User.ReadWrite"}
 SELF_WRITE = {"User.ReadWrite"}
 SELF_PRESENCE = {"Presence.Read", "Presence.ReadWrite"}
@@ -87,6 +99,15 @@ def unknown_segment(segment):
 def forbidden():
     return GraphError(403, "Authorization_RequestDenied",
                       "Insufficient privileges to complete the operation.")
+
+
+def metadata(req):
+    """The $metadata URL of the version the request named (v1.0 or beta)."""
+    return "%s/%s/$metadata" % (req.base_url, getattr(req, "graph_version", "v1.0"))
+
+
+def utc_stamp():
+    return utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def bad_value(prop):
@@ -254,8 +275,9 @@ class GraphService:
             segments.pop()                                  # tolerate one trailing slash
         # Each segment is decoded on its own: %2F inside an id stays in the id.
         segments = [unquote(s, errors="replace") for s in segments]
-        if not segments or segments[0] != "v1.0":
+        if not segments or segments[0] not in VERSIONS:
             raise GraphError(400, "BadRequest", "Invalid version: %s" % (segments or [""])[0])
+        req.graph_version = segments[0]
         rest = segments[1:]
         if not rest:
             raise unknown_segment("")
@@ -273,6 +295,20 @@ class GraphService:
             key, nav = self.parse_key(key_syntax.group(1)), rest[1:]
         elif head == "$batch" and len(rest) == 1:
             return Route("batch", ("POST",))
+        elif head.lower() == "subscribedskus":
+            if len(rest) > 1:
+                raise unknown_segment(rest[1])
+            return Route("skus", ("GET",))
+        elif head.lower() == "security":
+            if len(rest) < 2 or rest[1].lower() != "alerts_v2":
+                raise unknown_segment(rest[1] if len(rest) > 1 else head)
+            if len(rest) == 2:
+                return Route("alerts", ("GET",))
+            if len(rest) == 3 and rest[2] == "$count":
+                return Route("alerts", ("GET",), count=True)
+            if len(rest) == 3:
+                return Route("alert", ("GET", "PATCH"), key=rest[2])
+            raise unknown_segment(rest[3])
         elif head.lower() == "communications":
             action = rest[1] if len(rest) > 1 else ""
             if action.lower() in ("getpresencesbyuserid", "microsoft.graph.getpresencesbyuserid") \
@@ -304,6 +340,11 @@ class GraphService:
         first = nav[0].lower()
         if first == "presence" and len(nav) == 1:
             return Route("presence", ("GET",), key=key)
+        action = first[len("microsoft.graph."):] if first.startswith("microsoft.graph.") else first
+        if action == "revokesigninsessions" and len(nav) == 1:
+            return Route("revoke", ("POST",), key=key)
+        if action == "assignlicense" and len(nav) == 1:
+            return Route("assignLicense", ("POST",), key=key)
         if first == "memberof":
             cast, rest = None, nav[1:]
             if rest and rest[0].lower().startswith("microsoft.graph."):
@@ -330,8 +371,8 @@ class GraphService:
         select = odata.parse_select(query.get("select"), USER_TYPE)
         with self.directory.lock:
             user = copy.deepcopy(self.find_user(route.key))
-        context = "%s/v1.0/$metadata#users%s/$entity" % (
-            req.base_url, "(%s)" % ",".join(select) if select else "")
+        context = "%s#users%s/$entity" % (
+            metadata(req), "(%s)" % ",".join(select) if select else "")
         body = {"@odata.context": context}
         body.update(odata.project(user, select or USER_DEFAULT))
         return ex.json(body)
@@ -342,8 +383,8 @@ class GraphService:
         self.authorize(claims, READ_PRESENCE, SELF_PRESENCE, route)
         user = self.find_user(route.key)
         presence = self.presence_of(user)
-        body = {"@odata.context": "%s/v1.0/$metadata#users('%s')/presence/$entity"
-                                  % (req.base_url, route.key.replace("'", "''"))}
+        body = {"@odata.context": "%s#users('%s')/presence/$entity"
+                                  % (metadata(req), route.key.replace("'", "''"))}
         body.update(presence)
         return ex.json(body)
 
@@ -383,8 +424,8 @@ class GraphService:
                 continue
             seen.add(user["id"])
             values.append(self.presence_of(user))
-        return ex.json({"@odata.context": "%s/v1.0/$metadata#Collection(microsoft.graph.presence)"
-                                          % req.base_url,
+        return ex.json({"@odata.context": "%s#Collection(microsoft.graph.presence)"
+                                          % metadata(req),
                         "value": values})
 
     # -- POST /$batch (GRAPH-WIRE 9) ---------------------------------------------------
@@ -482,8 +523,8 @@ class GraphService:
         offset = plan["offset"]
         page = matched[offset:offset + size]
         select = plan["select"]
-        context = "%s/v1.0/$metadata#%s%s" % (req.base_url, etype.entity_set,
-                                               "(%s)" % ",".join(select) if select else "")
+        context = "%s#%s%s" % (metadata(req), etype.entity_set,
+                                "(%s)" % ",".join(select) if select else "")
         body = {"@odata.context": context}
         if plan["count"] and plan["eventual"]:
             body["@odata.count"] = len(matched)
@@ -582,6 +623,233 @@ class GraphService:
                 value = merged
             user[name] = value
 
+
+    # -- POST /users/{id}/revokeSignInSessions ---------------------------------------
+
+    def post_revoke(self, ex, req, claims, route):
+        # user-revokesigninsessions: no request content; 200 with an Edm.Boolean.
+        self.authorize(claims, REVOKE_SESSIONS, set(), route)
+        with self.directory.lock:
+            user = self.find_user(route.key)
+            now = utc_stamp()
+            user["signInSessionsValidFromDateTime"] = now
+            user["refreshTokensValidFromDateTime"] = now
+            # Refresh tokens issued before this instant are refused (AADSTS50173).
+            self.directory.sessions_revoked_at[user["id"]] = time.time()
+        return ex.json({"@odata.context": metadata(req) + "#Edm.Boolean", "value": True})
+
+    # -- POST /users/{id}/assignLicense ------------------------------------------------
+
+    def post_assignLicense(self, ex, req, claims, route):
+        self.authorize(claims, ASSIGN_LICENSE, set(), route)
+        query = Query(req.query)
+        select = odata.parse_select(query.get("select"), USER_TYPE)
+        self.find_user(route.key)
+        add, remove = parse_assign_license(read_json_object(req))
+        with self.directory.lock:
+            user = self.find_user(route.key)
+            self.check_licenses(user, add, remove)
+            self.apply_licenses(user, add, remove)
+            user = copy.deepcopy(user)
+        body = {"@odata.context": "%s#users%s/$entity"
+                                  % (metadata(req), "(%s)" % ",".join(select) if select else "")}
+        body.update(odata.project(user, select or USER_DEFAULT))
+        return ex.json(body)
+
+    def check_licenses(self, user, add, remove):
+        """Graph's refusals, in the order the emulator checks them (all 400
+        Request_BadRequest)."""
+        def refuse(message):
+            return GraphError(400, "Request_BadRequest", message)
+        if add and not user.get("usageLocation"):
+            raise refuse("License assignment cannot be done for user with invalid usage location.")
+        held = {(lic.get("skuId") or "").lower() for lic in user.get("assignedLicenses") or []}
+        for sku_id in [a["skuId"] for a in add] + remove:
+            if self.directory.sku(sku_id) is None:
+                raise refuse("License %s does not correspond to a valid company License." % sku_id)
+        for sku_id in remove:
+            if sku_id.lower() in {a["skuId"].lower() for a in add}:
+                raise refuse("License %s cannot be both added and removed in the same request."
+                             % sku_id)
+            if sku_id.lower() not in held:
+                raise refuse("User does not have a corresponding license.")
+        for item in add:
+            sku = self.directory.sku(item["skuId"])
+            plans = {p["servicePlanId"].lower() for p in sku["servicePlans"]}
+            for plan in item["disabledPlans"]:
+                if plan.lower() not in plans:
+                    raise refuse("Service plan %s is not part of license %s." % (plan, sku["skuId"]))
+            if item["skuId"].lower() not in held and \
+                    self.directory.consumed_units(sku["skuId"]) >= sku["prepaidUnits"]["enabled"]:
+                raise refuse("Subscription with SKU %s does not have any available licenses."
+                             % sku["skuId"])
+
+    def apply_licenses(self, user, add, remove):
+        now = utc_stamp()
+        removed = {s.lower() for s in remove} | {a["skuId"].lower() for a in add}
+        licenses = [lic for lic in user.get("assignedLicenses") or []
+                    if (lic.get("skuId") or "").lower() not in removed]
+        for item in add:
+            sku = self.directory.sku(item["skuId"])
+            licenses.append({"disabledPlans": [p.lower() for p in item["disabledPlans"]],
+                             "skuId": sku["skuId"]})
+        user["assignedLicenses"] = licenses
+        # assignedPlans: plans of the held SKUs (not disabled) are Enabled; plans no
+        # longer granted stay listed as Deleted.
+        enabled = {}
+        for lic in licenses:
+            sku = self.directory.sku(lic["skuId"])
+            for plan in (sku["servicePlans"] if sku else []):
+                pid = plan["servicePlanId"]
+                if pid not in lic["disabledPlans"] and plan["appliesTo"] == "User":
+                    enabled[pid] = True
+        plans, seen = [], set()
+        for plan in user.get("assignedPlans") or []:
+            pid = plan["servicePlanId"]
+            seen.add(pid)
+            status = "Enabled" if pid in enabled else "Deleted"
+            if status != plan["capabilityStatus"]:
+                plan = dict(plan, capabilityStatus=status, assignedDateTime=now)
+            plans.append(plan)
+        for pid in enabled:
+            if pid not in seen:
+                plans.append({"assignedDateTime": now, "capabilityStatus": "Enabled",
+                              "service": self.directory.plan_services.get(pid),
+                              "servicePlanId": pid})
+        user["assignedPlans"] = plans
+
+    # -- GET /subscribedSkus -------------------------------------------------------------
+
+    def get_skus(self, ex, req, claims, route):
+        self.authorize(claims, READ_SKUS, set(), route)
+        query = Query(req.query)
+        for option in ("filter", "search", "orderby", "expand", "skip", "top", "count"):
+            if query.get(option) is not None:
+                # subscribedsku-list: "This method supports only the $select OData query
+                # parameter"; the wording is the emulator's.
+                raise odata.unsupported("Query option '$%s' is not supported on subscribedSkus."
+                                        % option)
+        select = odata.parse_select(query.get("select"), SUBSCRIBED_SKU_TYPE)
+        values = []
+        for sku in copy.deepcopy(self.directory.subscribed_skus):
+            sku["consumedUnits"] = self.directory.consumed_units(sku["skuId"])
+            values.append(odata.project(sku, select or SUBSCRIBED_SKU_TYPE.default))
+        context = "%s#subscribedSkus%s" % (metadata(req), "(%s)" % ",".join(select) if select else "")
+        return ex.json({"@odata.context": context, "value": values})
+
+    # -- /security/alerts_v2 -------------------------------------------------------------
+
+    def get_alerts(self, ex, req, claims, route):
+        self.authorize(claims, READ_ALERTS, set(), route)
+        query = Query(req.query)
+        plan = security.plan(query)
+        with self.directory.lock:
+            alerts = copy.deepcopy(list(self.directory.alerts.values()))
+        matched = security.select(alerts, plan)
+        if route.count:
+            return ex.text(str(len(matched)))
+        items, next_offset = security.page(matched, plan)
+        select = plan["select"]
+        body = {"@odata.context": "%s#security/alerts_v2%s"
+                                  % (metadata(req), "(%s)" % ",".join(select) if select else "")}
+        if plan["count"]:
+            body["@odata.count"] = len(matched)
+        if next_offset is not None:
+            rest = "&".join(part for part in query.raw_without("skip").split("&")
+                            if part and unquote(part.partition("=")[0]).lower().lstrip("$")
+                            != "skiptoken")
+            body["@odata.nextLink"] = "%s%s?%s$skip=%d" % (
+                req.base_url, req.path, rest + "&" if rest else "", next_offset)
+        body["value"] = [security.project(a, select) for a in items]
+        return ex.json(body)
+
+    def get_alert(self, ex, req, claims, route):
+        self.authorize(claims, READ_ALERTS, set(), route)
+        query = Query(req.query)
+        if query.get("expand") is not None:
+            raise GraphError(400, "BadRequest", "The emulator does not support $expand.")
+        select = odata.parse_select(query.get("select"), ALERT_TYPE)
+        with self.directory.lock:
+            alert = copy.deepcopy(self.find_alert(route.key))
+        return ex.json(self.alert_body(req, alert, select))
+
+    def patch_alert(self, ex, req, claims, route):
+        # security-alert-update: 200 with the updated alert.
+        self.authorize(claims, WRITE_ALERTS, set(), route)
+        with self.directory.lock:
+            self.find_alert(route.key)
+        changes = security.validate_patch(read_json_object(req))
+        with self.directory.lock:
+            alert = self.find_alert(route.key)
+            security.apply_patch(alert, changes,
+                                 utc_now().strftime("%Y-%m-%dT%H:%M:%S.%f0Z"))
+            alert = copy.deepcopy(alert)
+        return ex.json(self.alert_body(req, alert, None))
+
+    def find_alert(self, key):
+        alert = self.directory.alerts.get(key)
+        if alert is None:
+            raise security.not_found(key)
+        return alert
+
+    @staticmethod
+    def alert_body(req, alert, select):
+        body = {"@odata.context": "%s#security/alerts_v2%s/$entity"
+                                  % (metadata(req), "(%s)" % ",".join(select) if select else "")}
+        body.update(security.project(alert, select))
+        return body
+
+
+def parse_assign_license(body):
+    """(addLicenses [{skuId, disabledPlans}], removeLicenses [skuId]) from an
+    assignLicense payload; OData's 400s for a malformed one."""
+    for name in body:
+        if name not in ("addLicenses", "removeLicenses") and "@" not in name:
+            raise GraphError(400, "BadRequest",
+                             "The parameter '%s' in the request payload is not a valid parameter "
+                             "for the operation 'assignLicense'." % name)
+    missing = [n for n in ("addLicenses", "removeLicenses") if n not in body]
+    if missing:
+        raise GraphError(400, "BadRequest",
+                         "One or more parameters of the operation 'assignLicense' are missing from "
+                         "the request payload. The missing parameters are: %s." % ", ".join(missing))
+    add, remove = body["addLicenses"], body["removeLicenses"]
+    check_value("addLicenses", "objs:assignedLicense", add)
+    check_value("removeLicenses", "strs", remove)
+    items = []
+    for item in add:
+        for name in item:
+            if name not in ("skuId", "disabledPlans") and "@" not in name:
+                raise odata_error("The property '%s' does not exist on type "
+                                  "'microsoft.graph.assignedLicense'. Make sure to only use "
+                                  "property names that are defined by the type or mark the type "
+                                  "as open type." % name)
+        sku_id = item.get("skuId")
+        if sku_id is None:
+            raise odata_error("A null value was found for the property named 'skuId', which has "
+                              "the expected type 'Edm.Guid[Nullable=False]'. The expected type "
+                              "'Edm.Guid[Nullable=False]' does not allow null values.")
+        plans = item.get("disabledPlans")
+        if plans is None:
+            plans = []
+        check_value("disabledPlans", "strs", plans)
+        for guid in [sku_id] + plans:
+            check_guid(guid)
+        items.append({"skuId": sku_id, "disabledPlans": plans})
+    for guid in remove:
+        check_guid(guid)
+    return items, remove
+
+
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def check_guid(value):
+    if isinstance(value, (dict, list)):
+        check_primitive("str", value)
+    if not isinstance(value, str) or not GUID.fullmatch(value):
+        raise odata_error("Cannot convert the literal '%s' to the expected type 'Edm.Guid'."
+                          % value)
 
 # ==========================================================================
 # Request payloads: JSON objects; type checks in OData's wording (BadRequest)

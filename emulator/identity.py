@@ -63,7 +63,7 @@ class TokenStore:
                 self.refresh[seed["token"]] = {
                     "client_id": seed["clientId"].lower(), "user_id": seed["userId"],
                     "scopes": seed["scope"].split(), "issued": seed.get("issuedAt"),
-                    "expired": False}
+                    "issued_at": 0.0, "expired": False}     # older than any revocation
 
     def add_access(self, token, claims):
         with self.lock:
@@ -87,7 +87,7 @@ class TokenStore:
             self.issued.append(token)
             self.refresh[token] = {"client_id": client_id, "user_id": user_id, "scopes": scopes,
                                    "issued": utc_now().strftime("%Y-%m-%dT%H:%M:%S.%f0Z"),
-                                   "expired": False}
+                                   "issued_at": time.time(), "expired": False}
         return token
 
     def check_refresh(self, token, client_id):
@@ -525,6 +525,7 @@ class TokenEndpoint:
                                 "The user account {EUII Hidden} does not exist in the %s directory."
                                 % self.directory.tenant_id)
         self.check_user_can_sign_in(user)
+        self.check_not_revoked(user, record)
         scope_text = params.get("scope") or " ".join(record["scopes"])
         permissions, oidc = self.delegated_scopes(app, scope_text)
         if "offline_access" not in oidc:
@@ -532,6 +533,20 @@ class TokenEndpoint:
         # Only a request that succeeds uses the token up.
         self.tokens.consume_refresh(token, client_id)
         return self.delegated_reply(app, user, permissions, oidc, record["scopes"], True)
+
+    def check_not_revoked(self, user, record):
+        """Refresh tokens issued before the user's last revokeSignInSessions (or the
+        stamp it sets) are refused, as Entra does (AADSTS50173)."""
+        revoked_at = self.directory.sessions_revoked_at.get(user["id"])
+        issued_at = record.get("issued_at")
+        if revoked_at is None or issued_at is None or issued_at >= revoked_at:
+            return
+        raise IdentityError(400, "invalid_grant", 50173,
+                            "The provided grant has expired due to it being revoked, a fresh auth "
+                            "token is needed. The user might have changed or reset their "
+                            "password. The grant was issued on '%s' and the TokensValidFrom date "
+                            "(before which tokens are not valid) is '%s'."
+                            % (record.get("issued") or "", user.get("signInSessionsValidFromDateTime")))
 
     @staticmethod
     def check_user_can_sign_in(user):

@@ -6,11 +6,12 @@ ODataError carrying Graph's status, code and message (GRAPH-WIRE 3.5, 5.2).
 """
 
 import base64
+import datetime
 import json
 import re
 from urllib.parse import unquote_plus
 
-from schema import COMPLEX, EDM
+from schema import COMPLEX, EDM, ENUMS
 
 
 class ODataError(Exception):
@@ -399,7 +400,20 @@ class Filter:
             raise self.unknown(head, self.etype.qualified)
         if rest:
             raise self.unknown(rest, self.etype.qualified)
+        if self.etype.filterable is not None and canon not in self.etype.filterable:
+            # Emulator wording: the resource documents which properties filter.
+            raise bad_request("Invalid filter clause: The property '%s' is not supported in "
+                              "$filter on '%s'." % (canon, self.etype.qualified))
         return self.etype.props[canon]
+
+    @staticmethod
+    def check_enum_literal(code, node):
+        """A string compared with an enum property must name one of its members."""
+        if code and code.startswith("enum:") and node[0] == "lit" and isinstance(node[1], str):
+            members = ENUMS[code[5:]]
+            if node[1].casefold() not in (m.casefold() for m in members):
+                raise bad_request("Invalid filter clause: The string '%s' is not a valid "
+                                  "enumeration type constant." % node[1])
 
     def operand_type(self, node, lambda_vars):
         kind = node[0]
@@ -422,13 +436,17 @@ class Filter:
         elif kind == "cmp":
             left = self.operand_type(node[2], lambda_vars)
             right = self.operand_type(node[3], lambda_vars)
+            self.check_enum_literal(left, node[3])
+            self.check_enum_literal(right, node[2])
             if not compatible(left, right):
                 raise bad_request("Invalid filter clause: A binary operator with incompatible "
                                   "types was detected. Found operand types '%s' and '%s' for "
                                   "operator kind '%s'." % (EDM.get(left, left), EDM.get(right, right),
                                                            _COMPARE[node[1]]))
         elif kind == "in":
-            self.operand_type(node[1], lambda_vars)
+            code = self.operand_type(node[1], lambda_vars)
+            for literal in node[2]:
+                self.check_enum_literal(code, literal)
         elif kind == "call":
             name = node[1].lower()
             if name not in FUNCTIONS:
@@ -536,6 +554,8 @@ class Filter:
 def compatible(a, b):
     if a is None or b is None or a == b:
         return True
+    if (a.startswith("enum:") and b == "str") or (b.startswith("enum:") and a == "str"):
+        return True                      # an enum property against its member name
     numeric = {"int", "float"}
     if a in numeric and b in numeric:
         return True
@@ -545,10 +565,28 @@ def compatible(a, b):
     return False
 
 
+def _instant(text):
+    """A DateTimeOffset literal or stored value as an aware datetime, else None."""
+    if not _DATETIME.fullmatch(text):
+        return None
+    m = re.fullmatch(r"(.*T\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:\d{2})", text)
+    frac = (m.group(2) or "")[:7].ljust(7, "0")[:6] if m.group(2) else ""
+    try:
+        return datetime.datetime.fromisoformat(
+            m.group(1) + ("." + frac.lstrip(".") if frac else "") +
+            ("+00:00" if m.group(3) == "Z" else m.group(3)))
+    except ValueError:
+        return None
+
+
 def compare(op, a, b):
-    # Directory string comparisons are case-insensitive.
     if isinstance(a, str) and isinstance(b, str):
-        a, b = a.casefold(), b.casefold()
+        ta, tb = _instant(a), _instant(b)
+        if ta is not None and tb is not None:
+            a, b = ta, tb                # DateTimeOffset: compare instants, not text
+        else:
+            # Directory string comparisons are case-insensitive.
+            a, b = a.casefold(), b.casefold()
     if op == "eq":
         return a == b
     if op == "ne":

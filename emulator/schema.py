@@ -99,18 +99,22 @@ ADMINISTRATIVE_UNIT = {
 class EntityType:
     """One Graph type as a collection sees it: name, properties, sort/search rules."""
 
-    def __init__(self, name, entity_set, props, default=None, searchable=(), sortable=()):
+    def __init__(self, name, entity_set, props, default=None, searchable=(), sortable=(),
+                 namespace="microsoft.graph", filterable=None):
         self.name = name                    # e.g. "group" (microsoft.graph.group)
         self.entity_set = entity_set        # e.g. "groups" (used in @odata.context)
         self.props = props                  # name -> type code
         self.default = default or list(props)
         self.searchable = set(searchable)
         self.sortable = set(sortable)
+        self.namespace = namespace
+        # Properties $filter may name (None: all of them).
+        self.filterable = set(filterable) if filterable is not None else None
         self.by_lower = {p.lower(): p for p in props}
 
     @property
     def qualified(self):
-        return "microsoft.graph." + self.name
+        return self.namespace + "." + self.name
 
     def lookup(self, name):
         """Canonical property name, matched case-insensitively as Graph does, or None."""
@@ -138,3 +142,62 @@ DIRECTORY_OBJECT_TYPE = EntityType("directoryObject", "directoryObjects", _union
                                    sortable=("displayName",))
 
 MEMBER_TYPES = {"group": GROUP_TYPE, "directoryRole": ROLE_TYPE, "administrativeUnit": AU_TYPE}
+
+
+# ==========================================================================
+# microsoft.graph.security.alert (alerts_v2); enum types are "enum:<name>"
+# ==========================================================================
+
+ENUMS = {
+    "alertStatus": ["unknown", "new", "inProgress", "resolved", "unknownFutureValue"],
+    "alertSeverity": ["unknown", "informational", "low", "medium", "high", "unknownFutureValue"],
+    "alertClassification": ["unknown", "falsePositive", "truePositive",
+                            "informationalExpectedActivity", "unknownFutureValue"],
+    # The resource page and the update page list different members; both are accepted.
+    "alertDetermination": ["unknown", "apt", "malware", "securityPersonnel", "securityTesting",
+                           "unwantedSoftware", "other", "multiStagedAttack", "compromisedAccount",
+                           "phishing", "maliciousUserActivity", "notMalicious",
+                           "notEnoughDataToValidate", "confirmedActivity",
+                           "lineOfBusinessApplication", "unknownFutureValue", "compromisedUser",
+                           "clean", "insufficientData", "confirmedUserActivity"],
+    "serviceSource": ["unknown", "microsoftDefenderForEndpoint", "microsoftDefenderForIdentity",
+                      "microsoftDefenderForCloudApps", "microsoftDefenderForOffice365",
+                      "microsoft365Defender", "azureAdIdentityProtection", "microsoftAppGovernance",
+                      "dataLossPrevention", "unknownFutureValue", "microsoftDefenderForCloud"],
+    "detectionSource": ["unknown", "microsoftDefenderForEndpoint", "antivirus", "smartScreen",
+                        "customTi", "microsoftDefenderForOffice365", "automatedInvestigation",
+                        "microsoftThreatExperts", "customDetection", "microsoftDefenderForIdentity",
+                        "cloudAppSecurity", "microsoft365Defender", "azureAdIdentityProtection",
+                        "manual", "microsoftDataLossPrevention", "appGovernancePolicy",
+                        "appGovernanceDetection", "unknownFutureValue", "microsoftDefenderForCloud"],
+}
+ENUM_NAMESPACE = "microsoft.graph.security."
+
+ALERT = {
+    "id": "str", "providerAlertId": "str", "incidentId": "str", "status": "enum:alertStatus",
+    "severity": "enum:alertSeverity", "classification": "enum:alertClassification",
+    "determination": "enum:alertDetermination", "serviceSource": "enum:serviceSource",
+    "detectionSource": "enum:detectionSource", "productName": "str", "detectorId": "str",
+    "tenantId": "str", "title": "str", "description": "str", "recommendedActions": "str",
+    "category": "str", "assignedTo": "str", "alertWebUrl": "str", "incidentWebUrl": "str",
+    "actorDisplayName": "str", "threatDisplayName": "str", "threatFamilyName": "str",
+    "mitreTechniques": "strs", "createdDateTime": "dt", "lastUpdateDateTime": "dt",
+    "resolvedDateTime": "dt", "firstActivityDateTime": "dt", "lastActivityDateTime": "dt",
+    "comments": "objs:alertComment", "evidence": "objs:alertEvidence", "systemTags": "strs",
+}
+# security-alert-update (v1.0): the properties a PATCH may set.
+ALERT_WRITABLE = {"status", "classification", "determination", "assignedTo"}
+
+ALERT_TYPE = EntityType("alert", "security/alerts_v2", ALERT, namespace="microsoft.graph.security",
+                        sortable=("createdDateTime", "lastUpdateDateTime"),
+                        filterable=("assignedTo", "classification", "determination",
+                                    "createdDateTime", "lastUpdateDateTime", "severity",
+                                    "serviceSource", "status"))
+
+SUBSCRIBED_SKU = {
+    "accountId": "str", "accountName": "str", "appliesTo": "str", "capabilityStatus": "str",
+    "consumedUnits": "int", "id": "str", "prepaidUnits": "obj:licenseUnitsDetail",
+    "servicePlans": "objs:servicePlanInfo", "skuId": "str", "skuPartNumber": "str",
+    "subscriptionIds": "strs",
+}
+SUBSCRIBED_SKU_TYPE = EntityType("subscribedSku", "subscribedSkus", SUBSCRIBED_SKU)

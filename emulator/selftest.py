@@ -449,6 +449,271 @@ def test_patch(emu):
     check("reset: seeded refresh token restored", status == 200)
 
 
+def test_users_list(emu):
+    token = emu.access_token()
+    ev = {"ConsistencyLevel": "eventual"}
+    status, _, body, _ = emu.graph("/v1.0/users", token)
+    check("users: 30 on one default page", status == 200 and len(body["value"]) == 30
+          and "@odata.nextLink" not in body and body["@odata.context"].endswith("$metadata#users"),
+          body)
+    check("users: default properties", list(body["value"][0]) == [
+        "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
+        "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"])
+    # Three pages with $top=10, following @odata.nextLink as given.
+    path, pages, ids = "/v1.0/users?$top=10&$select=id,displayName", 0, []
+    while path:
+        status, _, body, _ = emu.graph(path, token)
+        if status != 200:
+            break
+        pages += 1
+        ids += [u["id"] for u in body["value"]]
+        link = body.get("@odata.nextLink")
+        path = urllib.parse.urlsplit(link)._replace(scheme="", netloc="").geturl() if link else None
+    check("users: $top=10 gives 3 pages", pages == 3 and len(ids) == 30 and len(set(ids)) == 30,
+          (pages, len(ids)))
+    for flt, expect in (("accountEnabled eq false", ["ryan.brooks@contoso.onmicrosoft.com"]),
+                        ("userType eq 'Guest'", ["john.smith_fabrikam.com#EXT#@contoso.onmicrosoft.com"])):
+        status, _, body, _ = emu.graph("/v1.0/users?$select=userPrincipalName&$filter="
+                                       + urllib.parse.quote(flt), token)
+        check("users: $filter %s" % flt, status == 200 and
+              [u["userPrincipalName"] for u in body["value"]] == expect, body)
+    status, _, body, _ = emu.graph("/v1.0/users?$select=displayName&$filter="
+                                   + urllib.parse.quote("startswith(displayName,'A')"), token)
+    check("users: $filter startswith", status == 200 and [u["displayName"] for u in body["value"]]
+          == ["Adele Vance", "Alex Wilber", "Allan Deyoung"], body)
+    search = "/v1.0/users?$search=" + urllib.parse.quote('"displayName:wil"') + "&$select=displayName"
+    status, _, body, _ = emu.graph(search, token)
+    check("users: $search needs ConsistencyLevel", status == 400
+          and body["error"]["code"] == "Request_UnsupportedQuery", body)
+    status, _, body, _ = emu.graph(search + "&$count=true", token, headers=ev)
+    check("users: $search + $count", status == 200 and body["@odata.count"] == 2 and sorted(
+        u["displayName"] for u in body["value"]) == ["Alex Wilber", "Nestor Wilke"], body)
+    status, _, body, _ = emu.graph("/v1.0/users?$orderby=displayName%20desc&$top=1"
+                                   "&$select=displayName", token)
+    check("users: $orderby", status == 200 and body["value"][0]["displayName"] == "田中 由紀", body)
+    for top in ("0", "1000"):
+        status, _, body, _ = emu.graph("/v1.0/users?$top=" + top, token)
+        check("users: $top=%s refused" % top, status == 400, body)
+    status, headers, _, raw = emu.graph("/v1.0/users/$count", token, headers=ev)
+    check("users: /$count", status == 200 and raw == b"30"
+          and headers["content-type"].startswith("text/plain"), raw)
+    status, _, body, _ = emu.graph("/v1.0/users/$count", token)
+    check("users: /$count needs ConsistencyLevel", status == 400, body)
+    # beta: same routes, contexts under /beta/.
+    status, _, body, _ = emu.graph("/beta/users?$top=10&$select=id", token)
+    check("beta: /users", status == 200 and body["@odata.context"].endswith("/beta/$metadata#users(id)")
+          and "/beta/users?" in body["@odata.nextLink"], body)
+    status, _, body, _ = emu.graph("/beta/users/" + ADELE, token)
+    check("beta: /users/{id}", status == 200 and body["id"] == ADELE
+          and body["@odata.context"].endswith("/beta/$metadata#users/$entity"), body)
+    status, _, body, _ = post_json(emu, "/beta/$batch", token, {"requests": [
+        {"id": "1", "method": "GET", "url": "/users/%s?$select=id" % ADELE}]})
+    item = body["responses"][0] if status == 200 else {}
+    check("beta: $batch items under /beta", item.get("status") == 200 and item["body"][
+        "@odata.context"].endswith("/beta/$metadata#users(id)/$entity"), body)
+    status, _, body, _ = emu.graph("/v2.0/users/" + ADELE, token)
+    check("version: unknown refused", status == 400 and body["error"]["message"] == "Invalid version: v2.0")
+
+
+def test_revoke_sessions(emu):
+    token = emu.access_token()
+    path = "/v1.0/users/%s/revokeSignInSessions" % ADELE
+    _, before = emu.control("GET", "/state/users/" + ADELE)
+    status, headers, body, _ = emu.graph(path, token, "POST")
+    check("revoke: 200 Edm.Boolean", status == 200 and body == {
+        "@odata.context": emu.info["url"] + "/v1.0/$metadata#Edm.Boolean", "value": True}, body)
+    _, state = emu.control("GET", "/state/users/" + ADELE)
+    check("revoke: signInSessionsValidFromDateTime now (state)",
+          state["signInSessionsValidFromDateTime"] > before["signInSessionsValidFromDateTime"]
+          and state["signInSessionsValidFromDateTime"].startswith(time.strftime("%Y-", time.gmtime()))
+          and state["refreshTokensValidFromDateTime"] == state["signInSessionsValidFromDateTime"],
+          state["signInSessionsValidFromDateTime"])
+    status, _, body, _ = emu.graph("/v1.0/users/%s?$select=signInSessionsValidFromDateTime" % ADELE,
+                                   token)
+    check("revoke: visible via $select", body.get("signInSessionsValidFromDateTime")
+          == state["signInSessionsValidFromDateTime"], body)
+    status, _, body = emu.token("refresh_token", refresh_token=emu.info["refresh_token"])
+    check("revoke: older refresh token refused (AADSTS50173)", status == 400
+          and body.get("error") == "invalid_grant" and body.get("error_codes") == [50173], body)
+    status, _, body = emu.token("password", username=emu.info["username"],
+                                password=emu.info["password"],
+                                scope="User.Read offline_access")
+    fresh = body.get("refresh_token")
+    status, _, body = emu.token("refresh_token", refresh_token=fresh)
+    check("revoke: new sign-in works", status == 200, body)
+    status, _, body, _ = emu.graph("/v1.0/users/nobody@contoso.onmicrosoft.com/revokeSignInSessions",
+                                   token, "POST")
+    check("revoke: 404", status == 404 and graph_error(body, "Request_ResourceNotFound"), body)
+    status, _, body, _ = emu.graph(path, token)
+    check("revoke: GET is 405", status == 405, body)
+    status, _, body, _ = emu.graph(path, limited_token(emu), "POST")
+    check("revoke: limited app 403", status == 403
+          and graph_error(body, "Authorization_RequestDenied"), body)
+
+
+E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
+SPE_E5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06"
+O365_E5 = "c7df2760-2c81-4ef7-b578-5b5392b571df"
+POWER_BI_PRO = "f8a1db68-be16-40ed-86d5-cb42ce701560"
+SWAY = "a23b959c-7ce8-4e57-9140-b90eb88a9e97"
+SVC = "users('%24svc-backup@contoso.onmicrosoft.com')"
+GUEST = "users/john.smith_fabrikam.com%23EXT%23@contoso.onmicrosoft.com"
+
+
+def test_licenses(emu):
+    token = emu.access_token()
+    status, _, body, _ = emu.graph("/v1.0/subscribedSkus", token)
+    skus = {s["skuPartNumber"]: s for s in body.get("value", [])} if status == 200 else {}
+    check("skus: list", status == 200 and body["@odata.context"].endswith("$metadata#subscribedSkus")
+          and set(skus) == {"ENTERPRISEPREMIUM", "ENTERPRISEPACK", "SPE_E5", "POWER_BI_PRO"}, body)
+    check("skus: fields", skus and skus["ENTERPRISEPACK"]["skuId"] == E3
+          and skus["SPE_E5"]["skuId"] == SPE_E5 and skus["ENTERPRISEPREMIUM"]["consumedUnits"] == 28
+          and skus["ENTERPRISEPACK"]["id"] == emu.info["tenant_id"] + "_" + E3
+          and set(skus["ENTERPRISEPACK"]["prepaidUnits"]) == {"enabled", "lockedOut", "suspended", "warning"}
+          and any(p["servicePlanId"] == SWAY for p in skus["ENTERPRISEPACK"]["servicePlans"]), skus)
+    status, _, body, _ = emu.graph("/v1.0/subscribedSkus?$filter=skuId%20eq%20'x'", token)
+    check("skus: $filter refused", status == 400, body)
+    status, _, body, _ = emu.graph("/v1.0/subscribedSkus", limited_token(emu))
+    check("skus: limited app 403", status == 403, body)
+
+    def assign(key, add, remove, tok=token):
+        return post_json(emu, "/v1.0/%s/assignLicense" % key, tok,
+                         {"addLicenses": add, "removeLicenses": remove})
+
+    status, _, body, _ = assign(SVC, [{"skuId": E3, "disabledPlans": [SWAY]}], [])
+    check("assignLicense: 200 user", status == 200 and body["displayName"] == "Backup Service"
+          and body["@odata.context"].endswith("$metadata#users/$entity"), body)
+    status, _, body, _ = emu.graph("/v1.0/%s?$select=assignedLicenses,assignedPlans" % SVC, token)
+    check("assignLicense: assignedLicenses", body.get("assignedLicenses") == [
+        {"disabledPlans": [SWAY], "skuId": E3}], body)
+    plans = {p["servicePlanId"]: p["capabilityStatus"] for p in body.get("assignedPlans", [])}
+    check("assignLicense: assignedPlans", plans.get("efb87545-963c-4e0d-99df-69c6916d9eb0")
+          == "Enabled" and SWAY not in plans, plans)
+    status, _, body, _ = emu.graph("/v1.0/subscribedSkus?$select=skuId,consumedUnits", token)
+    check("assignLicense: consumedUnits", {s["skuId"]: s["consumedUnits"] for s in body["value"]}
+          .get(E3) == 1, body)
+    status, _, body, _ = assign(SVC, [{"skuId": SPE_E5}], [E3])
+    _, state = emu.control("GET", "/state/users/$svc-backup@contoso.onmicrosoft.com")
+    check("assignLicense: add + remove", status == 200 and state["assignedLicenses"] == [
+        {"disabledPlans": [], "skuId": SPE_E5}], state["assignedLicenses"])
+    status, _, body, _ = assign(GUEST, [{"skuId": E3, "disabledPlans": []}], [])
+    check("assignLicense: no usageLocation", status == 400 and graph_error(body, "Request_BadRequest")
+          and body["error"]["message"] == "License assignment cannot be done for user with invalid "
+          "usage location.", body)
+    bogus = "0118a350-71fc-4ec3-8f0c-6a1cb8867561"
+    status, _, body, _ = assign("users/" + ADELE, [{"skuId": bogus, "disabledPlans": []}], [])
+    check("assignLicense: unknown sku", status == 400 and graph_error(body, "Request_BadRequest")
+          and body["error"]["message"] == "License %s does not correspond to a valid company "
+          "License." % bogus, body)
+    status, _, body, _ = assign("users/" + ADELE, [], [E3])
+    check("assignLicense: remove one not held", status == 400
+          and body["error"]["message"] == "User does not have a corresponding license.", body)
+    status, _, body, _ = assign("users/" + ADELE, [{"skuId": POWER_BI_PRO}], [])
+    check("assignLicense: no seat left", status == 400 and graph_error(body, "Request_BadRequest")
+          and "does not have any available licenses" in body["error"]["message"], body)
+    status, _, body, _ = post_json(emu, "/v1.0/users/%s/assignLicense" % ADELE, token,
+                                   {"addLicenses": []})
+    check("assignLicense: missing removeLicenses", status == 400 and body["error"]["message"].endswith(
+        "The missing parameters are: removeLicenses."), body)
+    status, _, body, _ = assign("users/" + ADELE, [{"skuId": "not-a-guid"}], [])
+    check("assignLicense: bad guid", status == 400 and graph_error(body, "BadRequest"), body)
+    status, _, body, _ = assign("users/nobody@contoso.onmicrosoft.com", [], [])
+    check("assignLicense: 404", status == 404, body)
+    status, _, body, _ = assign("users/" + ADELE, [], [], limited_token(emu))
+    check("assignLicense: limited app 403", status == 403, body)
+    status, _, body, _ = assign("users/" + ADELE, [], [O365_E5])
+    _, state = emu.control("GET", "/state/users/" + ADELE)
+    check("assignLicense: remove", status == 200 and state["assignedLicenses"] == [] and all(
+        p["capabilityStatus"] == "Deleted" for p in state["assignedPlans"]), state["assignedPlans"])
+
+
+ALERT = "da638614425261848130_1849275630"
+
+
+def test_security_alerts(emu):
+    token = emu.access_token()
+    base = "/v1.0/security/alerts_v2"
+    status, _, body, _ = emu.graph(base, token)
+    alerts = body.get("value", []) if status == 200 else []
+    check("alerts: list", status == 200 and len(alerts) == 15
+          and body["@odata.context"].endswith("/v1.0/$metadata#security/alerts_v2"), body)
+    check("alerts: newest first", [a["createdDateTime"] for a in alerts]
+          == sorted((a["createdDateTime"] for a in alerts), reverse=True) and alerts[0]["id"] == ALERT)
+    first = alerts[0] if alerts else {}
+    check("alerts: documented properties", {
+        "id", "providerAlertId", "incidentId", "status", "severity", "classification",
+        "determination", "serviceSource", "detectionSource", "title", "description", "category",
+        "assignedTo", "createdDateTime", "lastUpdateDateTime", "resolvedDateTime", "evidence",
+        "mitreTechniques", "alertWebUrl", "tenantId", "comments"} <= set(first), first)
+    users = {u for a in alerts for e in a["evidence"]
+             if e["@odata.type"] == "#microsoft.graph.security.userEvidence"
+             for u in [e["userAccount"]["azureAdUserId"]]}
+    check("alerts: user evidence names seeded users", ADELE in users and users <= set(fixture_user_ids()))
+    check("alerts: device evidence", any(e["@odata.type"] == "#microsoft.graph.security.deviceEvidence"
+                                         for a in alerts for e in a["evidence"]))
+    # Paging: $top=5 -> 3 pages through @odata.nextLink.
+    path, pages, ids = base + "?$top=5", 0, []
+    while path and pages < 5:
+        status, _, body, _ = emu.graph(path, token)
+        pages += 1
+        ids += [a["id"] for a in body.get("value", [])]
+        link = body.get("@odata.nextLink")
+        path = urllib.parse.urlsplit(link)._replace(scheme="", netloc="").geturl() if link else None
+    check("alerts: $top=5 pages", pages == 3 and len(set(ids)) == 15, (pages, ids))
+    flt = urllib.parse.quote("severity eq 'high' and status eq 'new'")
+    status, _, body, _ = emu.graph(base + "?$count=true&$filter=" + flt, token)
+    check("alerts: $filter severity/status", status == 200 and [a["id"] for a in body["value"]]
+          == [ALERT] and body["@odata.count"] == 1, body)
+    status, _, body, _ = emu.graph(base + "?$filter=" + urllib.parse.quote("status eq 'resolved'"),
+                                   token)
+    check("alerts: $filter status", status == 200 and len(body["value"]) == 4
+          and all(a["resolvedDateTime"] for a in body["value"]), body)
+    status, _, body, _ = emu.graph(base + "?$filter=" + urllib.parse.quote(
+        "createdDateTime ge 2024-09-12T00:00:00Z"), token)
+    check("alerts: $filter createdDateTime", status == 200 and len(body["value"]) == 6, body)
+    status, _, body, _ = emu.graph(base + "?$filter=" + urllib.parse.quote("severity eq 'severe'"),
+                                   token)
+    check("alerts: unknown enum member", status == 400 and body["error"]["message"] == (
+        "Invalid filter clause: The string 'severe' is not a valid enumeration type constant."), body)
+    status, _, body, _ = emu.graph(base + "?$filter=" + urllib.parse.quote("title eq 'x'"), token)
+    check("alerts: $filter on a non-filterable property", status == 400, body)
+    status, _, _, raw = emu.graph(base + "/$count", token)
+    check("alerts: /$count", status == 200 and raw == b"15", raw)
+
+    status, _, body, _ = emu.graph(base + "/" + ALERT, token)
+    check("alert: get", status == 200 and body["id"] == ALERT and body["severity"] == "high"
+          and body["@odata.context"].endswith("$metadata#security/alerts_v2/$entity"), body)
+    status, _, body, _ = emu.graph(base + "/no-such-alert", token)
+    check("alert: 404", status == 404 and graph_error(body), body)
+    json_type = {"Content-Type": "application/json"}
+    change = {"status": "inProgress", "classification": "truePositive", "determination": "malware",
+              "assignedTo": "secAdmin@contoso.onmicrosoft.com"}
+    status, _, body, _ = emu.graph(base + "/" + ALERT, token, "PATCH", json_type, json.dumps(change))
+    check("alert: PATCH 200 with the alert", status == 200 and body["id"] == ALERT
+          and all(body[k] == v for k, v in change.items())
+          and body["lastUpdateDateTime"] > "2024-09-16T07:44:02.5570000Z", body)
+    status, _, body, _ = emu.graph(base + "/" + ALERT, token)
+    check("alert: PATCH persisted", body.get("assignedTo") == "secAdmin@contoso.onmicrosoft.com")
+    _, state = emu.control("GET", "/state/alerts/" + ALERT)
+    check("alert: state", state.get("status") == "inProgress", state)
+    status, _, body, _ = emu.graph(base + "/" + ALERT, token, "PATCH", json_type,
+                                   json.dumps({"status": "resolved"}))
+    check("alert: resolve stamps resolvedDateTime", status == 200 and body["resolvedDateTime"], body)
+    for bad in ({"colour": "red"}, {"severity": "low"}, {"status": "closed"}, {"status": 3}):
+        status, _, body, _ = emu.graph(base + "/" + ALERT, token, "PATCH", json_type, json.dumps(bad))
+        check("alert: PATCH %s refused" % bad, status == 400 and graph_error(body, "BadRequest"), body)
+    status, _, body, _ = emu.graph(base + "/no-such-alert", token, "PATCH", json_type,
+                                   json.dumps({"status": "resolved"}))
+    check("alert: PATCH 404", status == 404, body)
+    limited = limited_token(emu)
+    for method, path, payload in (("GET", base, None), ("GET", base + "/" + ALERT, None),
+                                  ("PATCH", base + "/" + ALERT, json.dumps({"status": "new"}))):
+        status, _, body, _ = emu.graph(path, limited, method, json_type, payload)
+        check("alerts: limited app 403 on %s %s" % (method, path), status == 403, body)
+    status, _, body, _ = emu.graph("/beta/security/alerts_v2?$top=1", token)
+    check("alerts: beta", status == 200 and "/beta/$metadata#security/alerts_v2" in
+          body["@odata.context"], body)
+
 def test_faults(emu):
     token = emu.access_token()
     user = "/v1.0/users/" + ADELE
@@ -1201,7 +1466,8 @@ def main():
     emu = Emulator()
     try:
         for test in (test_ready, test_token_endpoint, test_graph_users, test_graph_auth,
-                     test_member_of, test_patch, test_faults, test_keep_alive_and_stats,
+                     test_member_of, test_patch, test_users_list, test_revoke_sessions,
+                     test_licenses, test_security_alerts, test_faults, test_keep_alive_and_stats,
                      test_concurrency, test_config, test_device_code, test_bulk_presence,
                      test_batch, test_rate_limit, test_latency_concurrency):
             emu.control("POST", "/reset")

@@ -45,4 +45,10 @@ step "$LUA" examples/quickstart.lua adele.vance@contoso.onmicrosoft.com
 step "$LUA" examples/whois.lua lynne.robbins@contoso.onmicrosoft.com
 step "$LUA" examples/whois.lua "john.smith_fabrikam.com#EXT#@contoso.onmicrosoft.com"
 step "$LUA" examples/disable-account.lua "patrick.o'brien@contoso.onmicrosoft.com"
+step "$LUA" examples/presence-board.lua --once adele.vance@contoso.onmicrosoft.com \
+  lynne.robbins@contoso.onmicrosoft.com megan.bowen@contoso.onmicrosoft.com
+step "$LUA" examples/audit-admins.lua
+# A C host embedding Lua and the module (examples/embed.c).
+cc -o "$work/embed" examples/embed.c $(pkg-config --cflags --libs lua5.4)
+step "$work/embed" adele.vance@contoso.onmicrosoft.com
 printf '\ndemo: all steps passed\n'

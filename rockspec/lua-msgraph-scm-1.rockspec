@@ -23,7 +23,7 @@ description = {
 }
 
 dependencies = {
-  "lua >= 5.4, < 5.5",
+  "lua >= 5.1, < 5.5",
   "lua-cjson",
 }
 
@@ -46,6 +46,7 @@ build = {
     ["graph.bulk"] = "lua/graph/bulk.lua",
     ["graph.check"] = "lua/graph/check.lua",
     ["graph.client"] = "lua/graph/client.lua",
+    ["graph.compat"] = "lua/graph/compat.lua",
     ["graph.errors"] = "lua/graph/errors.lua",
     ["graph.json"] = "lua/graph/json.lua",
     ["graph.options"] = "lua/graph/options.lua",
@@ -56,7 +57,7 @@ build = {
     ["graph.users"] = "lua/graph/users.lua",
     ["graph.core"] = {
       sources = {
-        "csrc/graph_core.c", "csrc/gc_err.c", "csrc/gc_headers.c", "csrc/gc_http.c",
+        "csrc/graph_core.c", "csrc/gc_compat.c", "csrc/gc_err.c", "csrc/gc_headers.c", "csrc/gc_http.c",
         "csrc/gc_jwt.c", "csrc/gc_multi.c", "csrc/gc_oauth.c", "csrc/gc_session.c", "csrc/gc_util.c",
       },
       defines = { 'GC_VERSION="0.1.0"' },

@@ -47,7 +47,7 @@ describe("auth", function()
       local n = a * 65536 + (b or 0) * 256 + (c or 0)
       local chars = 2 + (b and 1 or 0) + (c and 1 or 0)
       for k = 1, chars do
-        local idx = (n >> (18 - 6 * (k - 1))) & 63
+        local idx = math.floor(n / 2 ^ (18 - 6 * (k - 1))) % 64   -- portable (n >> s) & 63
         out[#out + 1] = alphabet:sub(idx + 1, idx + 1)
       end
     end
@@ -61,10 +61,11 @@ describe("auth", function()
     local out, bits, nbits = {}, 0, 0
     for ch in s:gmatch(".") do
       local v = assert(map[ch], "not base64url: " .. ch)
-      bits, nbits = (bits << 6) | v, nbits + 6
+      bits, nbits = bits * 64 + v, nbits + 6          -- portable (bits << 6) | v
       if nbits >= 8 then
         nbits = nbits - 8
-        out[#out + 1] = string.char((bits >> nbits) & 255)
+        out[#out + 1] = string.char(math.floor(bits / 2 ^ nbits) % 256)
+        bits = bits % 2 ^ nbits                        -- keep only the unread bits
       end
     end
     return table.concat(out)
@@ -154,7 +155,7 @@ describe("auth", function()
     assert.truthy(tostring(err):find("AADSTS" .. aadsts, 1, true), tostring(err))
     assert.is_true(util.is_guid(err.trace_id), tostring(err.trace_id))
     assert.is_true(util.is_guid(err.correlation_id), tostring(err.correlation_id))
-    assert.equal(aadsts, math.tointeger(err.error_codes[1]))
+    assert.equal(aadsts, err.error_codes[1])
   end
 
   local function raised(opts)

@@ -54,7 +54,7 @@ describe("faults", function()
     }
 
     for _, case in ipairs(cases) do
-      local name, fault, kind, code, status, opts = table.unpack(case)
+      local name, fault, kind, code, status, opts = (table.unpack or unpack)(case)
       it(("%s gives %s %s, and the same client's next call succeeds"):format(name, kind, code), function()
         local o = { retry_delay = 0.01 }
         for k, v in pairs(opts or {}) do o[k] = v end

@@ -14,7 +14,7 @@ local LIMIT_KIB = 1024
 
 local function rss_kib()
   local f = assert(io.open("/proc/self/statm"))
-  local pages = tonumber(f:read("a"):match("^%d+%s+(%d+)"))
+  local pages = tonumber(f:read("*a"):match("^%d+%s+(%d+)"))
   f:close()
   return pages * 4
 end
@@ -34,7 +34,7 @@ local counts = { ok = 0, graph = 0, decode = 0, transport = 0, auth = 0 }
 local t0, base = os.clock(), nil
 for i = 1, N do
   if i % 97 == 0 then
-    local f = faults[(i // 97) % #faults + 1]
+    local f = faults[math.floor(i / 97) % #faults + 1]
     f.target, f.path, f.count = "graph", "^/v1\\.0/users/", 1
     emu:fault(f)
   end

@@ -3,6 +3,7 @@
 -- after their Retry-After, as Graph's throttling guidance asks.
 local bulk = require "graph.bulk"
 local check = require "graph.check"
+local compat = require "graph.compat"
 local core = require "graph.core"
 local json = require "graph.json"
 
@@ -65,7 +66,7 @@ function M.run(client, a)
   while #pending > 0 do
     local groups, calls = {}, {}
     for first = 1, #pending, PER_BATCH do
-      local idx = { table.unpack(pending, first, math.min(first + PER_BATCH - 1, #pending)) }
+      local idx = { compat.unpack(pending, first, math.min(first + PER_BATCH - 1, #pending)) }
       groups[#groups + 1] = idx
       local reads = true
       for _, i in ipairs(idx) do reads = reads and requests[i].method:upper() == "GET" end
@@ -85,7 +86,7 @@ function M.run(client, a)
       for k, i in ipairs(idx) do
         attempts[i] = attempts[i] + 1
         local item = by_id[tostring(k)]
-        local status = item and math.tointeger(item.status)
+        local status = item and compat.tointeger(item.status)
         local headers = item and lower_keys(item.headers)
         if status and client.retry_statuses[status] and attempts[i] <= client.max_retries then
           local after = headers["retry-after"] and core.retry_after(tostring(headers["retry-after"]))

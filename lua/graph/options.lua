@@ -182,7 +182,7 @@ function M.normalize(user)
     check.raise(FN .. ": field 'stall_timeout' must be at least 1 (second)")
   end
   for i, status in ipairs(o.retry_statuses or {}) do
-    if math.type(status) ~= "integer" or status < 400 or status > 599 then
+    if type(status) ~= "number" or status % 1 ~= 0 or status < 400 or status > 599 then
       check.raise(("%s: field 'retry_statuses' item %d must be an HTTP status from 400 to 599")
         :format(FN, i))
     end

@@ -2,6 +2,7 @@
 local args = require "graph.args"
 local bulk = require "graph.bulk"
 local check = require "graph.check"
+local compat = require "graph.compat"
 local core = require "graph.core"
 local json = require "graph.json"
 local request = require "graph.request"
@@ -34,7 +35,7 @@ function M.get_many(client, a)
   local ids = check.ids(fn, a.ids)
   local requests, chunks = {}, {}
   for first = 1, #ids, PER_CALL do
-    local chunk = { table.unpack(ids, first, math.min(first + PER_CALL - 1, #ids)) }
+    local chunk = { compat.unpack(ids, first, math.min(first + PER_CALL - 1, #ids)) }
     chunks[#chunks + 1] = { first = first, ids = chunk }
     requests[#requests + 1] = { method = "POST",
       url = client:url("/communications/getPresencesByUserId"),

@@ -63,7 +63,7 @@ function M.start(opts)
   for _, a in ipairs(opts.args or {}) do args[#args + 1] = util.shell_quote(a) end
   local cmd = table.concat(args, " ") .. " >" .. util.shell_quote(log) .. " 2>&1 </dev/null & echo $!"
   local p = assert(io.popen("cd " .. util.shell_quote(util.root) .. " || exit 1; " .. cmd))
-  local spawned = tonumber(p:read("a"):match("(%d+)"))
+  local spawned = tonumber(p:read("*a"):match("(%d+)"))
   p:close()
 
   local c = core()
@@ -91,7 +91,7 @@ function M.start(opts)
     tenant_id = info.tenant_id or fixtures.tenant_id,
     client_id = info.client_id or fixtures.client_id,
     client_secret = info.client_secret or fixtures.client_secret,
-    pid = math.tointeger(tonumber(info.pid)) or spawned,
+    pid = tonumber(info.pid) or spawned,
     info = info,
   }, Emu)
   emu.port = tonumber(emu.url:match(":(%d+)/?$"))

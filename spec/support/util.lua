@@ -8,11 +8,11 @@ do
   local dir = src:match("^(.*)/spec/support/[^/]+$")
   if not dir or dir == "" or dir == "." then
     local p = io.popen("pwd")
-    dir = p:read("l")
+    dir = p:read("*l")
     p:close()
   elseif dir:sub(1, 1) ~= "/" then
     local p = io.popen("pwd")
-    dir = p:read("l") .. "/" .. dir
+    dir = p:read("*l") .. "/" .. dir
     p:close()
   end
   M.root = dir
@@ -51,7 +51,7 @@ end
 function M.read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end
-  local s = f:read("a")
+  local s = f:read("*a")
   f:close()
   return s
 end
@@ -65,7 +65,7 @@ end
 -- Run a shell command; returns its combined stdout+stderr and whether it exited 0.
 function M.run(cmd)
   local p = assert(io.popen("(" .. cmd .. ") 2>&1"))
-  local out = p:read("a")
+  local out = p:read("*a")
   local ok, _, code = p:close()
   return out, ok == true, code
 end
@@ -161,10 +161,15 @@ function M.contains(list, x)
   return false
 end
 
+-- table.pack, on every Lua.
+function M.pack(...)
+  return { n = select("#", ...), ... }
+end
+
 -- Calls f under pcall and asserts it neither raised nor returned a result:
 -- the runtime-failure convention (nil, err) of the library.
 function M.expect_failure(f, ...)
-  local packed = table.pack(pcall(f, ...))
+  local packed = M.pack(pcall(f, ...))
   assert(packed[1], "expected nil, err but the call raised: " .. tostring(packed[2]))
   assert(packed[2] == nil, "expected nil, err but the call succeeded")
   local err = packed[3]

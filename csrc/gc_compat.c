@@ -1,0 +1,24 @@
+/*
+** gc_compat.c: the few functions gc_compat.h cannot express as macros.
+*/
+#include "gc_compat.h"
+
+#if LUA_VERSION_NUM < 502 && !defined(luaL_newlibtable)
+/* luaL_setfuncs from Lua 5.2: register l into the table below nup upvalues. */
+void gc_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+  luaL_checkstack(L, nup, "too many upvalues");
+  for (; l->name != NULL; l++) {
+    int i;
+    if (l->func == NULL) {            /* a placeholder, as in 5.4 */
+      lua_pushboolean(L, 0);
+    } else {
+      for (i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+      lua_pushcclosure(L, l->func, nup);
+    }
+    lua_setfield(L, -(nup + 2), l->name);
+  }
+  lua_pop(L, nup);
+}
+#else
+typedef int gc_compat_unused;         /* ISO C wants something in every file */
+#endif
