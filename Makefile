@@ -191,6 +191,29 @@ fuzz: deps fuzz-deps $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
 .PHONY: test-asan test-valgrind test-threads soak fuzz fuzz-deps
 
 # ---------------------------------------------------------------------------
+# Lint and docs
+
+C_LINT_FILES := csrc/*.c csrc/*.h fuzz/*.c spec/host/*.c examples/*.c
+lint-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="lua-check cppcheck clang-tidy clang-format"
+
+lint: deps lint-deps
+	luacheck --no-color -q .
+	cppcheck --enable=warning,style,performance,portability --std=c99 --error-exitcode=1 \
+	  --quiet --inline-suppr -I csrc csrc/
+	@for f in csrc/*.c; do \
+	  clang-tidy --quiet $$f -- -std=c99 $(LUA_CFLAGS) $(CURL_CFLAGS) 2>/dev/null || exit 1; done
+	clang-format --dry-run -Werror $(C_LINT_FILES)
+	@echo "lint: clean"
+
+docs: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="lua-ldoc"
+	ldoc -c docs/config.ld .
+	@echo "docs: build/docs/index.html"
+
+.PHONY: lint lint-deps docs
+
+# ---------------------------------------------------------------------------
 # REPL (begin): `make repl` opens lua5.4 -i with `graph` and a client `g`
 # (examples/repl.lua: the bundled emulator, or a tenant from AZURE_*).
 .PHONY: repl

@@ -3,7 +3,7 @@
 #
 #   BENCH_N=5000        sequential requests per row
 #   BENCH_CURL_N=200    requests for the curl command-line row (one process per request)
-#   BENCH_REPEAT=3      runs of the floor and lua-msgraph rows (the median is kept)
+#   BENCH_REPEAT=3      runs of every row but curl's (medians are kept)
 #   BENCH_MEM_N=100000  requests of the memory run
 #   BENCH_BULK=1        0 skips the bulk rows (emulator with 50 ms latency)
 #
@@ -148,17 +148,18 @@ row() {
 for scheme in http https; do
   base=$HTTP; ca=""
   [ $scheme = https ] && { base=$HTTPS; ca=$CA; }
+  # interleaved, so that a burst of load elsewhere hits every row alike
   for _ in $(seq "$REPEAT"); do
     row floor "$scheme" "" "$work/floor" "$base/v1.0/users/" "$N" "$TOKEN" "$ca"
     row lua-msgraph "$scheme" "" "$LUA" "$here/clients/msgraph_seq.lua" "$base" "$base" "$N" "$ca"
+    row luasocket "$scheme" "" "$LUA" "$here/clients/luasocket_seq.lua" "$base" "$base" "$N" "$ca"
+    if [ $scheme = https ]; then
+      row js-sdk https "" env NODE_EXTRA_CA_CERTS="$CA" node "$here/js/seq.mjs" "$base" "$base" "$N"
+    fi
   done
-  row luasocket "$scheme" "" "$LUA" "$here/clients/luasocket_seq.lua" "$base" "$base" "$N" "$ca"
   row curl-cli "$scheme" "" sh "$here/clients/curl_cli.sh" "$base/v1.0/users/" "$CURL_N" "$TOKEN" "$ca"
-  if [ $scheme = https ]; then
-    row js-sdk https "" env NODE_EXTRA_CA_CERTS="$CA" node "$here/js/seq.mjs" "$base" "$base" "$N"
-  else
+  [ $scheme = https ] ||
     record row js-sdk http na "" "" "" "" "" "the SDK sends its token only over https"
-  fi
 done
 
 # --- memory: a long users.get run ------------------------------------------

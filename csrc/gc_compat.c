@@ -8,10 +8,10 @@
 void gc_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   luaL_checkstack(L, nup, "too many upvalues");
   for (; l->name != NULL; l++) {
-    int i;
-    if (l->func == NULL) {            /* a placeholder, as in 5.4 */
+    if (l->func == NULL) { /* a placeholder, as in 5.4 */
       lua_pushboolean(L, 0);
     } else {
+      int i;
       for (i = 0; i < nup; i++) lua_pushvalue(L, -nup);
       lua_pushcclosure(L, l->func, nup);
     }
@@ -20,5 +20,5 @@ void gc_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   lua_pop(L, nup);
 }
 #else
-typedef int gc_compat_unused;         /* ISO C wants something in every file */
+typedef int gc_compat_unused; /* ISO C wants something in every file */
 #endif

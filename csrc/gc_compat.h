@@ -14,17 +14,16 @@
 #endif
 
 #if LUA_VERSION_NUM < 502
-#define lua_rawlen(L, i) lua_objlen(L, i)
-#define lua_absindex(L, i) \
-  (((i) > 0 || (i) <= LUA_REGISTRYINDEX) ? (i) : lua_gettop(L) + (i) + 1)
+#define lua_rawlen(L, i)   lua_objlen(L, i)
+#define lua_absindex(L, i) (((i) > 0 || (i) <= LUA_REGISTRYINDEX) ? (i) : lua_gettop(L) + (i) + 1)
 #ifndef LUA_OK
 #define LUA_OK 0
 #endif
 /* LuaJIT 2.1 already has these three from the 5.2 API; PUC Lua 5.1 does not. */
-#if !defined(luaL_newlibtable)   /* LuaJIT 2.1 defines it with the rest */
-#define luaL_setfuncs(L, l, nup) gc_compat_setfuncs(L, l, nup)
+#if !defined(luaL_newlibtable) /* LuaJIT 2.1 defines it with the rest */
+#define luaL_setfuncs(L, l, nup)   gc_compat_setfuncs(L, l, nup)
 #define luaL_setmetatable(L, name) (luaL_getmetatable(L, name), lua_setmetatable(L, -2))
-#define luaL_newlib(L, l) (lua_newtable(L), luaL_setfuncs(L, l, 0))
+#define luaL_newlib(L, l)          (lua_newtable(L), luaL_setfuncs(L, l, 0))
 void gc_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup);
 #endif
 #endif

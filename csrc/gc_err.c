@@ -9,30 +9,31 @@
 
 /* libcurl result -> stable code. Codes users compare literally, like
 ** LuaSocket's "timeout"; anything unlisted becomes "transport". */
-#define GC_CURL_CODES(X) \
-  X(CURLE_OPERATION_TIMEDOUT,     "timeout") \
-  X(CURLE_COULDNT_CONNECT,        "couldnt_connect") \
-  X(CURLE_COULDNT_RESOLVE_HOST,   "couldnt_resolve") \
-  X(CURLE_COULDNT_RESOLVE_PROXY,  "proxy") \
-  X(CURLE_PEER_FAILED_VERIFICATION, "ssl_verify") \
-  X(CURLE_SSL_CACERT_BADFILE,     "ssl_verify") \
-  X(CURLE_SSL_CONNECT_ERROR,      "ssl") \
-  X(CURLE_SSL_CERTPROBLEM,        "ssl") \
-  X(CURLE_SEND_ERROR,             "send") \
-  X(CURLE_RECV_ERROR,             "recv") \
-  X(CURLE_GOT_NOTHING,            "recv") \
-  X(CURLE_PARTIAL_FILE,           "recv") \
-  X(CURLE_HTTP2,                  "recv") \
-  X(CURLE_HTTP2_STREAM,           "recv") \
-  X(CURLE_WEIRD_SERVER_REPLY,     "recv") \
-  X(CURLE_BAD_CONTENT_ENCODING,   "bad_encoding") \
-  X(CURLE_FILESIZE_EXCEEDED,      "too_large") \
-  X(CURLE_URL_MALFORMAT,          "bad_url") \
-  X(CURLE_UNSUPPORTED_PROTOCOL,   "bad_url")
+#define GC_CURL_CODES(X)                           \
+  X(CURLE_OPERATION_TIMEDOUT, "timeout")           \
+  X(CURLE_COULDNT_CONNECT, "couldnt_connect")      \
+  X(CURLE_COULDNT_RESOLVE_HOST, "couldnt_resolve") \
+  X(CURLE_COULDNT_RESOLVE_PROXY, "proxy")          \
+  X(CURLE_PEER_FAILED_VERIFICATION, "ssl_verify")  \
+  X(CURLE_SSL_CACERT_BADFILE, "ssl_verify")        \
+  X(CURLE_SSL_CONNECT_ERROR, "ssl")                \
+  X(CURLE_SSL_CERTPROBLEM, "ssl")                  \
+  X(CURLE_SEND_ERROR, "send")                      \
+  X(CURLE_RECV_ERROR, "recv")                      \
+  X(CURLE_GOT_NOTHING, "recv")                     \
+  X(CURLE_PARTIAL_FILE, "recv")                    \
+  X(CURLE_HTTP2, "recv")                           \
+  X(CURLE_HTTP2_STREAM, "recv")                    \
+  X(CURLE_WEIRD_SERVER_REPLY, "recv")              \
+  X(CURLE_BAD_CONTENT_ENCODING, "bad_encoding")    \
+  X(CURLE_FILESIZE_EXCEEDED, "too_large")          \
+  X(CURLE_URL_MALFORMAT, "bad_url")                \
+  X(CURLE_UNSUPPORTED_PROTOCOL, "bad_url")
 
 const char *gc_err_curlcode(CURLcode rc) {
   switch (rc) {
-#define GC_CASE(c, name) case c: return name;
+#define GC_CASE(c, name) \
+  case c: return name;
     GC_CURL_CODES(GC_CASE)
 #undef GC_CASE
     default: return "transport";
@@ -93,7 +94,7 @@ static const char *field(lua_State *L, int t, const char *k, size_t *len) {
   const char *s;
   lua_getfield(L, t, k);
   s = (lua_type(L, -1) == LUA_TSTRING) ? lua_tolstring(L, -1, len) : NULL;
-  lua_pop(L, 1);                     /* still anchored in the table */
+  lua_pop(L, 1); /* still anchored in the table */
   return s;
 }
 
@@ -111,11 +112,11 @@ int gc_err_tostring(lua_State *L) {
   lua_getfield(L, 1, "status_code");
   if (lua_type(L, -1) == LUA_TNUMBER) {
     char num[32];
-    snprintf(num, sizeof num, " %ld", (long)lua_tointeger(L, -1));
+    (void)snprintf(num, sizeof num, " %ld", (long)lua_tointeger(L, -1));
     lua_pop(L, 1);
     luaL_addstring(&b, num);
-  }
-  else lua_pop(L, 1);
+  } else
+    lua_pop(L, 1);
   if ((s = field(L, 1, "code", &n)) != NULL && n > 0) {
     luaL_addchar(&b, ' ');
     add_oneline(&b, s, n);
@@ -129,8 +130,7 @@ int gc_err_tostring(lua_State *L) {
     luaL_addstring(&b, " (request-id ");
     add_oneline(&b, s, n > 64 ? 64 : n);
     luaL_addchar(&b, ')');
-  }
-  else if ((s = field(L, 1, "trace_id", &n)) != NULL) {
+  } else if ((s = field(L, 1, "trace_id", &n)) != NULL) {
     luaL_addstring(&b, " (trace-id ");
     add_oneline(&b, s, n > 64 ? 64 : n);
     luaL_addchar(&b, ')');

@@ -10,8 +10,8 @@
 
 #define GC_ERROR_MT "graph.error"
 
-void gc_err_open(lua_State *L);                 /* create the metatable */
-void gc_err_setmt(lua_State *L, int idx);       /* give a table the metatable */
+void gc_err_open(lua_State *L);           /* create the metatable */
+void gc_err_setmt(lua_State *L, int idx); /* give a table the metatable */
 
 /* Push nil and a new error table {kind=, code=, message=}; returns 2.
 ** The table is left at the top so callers can add fields before returning. */
@@ -24,6 +24,6 @@ void gc_err_setinteger(lua_State *L, const char *field, lua_Integer value);
 const char *gc_err_curlcode(CURLcode rc);
 
 int gc_err_tostring(lua_State *L);
-int gc_err_new(lua_State *L);                   /* core.error(t) */
+int gc_err_new(lua_State *L); /* core.error(t) */
 
 #endif

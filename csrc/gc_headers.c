@@ -7,7 +7,7 @@
 #include "gc_headers.h"
 
 
-static int is_tchar(unsigned char c) {    /* RFC 9110 token characters */
+static int is_tchar(unsigned char c) { /* RFC 9110 token characters */
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
          (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
@@ -20,10 +20,11 @@ int gc_header_split(const char *line, size_t n, const char **name, size_t *name_
   if (i == 0 || i >= n || line[i] != ':') return 0;
   *name = line;
   *name_len = i;
-  for (i++; i < n && (line[i] == ' ' || line[i] == '\t'); i++) {}
+  for (i++; i < n && (line[i] == ' ' || line[i] == '\t'); i++) {
+  }
   end = n;
-  while (end > i && (line[end - 1] == '\r' || line[end - 1] == '\n' ||
-                     line[end - 1] == ' ' || line[end - 1] == '\t'))
+  while (end > i && (line[end - 1] == '\r' || line[end - 1] == '\n' || line[end - 1] == ' ' ||
+                     line[end - 1] == '\t'))
     end--;
   *value = line + i;
   *value_len = end - i;
@@ -34,7 +35,7 @@ int gc_header_split(const char *line, size_t n, const char **name, size_t *name_
 void gc_header_reason(const char *line, size_t n, const char **reason, size_t *len) {
   size_t i = 0, end;
   int spaces = 0;
-  while (i < n && spaces < 2) {             /* skip "HTTP/x.y" and the status code */
+  while (i < n && spaces < 2) { /* skip "HTTP/x.y" and the status code */
     if (line[i] == ' ') {
       spaces++;
       while (i + 1 < n && line[i + 1] == ' ' && spaces < 2) i++;
@@ -42,8 +43,7 @@ void gc_header_reason(const char *line, size_t n, const char **reason, size_t *l
     i++;
   }
   end = n;
-  while (end > i && (line[end - 1] == '\r' || line[end - 1] == '\n' || line[end - 1] == ' '))
-    end--;
+  while (end > i && (line[end - 1] == '\r' || line[end - 1] == '\n' || line[end - 1] == ' ')) end--;
   *reason = line + (i < n ? i : n);
   *len = (spaces == 2 && end > i) ? end - i : 0;
 }
@@ -66,8 +66,7 @@ int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason
         lua_pushlstring(L, value, vlen);
         lua_replace(L, tbl - 1);
       }
-    }
-    else if (gc_header_split(p, n, &name, &nlen, &value, &vlen)) {
+    } else if (gc_header_split(p, n, &name, &nlen, &value, &vlen)) {
       luaL_Buffer b;
       size_t i;
       luaL_buffinit(L, &b);
@@ -75,9 +74,9 @@ int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason
         char c = name[i];
         luaL_addchar(&b, (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c);
       }
-      luaL_pushresult(&b);                          /* key */
+      luaL_pushresult(&b); /* key */
       lua_pushvalue(L, -1);
-      lua_rawget(L, tbl);                           /* previous value, if repeated */
+      lua_rawget(L, tbl); /* previous value, if repeated */
       if (lua_isstring(L, -1)) {
         lua_pushliteral(L, ", ");
         lua_pushlstring(L, value, vlen);

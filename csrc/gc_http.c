@@ -32,7 +32,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   h->last_byte = gc_monotonic();
   if (h->body.len + len > h->cfg->max_response_bytes) {
     h->too_large = 1;
-    return 0;                         /* makes libcurl abort the transfer */
+    return 0; /* makes libcurl abort the transfer */
   }
   if (gc_buf_append(&h->body, p, len) != 0) {
     h->nomem = 1;
@@ -49,7 +49,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   size_t len = size * n;
   h->last_byte = gc_monotonic();
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) gc_buf_reset(&h->head, 0);
-  if (h->head.len + len > 256 * 1024) {   /* no legitimate header block is this big */
+  if (h->head.len + len > (size_t)256 * 1024) { /* no legitimate header block is this big */
     h->too_large = 1;
     return 0;
   }
@@ -76,10 +76,13 @@ void gc_http_config_free(gc_http_config *cfg) {
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow) {
   gc_http *h = (gc_http *)ud;
-  (void)dltotal; (void)dlnow; (void)ultotal; (void)ulnow;
+  (void)dltotal;
+  (void)dlnow;
+  (void)ultotal;
+  (void)ulnow;
   if (h->head.len > 0 && gc_monotonic() - h->last_byte > h->cfg->stall_timeout) {
     h->stalled = 1;
-    return 1;                           /* abort the transfer */
+    return 1; /* abort the transfer */
   }
   return 0;
 }
@@ -98,20 +101,22 @@ void gc_http_close(gc_http *h) {
     curl_easy_cleanup(h->easy);
     h->easy = NULL;
   }
-  gc_buf_free(&h->body, 1);             /* may hold tokens */
+  gc_buf_free(&h->body, 1); /* may hold tokens */
   gc_buf_free(&h->head, 0);
 }
 
 
-#define SET(opt, val) \
-  do { if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK) return rc; } while (0)
+#define SET(opt, val)                                                \
+  do {                                                               \
+    if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK) return rc; \
+  } while (0)
 
-static CURLcode setup(gc_http *h, const char *method, const char *url,
-                      struct curl_slist *headers, const char *body, size_t body_len) {
+static CURLcode setup(gc_http *h, const char *method, const char *url, struct curl_slist *headers,
+                      const char *body, size_t body_len) {
   CURL *e = h->easy;
   const gc_http_config *c = h->cfg;
   CURLcode rc;
-  curl_easy_reset(e);                 /* keeps the connection, DNS and TLS session caches */
+  curl_easy_reset(e); /* keeps the connection, DNS and TLS session caches */
   SET(CURLOPT_URL, url);
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_NOPROGRESS, 0L);
@@ -122,16 +127,16 @@ static CURLcode setup(gc_http *h, const char *method, const char *url,
 #else
   SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-  SET(CURLOPT_FOLLOWLOCATION, 0L);    /* a redirect must never carry the token elsewhere */
+  SET(CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must never carry the token elsewhere */
   /* libcurl silently re-sends a request whose reused connection died before
   ** any answer: harmless for reads, not for writes, which get a connection
   ** of their own. */
   if (h->fresh) SET(CURLOPT_FRESH_CONNECT, 1L);
-  SET(CURLOPT_PATH_AS_IS, 1L);        /* the path is already encoded: send it verbatim */
+  SET(CURLOPT_PATH_AS_IS, 1L); /* the path is already encoded: send it verbatim */
   SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
   SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
-  SET(CURLOPT_ACCEPT_ENCODING, "");   /* every encoding libcurl decodes: gzip at least */
+  SET(CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes: gzip at least */
   SET(CURLOPT_USERAGENT, c->user_agent);
   SET(CURLOPT_SSL_VERIFYPEER, c->verify_ssl ? 1L : 0L);
   SET(CURLOPT_SSL_VERIFYHOST, c->verify_ssl ? 2L : 0L);
@@ -144,15 +149,17 @@ static CURLcode setup(gc_http *h, const char *method, const char *url,
   SET(CURLOPT_HEADERFUNCTION, on_header);
   SET(CURLOPT_HEADERDATA, h);
   SET(CURLOPT_HTTPHEADER, headers);
-  if (strcmp(method, "GET") == 0) SET(CURLOPT_HTTPGET, 1L);
-  else if (strcmp(method, "HEAD") == 0) SET(CURLOPT_NOBODY, 1L);
+  if (strcmp(method, "GET") == 0)
+    SET(CURLOPT_HTTPGET, 1L);
+  else if (strcmp(method, "HEAD") == 0)
+    SET(CURLOPT_NOBODY, 1L);
   else {
     if (body == NULL && strcmp(method, "DELETE") != 0) {
-      body = "";                      /* POST/PATCH/PUT without a body: Content-Length: 0 */
+      body = ""; /* POST/PATCH/PUT without a body: Content-Length: 0 */
       body_len = 0;
     }
     if (body != NULL) {
-      SET(CURLOPT_POSTFIELDS, body);  /* not copied: the caller wipes it afterwards */
+      SET(CURLOPT_POSTFIELDS, body); /* not copied: the caller wipes it afterwards */
       SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     }
     if (strcmp(method, "POST") != 0) SET(CURLOPT_CUSTOMREQUEST, method);
@@ -168,7 +175,7 @@ CURLcode gc_http_prepare(gc_http *h, const char *method, const char *url,
   gc_buf_reset(&h->body, 1);
   gc_buf_reset(&h->head, 0);
   h->status = 0;
-  h->sent = h->started = h->too_large = h->nomem = h->stalled = 0;  /* fresh: the caller's */
+  h->sent = h->started = h->too_large = h->nomem = h->stalled = 0; /* fresh: the caller's */
   h->errbuf[0] = '\0';
   return setup(h, method, url, headers, body, body_len);
 }
@@ -187,8 +194,8 @@ CURLcode gc_http_finish(gc_http *h, CURLcode rc) {
   if (rc == CURLE_WRITE_ERROR && h->too_large) rc = CURLE_FILESIZE_EXCEEDED;
   if (rc == CURLE_WRITE_ERROR && h->nomem) rc = CURLE_OUT_OF_MEMORY;
   if (rc == CURLE_ABORTED_BY_CALLBACK && h->stalled) {
-    snprintf(h->errbuf, sizeof h->errbuf, "no data from the server for %g s (stall_timeout)",
-             h->cfg->stall_timeout);
+    (void)snprintf(h->errbuf, sizeof h->errbuf, "no data from the server for %g s (stall_timeout)",
+                   h->cfg->stall_timeout);
     rc = CURLE_OPERATION_TIMEDOUT;
   }
   /* A peer that closes inside the header block can leave libcurl content with
@@ -197,7 +204,8 @@ CURLcode gc_http_finish(gc_http *h, CURLcode rc) {
                           (h->head.data[h->head.len - 2] == '\n' ||
                            (h->head.len >= 3 && h->head.data[h->head.len - 2] == '\r' &&
                             h->head.data[h->head.len - 3] == '\n')))) {
-    snprintf(h->errbuf, sizeof h->errbuf, "connection closed before the response headers ended");
+    (void)snprintf(h->errbuf, sizeof h->errbuf,
+                   "connection closed before the response headers ended");
     rc = CURLE_RECV_ERROR;
   }
   curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -210,7 +218,7 @@ CURLcode gc_http_finish(gc_http *h, CURLcode rc) {
   }
   if (h->body.data == NULL) gc_buf_append(&h->body, "", 0);
   if (h->head.data == NULL) gc_buf_append(&h->head, "", 0);
-  curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL);   /* drop the pointer to the body */
+  curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL); /* drop the pointer to the body */
   curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
   return rc;
 }

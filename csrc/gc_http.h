@@ -10,35 +10,35 @@
 #include "gc_util.h"
 
 typedef struct gc_http_config {
-  long timeout_ms;            /* whole exchange */
+  long timeout_ms; /* whole exchange */
   long connect_timeout_ms;
-  double stall_timeout;       /* seconds of silence once a response has begun */
+  double stall_timeout; /* seconds of silence once a response has begun */
   int verify_ssl;
-  char *ca_file;              /* owned; may be NULL */
-  char *proxy;                /* owned; may be NULL */
-  char *user_agent;           /* owned */
+  char *ca_file;    /* owned; may be NULL */
+  char *proxy;      /* owned; may be NULL */
+  char *user_agent; /* owned */
   size_t max_response_bytes;
 } gc_http_config;
 
 typedef struct gc_http {
   CURL *easy;
-  const gc_http_config *cfg;  /* owned by the session */
-  gc_buf body;                /* response body of the last exchange */
-  gc_buf head;                /* header lines of the final response */
-  int fresh;                  /* next exchange on a new connection (set by the caller) */
+  const gc_http_config *cfg; /* owned by the session */
+  gc_buf body;               /* response body of the last exchange */
+  gc_buf head;               /* header lines of the final response */
+  int fresh;                 /* next exchange on a new connection (set by the caller) */
   long status;
-  int sent;                   /* any request byte went out */
-  int started;                /* any response byte came back */
+  int sent;    /* any request byte went out */
+  int started; /* any response byte came back */
   int too_large;
   int nomem;
   int stalled;
-  double last_byte;           /* monotonic time the last response byte arrived */
+  double last_byte; /* monotonic time the last response byte arrived */
   char errbuf[CURL_ERROR_SIZE];
 } gc_http;
 
-int gc_http_global_init(void);                  /* once per process, thread-safe */
+int gc_http_global_init(void); /* once per process, thread-safe */
 void gc_http_config_free(gc_http_config *cfg);
-int gc_http_open(gc_http *h, const gc_http_config *cfg);   /* 0 or -1 */
+int gc_http_open(gc_http *h, const gc_http_config *cfg); /* 0 or -1 */
 void gc_http_close(gc_http *h);
 
 /* Set the slot up for one exchange (body may be NULL: no request body), and

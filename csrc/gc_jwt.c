@@ -16,24 +16,28 @@
 
 
 int gc_base64url(gc_buf *out, const unsigned char *p, size_t n) {
-  static const char tbl[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   size_t i;
   for (i = 0; i + 2 < n; i += 3) {
     char q[4];
     unsigned long v = ((unsigned long)p[i] << 16) | ((unsigned long)p[i + 1] << 8) | p[i + 2];
-    q[0] = tbl[(v >> 18) & 63]; q[1] = tbl[(v >> 12) & 63];
-    q[2] = tbl[(v >> 6) & 63];  q[3] = tbl[v & 63];
+    q[0] = tbl[(v >> 18) & 63];
+    q[1] = tbl[(v >> 12) & 63];
+    q[2] = tbl[(v >> 6) & 63];
+    q[3] = tbl[v & 63];
     if (gc_buf_append(out, q, 4) != 0) return -1;
   }
   if (n - i == 1) {
     char q[2];
-    q[0] = tbl[p[i] >> 2]; q[1] = tbl[(p[i] & 3) << 4];
+    q[0] = tbl[p[i] >> 2];
+    q[1] = tbl[(p[i] & 3) << 4];
     if (gc_buf_append(out, q, 2) != 0) return -1;
   } else if (n - i == 2) {
     char q[3];
     unsigned long v = ((unsigned long)p[i] << 8) | p[i + 1];
-    q[0] = tbl[(v >> 10) & 63]; q[1] = tbl[(v >> 4) & 63]; q[2] = tbl[(v << 2) & 63];
+    q[0] = tbl[(v >> 10) & 63];
+    q[1] = tbl[(v >> 4) & 63];
+    q[2] = tbl[(v << 2) & 63];
     if (gc_buf_append(out, q, 3) != 0) return -1;
   }
   return out->data ? 0 : gc_buf_append(out, "", 0);
@@ -68,24 +72,23 @@ static int pass_phrase(char *buf, int size, int rwflag, void *ud) {
 }
 
 
-int gc_cert_load(gc_cert *c, const char *path, const char *password,
-                 char *err, size_t errlen) {
+int gc_cert_load(gc_cert *c, const char *path, const char *password, char *err, size_t errlen) {
   BIO *bio = BIO_new_file(path, "r");
   X509 *x = NULL;
   EVP_PKEY *key = NULL;
   if (bio == NULL) {
-    snprintf(err, errlen, "cannot open certificate file '%s'", path);
+    (void)snprintf(err, errlen, "cannot open certificate file '%s'", path);
     return -1;
   }
   x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-  if (x != NULL && BIO_reset(bio) == 0)     /* the key may come before or after */
+  if (x != NULL && BIO_reset(bio) == 0) /* the key may come before or after */
     key = PEM_read_bio_PrivateKey(bio, NULL, pass_phrase, (void *)password);
   BIO_free(bio);
-  ERR_clear_error();                        /* the queue may mention the file, not the secret */
+  ERR_clear_error(); /* the queue may mention the file, not the secret */
   if (x == NULL || key == NULL) {
-    snprintf(err, errlen, "certificate file '%s' needs a PEM certificate and %s", path,
-             password ? "its private key (is certificate_password right?)"
-                      : "its private key (an encrypted key needs certificate_password)");
+    (void)snprintf(err, errlen, "certificate file '%s' needs a PEM certificate and %s", path,
+                   password ? "its private key (is certificate_password right?)"
+                            : "its private key (an encrypted key needs certificate_password)");
     X509_free(x);
     EVP_PKEY_free(key);
     return -1;
@@ -93,7 +96,7 @@ int gc_cert_load(gc_cert *c, const char *path, const char *password,
   if (EVP_PKEY_base_id(key) != EVP_PKEY_RSA ||
       thumbprint(x, EVP_sha1(), c->x5t, sizeof c->x5t) != 0 ||
       thumbprint(x, EVP_sha256(), c->x5t_s256, sizeof c->x5t_s256) != 0) {
-    snprintf(err, errlen, "certificate file '%s' must hold an RSA key", path);
+    (void)snprintf(err, errlen, "certificate file '%s' must hold an RSA key", path);
     X509_free(x);
     EVP_PKEY_free(key);
     return -1;
@@ -110,8 +113,8 @@ void gc_cert_free(gc_cert *c) {
 }
 
 
-int gc_jwt_sign(const gc_cert *c, int pss, const char *header, size_t hlen,
-                const char *claims, size_t clen, gc_buf *out) {
+int gc_jwt_sign(const gc_cert *c, int pss, const char *header, size_t hlen, const char *claims,
+                size_t clen, gc_buf *out) {
   EVP_MD_CTX *ctx = NULL;
   EVP_PKEY_CTX *pctx = NULL;
   unsigned char *sig = NULL;
@@ -129,12 +132,11 @@ int gc_jwt_sign(const gc_cert *c, int pss, const char *header, size_t hlen,
   if (EVP_DigestSign(ctx, NULL, &siglen, (const unsigned char *)out->data, out->len) != 1)
     goto done;
   if ((sig = (unsigned char *)OPENSSL_malloc(siglen)) == NULL) goto done;
-  if (EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)out->data, out->len) != 1)
-    goto done;
+  if (EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)out->data, out->len) != 1) goto done;
   if (gc_buf_append(out, ".", 1) == 0 && gc_base64url(out, sig, siglen) == 0) r = 0;
 done:
   OPENSSL_free(sig);
-  EVP_MD_CTX_free(ctx);                     /* frees pctx too */
+  EVP_MD_CTX_free(ctx); /* frees pctx too */
   ERR_clear_error();
   return r;
 }

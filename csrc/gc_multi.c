@@ -43,10 +43,9 @@ void gc_multi_close(gc_multi *m) {
 static CURLcode start(gc_multi *m, gc_http *h, const gc_job *job) {
   CURLcode rc;
   h->fresh = job->fresh;
-  rc = gc_http_prepare(h, job->method, job->url, job->headers, job->body,
-                                job->body_len);
+  rc = gc_http_prepare(h, job->method, job->url, job->headers, job->body, job->body_len);
   if (rc != CURLE_OK) return rc;
-  curl_easy_setopt(h->easy, CURLOPT_PIPEWAIT, 1L);   /* multiplex rather than connect anew */
+  curl_easy_setopt(h->easy, CURLOPT_PIPEWAIT, 1L); /* multiplex rather than connect anew */
   curl_easy_setopt(h->easy, CURLOPT_PRIVATE, (void *)h);
   if (curl_multi_add_handle(m->multi, h->easy) != CURLM_OK) return CURLE_FAILED_INIT;
   return CURLE_OK;
@@ -77,11 +76,12 @@ int gc_multi_run(gc_multi *m, const gc_http_config *cfg, const gc_job *jobs, int
   while (!stopped && (next < njobs || running > 0)) {
     CURLMsg *msg;
     int left, still;
-    while (!stopped && next < njobs && nfree > 0) {   /* fill every free slot */
+    while (!stopped && next < njobs && nfree > 0) { /* fill every free slot */
       int s = free_slots[--nfree];
       CURLcode rc = start(m, &m->slots[s], &jobs[next]);
       job_of[s] = next++;
-      if (rc == CURLE_OK) running++;
+      if (rc == CURLE_OK)
+        running++;
       else {
         free_slots[nfree++] = s;
         stopped = done(ud, job_of[s], &m->slots[s], gc_http_finish(&m->slots[s], rc)) != 0;
@@ -101,13 +101,11 @@ int gc_multi_run(gc_multi *m, const gc_http_config *cfg, const gc_job *jobs, int
       curl_multi_remove_handle(m->multi, msg->easy_handle);
       running--;
       free_slots[nfree++] = s;
-      if (!stopped)
-        stopped = done(ud, job_of[s], h, gc_http_finish(h, msg->data.result)) != 0;
+      if (!stopped) stopped = done(ud, job_of[s], h, gc_http_finish(h, msg->data.result)) != 0;
     }
-    if (!stopped && running > 0 && still > 0)
-      curl_multi_poll(m->multi, NULL, 0, 100, NULL);
+    if (!stopped && running > 0 && still > 0) curl_multi_poll(m->multi, NULL, 0, 100, NULL);
   }
-  if (running > 0) {                    /* stopped early: abandon what is in flight */
+  if (running > 0) { /* stopped early: abandon what is in flight */
     for (i = 0; i < m->nslots; i++) curl_multi_remove_handle(m->multi, m->slots[i].easy);
   }
   free(job_of);

@@ -11,14 +11,14 @@
 typedef struct gc_job {
   const char *method;
   const char *url;
-  const char *body;           /* may be NULL */
+  const char *body; /* may be NULL */
   size_t body_len;
   struct curl_slist *headers;
-  int fresh;                  /* on a new connection: a write */
+  int fresh; /* on a new connection: a write */
 } gc_job;
 
 typedef struct gc_multi {
-  CURLM *multi;               /* keeps its connections between runs */
+  CURLM *multi; /* keeps its connections between runs */
   gc_http *slots;
   int nslots;
 } gc_multi;

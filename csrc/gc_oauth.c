@@ -10,21 +10,21 @@
 #include "gc_headers.h"
 #include "gc_oauth.h"
 
-static const char decoder_key = 'd';      /* registry keys: their addresses are unique */
+static const char decoder_key = 'd'; /* registry keys: their addresses are unique */
 static const char encoder_key = 'e';
 
 /* Renew this long before expiry (Graph SDKs and MSAL use 5 minutes). */
-#define GC_TOKEN_MARGIN 300.0
-#define GC_ASSERTION_LIFETIME 600           /* seconds, as MSAL does */
-#define GC_DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
-#define GC_JWT_BEARER "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#define GC_TOKEN_MARGIN       300.0
+#define GC_ASSERTION_LIFETIME 600 /* seconds, as MSAL does */
+#define GC_DEVICE_GRANT       "urn:ietf:params:oauth:grant-type:device_code"
+#define GC_JWT_BEARER         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 void gc_oauth_open(lua_State *L) {
   lua_getglobal(L, "require");
   lua_pushliteral(L, "cjson.safe");
   lua_call(L, 1, 1);
-  lua_getfield(L, -1, "new");               /* a private instance: no shared config */
+  lua_getfield(L, -1, "new"); /* a private instance: no shared config */
   lua_call(L, 0, 1);
   lua_pushlightuserdata(L, (void *)&decoder_key);
   lua_getfield(L, -2, "decode");
@@ -73,8 +73,10 @@ int gc_oauth_fresh(const gc_oauth *o) {
 int gc_oauth_redact(const gc_oauth *o, gc_buf *b) {
   const char *secrets[4];
   int i;
-  secrets[0] = o->client_secret; secrets[1] = o->password;
-  secrets[2] = o->refresh_token; secrets[3] = o->access_token;
+  secrets[0] = o->client_secret;
+  secrets[1] = o->password;
+  secrets[2] = o->refresh_token;
+  secrets[3] = o->access_token;
   for (i = 0; i < 4; i++)
     if (gc_redact(b, secrets[i]) != 0) return -1;
   return 0;
@@ -123,13 +125,20 @@ static int add_assertion(lua_State *L, const gc_oauth *o, gc_buf *form) {
   encode_top(L);
   gc_guid(jti);
   lua_createtable(L, 0, 7);
-  lua_pushstring(L, o->token_url);  lua_setfield(L, -2, "aud");
-  lua_pushstring(L, o->client_id);  lua_setfield(L, -2, "iss");
-  lua_pushstring(L, o->client_id);  lua_setfield(L, -2, "sub");
-  lua_pushstring(L, jti);           lua_setfield(L, -2, "jti");
-  lua_pushinteger(L, (lua_Integer)now); lua_setfield(L, -2, "nbf");
-  lua_pushinteger(L, (lua_Integer)now); lua_setfield(L, -2, "iat");
-  lua_pushinteger(L, (lua_Integer)now + GC_ASSERTION_LIFETIME); lua_setfield(L, -2, "exp");
+  lua_pushstring(L, o->token_url);
+  lua_setfield(L, -2, "aud");
+  lua_pushstring(L, o->client_id);
+  lua_setfield(L, -2, "iss");
+  lua_pushstring(L, o->client_id);
+  lua_setfield(L, -2, "sub");
+  lua_pushstring(L, jti);
+  lua_setfield(L, -2, "jti");
+  lua_pushinteger(L, (lua_Integer)now);
+  lua_setfield(L, -2, "nbf");
+  lua_pushinteger(L, (lua_Integer)now);
+  lua_setfield(L, -2, "iat");
+  lua_pushinteger(L, (lua_Integer)now + GC_ASSERTION_LIFETIME);
+  lua_setfield(L, -2, "exp");
   encode_top(L);
   header = lua_tolstring(L, -2, &hlen);
   claims = lua_tolstring(L, -1, &clen);
@@ -155,16 +164,15 @@ static int add_client_auth(lua_State *L, const gc_oauth *o, gc_buf *b) {
 
 /* application/x-www-form-urlencoded, every value percent-encoded */
 static int build_form(lua_State *L, const gc_oauth *o, gc_buf *b) {
-  static const char *const grant_names[] = {
-    NULL, "client_credentials", "password", "refresh_token", GC_DEVICE_GRANT};
+  static const char *const grant_names[] = {NULL, "client_credentials", "password", "refresh_token",
+                                            GC_DEVICE_GRANT};
   int r = add_param(b, "grant_type", grant_names[o->grant]);
   r |= add_client_auth(L, o, b);
   if (o->grant != GC_GRANT_DEVICE_CODE) r |= add_param(b, "scope", o->scope);
   if (o->grant == GC_GRANT_PASSWORD) {
     r |= add_param(b, "username", o->username);
     r |= add_param(b, "password", o->password);
-  }
-  else if (o->grant == GC_GRANT_REFRESH_TOKEN)
+  } else if (o->grant == GC_GRANT_REFRESH_TOKEN)
     r |= add_param(b, "refresh_token", o->refresh_token);
   return r;
 }
@@ -172,14 +180,13 @@ static int build_form(lua_State *L, const gc_oauth *o, gc_buf *b) {
 
 /* POST form to url. Returns 0 with the reply decoded on the stack (a table,
 ** or nil when it is not JSON), or pushes nil, err (transport) and returns 2. */
-static int post_form(lua_State *L, gc_oauth *o, gc_http *h, const char *url,
-                     const gc_buf *form, char crid[37]) {
+static int post_form(lua_State *L, gc_oauth *o, gc_http *h, const char *url, const gc_buf *form,
+                     char crid[37]) {
   struct curl_slist *hdrs = NULL, *t;
   char crid_header[64];
   CURLcode rc;
   gc_guid(crid);
-  memcpy(crid_header, "client-request-id: ", 19);
-  memcpy(crid_header + 19, crid, 37);
+  (void)snprintf(crid_header, sizeof crid_header, "client-request-id: %s", crid);
   t = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
   if (t) t = curl_slist_append(hdrs = t, "Accept: application/json");
   if (t) t = curl_slist_append(hdrs = t, crid_header);
@@ -200,7 +207,7 @@ static int post_form(lua_State *L, gc_oauth *o, gc_http *h, const char *url,
   lua_pushlightuserdata(L, (void *)&decoder_key);
   lua_rawget(L, LUA_REGISTRYINDEX);
   lua_pushlstring(L, h->body.data, h->body.len);
-  lua_call(L, 1, 1);                        /* cjson.safe: nil on bad input, never raises */
+  lua_call(L, 1, 1); /* cjson.safe: nil on bad input, never raises */
   if (!lua_istable(L, -1)) {
     lua_pop(L, 1);
     lua_pushnil(L);
@@ -215,14 +222,14 @@ static const char *get_string(lua_State *L, int t, const char *k) {
   const char *s;
   lua_getfield(L, t, k);
   s = (lua_type(L, -1) == LUA_TSTRING) ? lua_tostring(L, -1) : NULL;
-  lua_pop(L, 1);                            /* still anchored in the table */
+  lua_pop(L, 1); /* still anchored in the table */
   return s;
 }
 
 
 static double get_number(lua_State *L, int t, const char *k, double def) {
   double v = def;
-  lua_getfield(L, t, k);                    /* a number, or a numeric string (ADFS) */
+  lua_getfield(L, t, k); /* a number, or a numeric string (ADFS) */
   if (lua_type(L, -1) == LUA_TNUMBER || lua_isstring(L, -1)) v = lua_tonumber(L, -1);
   lua_pop(L, 1);
   return v;
@@ -230,13 +237,11 @@ static double get_number(lua_State *L, int t, const char *k, double def) {
 
 
 /* Copy field k of the table at t into the error table at the top, redacted. */
-static void copy_field(lua_State *L, const gc_oauth *o, int t, const char *k,
-                       const char *as) {
+static void copy_field(lua_State *L, const gc_oauth *o, int t, const char *k, const char *as) {
   const char *s = get_string(L, t, k);
   gc_buf b = {NULL, 0, 0};
   if (s == NULL) return;
-  if (gc_buf_puts(&b, s) == 0 && gc_oauth_redact(o, &b) == 0)
-    gc_err_setstring(L, as, b.data);
+  if (gc_buf_puts(&b, s) == 0 && gc_oauth_redact(o, &b) == 0) gc_err_setstring(L, as, b.data);
   gc_buf_free(&b, 1);
 }
 
@@ -256,8 +261,10 @@ static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char 
     copy_field(L, o, t, "error_uri", "error_uri");
     copy_field(L, o, t, "timestamp", "timestamp");
     lua_getfield(L, t, "error_codes");
-    if (lua_istable(L, -1)) lua_setfield(L, err, "error_codes");
-    else lua_pop(L, 1);
+    if (lua_istable(L, -1))
+      lua_setfield(L, err, "error_codes");
+    else
+      lua_pop(L, 1);
   } else {
     gc_err_push(L, "decode", lua_istable(L, reply) ? "invalid_response" : "invalid_json",
                 lua_istable(L, reply) ? "token endpoint reply has no access_token"
@@ -265,7 +272,7 @@ static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char 
     err = lua_gettop(L);
   }
   gc_err_setinteger(L, "status_code", h->status);
-  gc_headers_push(L, h->head.data, h->head.len, 1);  /* reason, headers */
+  gc_headers_push(L, h->head.data, h->head.len, 1); /* reason, headers */
   lua_getfield(L, -1, "x-ms-request-id");
   lua_setfield(L, err, "request_id");
   lua_setfield(L, err, "headers");
@@ -290,7 +297,7 @@ static int take_token(lua_State *L, gc_oauth *o, double started) {
   gc_oauth_drop(o);
   o->access_token = gc_strdup(token);
   if (rt != NULL && rt[0] != '\0' && o->grant != GC_GRANT_CLIENT_CREDENTIALS) {
-    gc_free_secret(&o->refresh_token);     /* rotation: the new one replaces the old */
+    gc_free_secret(&o->refresh_token); /* rotation: the new one replaces the old */
     o->refresh_token = gc_strdup(rt);
   }
   lua_pop(L, 1);
@@ -320,7 +327,7 @@ static int redeem(lua_State *L, gc_oauth *o, gc_http *h) {
                          "or a signing failure)");
   }
   r = post_form(L, o, h, o->token_url, &form, crid);
-  gc_buf_free(&form, 1);                    /* wipes the secret */
+  gc_buf_free(&form, 1); /* wipes the secret */
   if (r != 0) return r;
   if (is_token_reply(L, h)) return take_token(L, o, started);
   return push_failure(L, o, h, crid);
@@ -344,8 +351,10 @@ static int device_url(const gc_oauth *o, gc_buf *b) {
 
 /* cjson gives every number as a float: show whole seconds as integers. */
 static void push_seconds(lua_State *L, double v) {
-  if (v == (double)(lua_Integer)v) lua_pushinteger(L, (lua_Integer)v);
-  else lua_pushnumber(L, v);
+  if (v == (double)(lua_Integer)v)
+    lua_pushinteger(L, (lua_Integer)v);
+  else
+    lua_pushnumber(L, v);
 }
 
 
@@ -376,15 +385,18 @@ static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
   /* Show the user what to do: the info table, without the device code. */
   lua_rawgeti(L, LUA_REGISTRYINDEX, o->device_cb);
   lua_createtable(L, 0, 5);
-  lua_getfield(L, reply, "user_code");        lua_setfield(L, -2, "user_code");
-  lua_getfield(L, reply, "verification_uri"); lua_setfield(L, -2, "verification_uri");
-  lua_getfield(L, reply, "message");          lua_setfield(L, -2, "message");
+  lua_getfield(L, reply, "user_code");
+  lua_setfield(L, -2, "user_code");
+  lua_getfield(L, reply, "verification_uri");
+  lua_setfield(L, -2, "verification_uri");
+  lua_getfield(L, reply, "message");
+  lua_setfield(L, -2, "message");
   push_seconds(L, get_number(L, reply, "expires_in", 900));
   lua_setfield(L, -2, "expires_in");
   push_seconds(L, interval);
   lua_setfield(L, -2, "interval");
-  lua_remove(L, reply);                       /* leaves: callback, info */
-  if (lua_pcall(L, 1, 0, 0) != 0) {           /* the callback failed: our error to raise */
+  lua_remove(L, reply);             /* leaves: callback, info */
+  if (lua_pcall(L, 1, 0, 0) != 0) { /* the callback failed: our error to raise */
     gc_free_secret(&device_code);
     return lua_error(L);
   }
@@ -414,11 +426,11 @@ static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
       continue;
     }
     if (e != NULL && strcmp(e, "slow_down") == 0 && gc_monotonic() < deadline) {
-      interval += 5;                           /* RFC 8628 section 3.5 */
+      interval += 5; /* RFC 8628 section 3.5 */
       lua_pop(L, 1);
       continue;
     }
-    r = push_failure(L, o, h, crid);           /* declined, expired, or anything else */
+    r = push_failure(L, o, h, crid); /* declined, expired, or anything else */
     break;
   }
   gc_buf_free(&form, 1);

@@ -23,23 +23,23 @@ typedef struct gc_oauth {
   char *token_url;
   char *client_id;
   char *scope;
-  char *client_secret;        /* secrets: wiped before they are freed */
+  char *client_secret; /* secrets: wiped before they are freed */
   char *username;
   char *password;
   char *refresh_token;
   char *access_token;
-  gc_cert cert;               /* certificate credential, when cert.key is set */
-  int cert_pss;               /* PS256 + x5t#S256 (1) or RS256 + x5t (0) */
-  int device_cb;              /* registry ref of on_device_code, or LUA_NOREF */
-  double refresh_at;          /* monotonic time after which the token is renewed */
+  gc_cert cert;      /* certificate credential, when cert.key is set */
+  int cert_pss;      /* PS256 + x5t#S256 (1) or RS256 + x5t (0) */
+  int device_cb;     /* registry ref of on_device_code, or LUA_NOREF */
+  double refresh_at; /* monotonic time after which the token is renewed */
   unsigned long token_requests;
 } gc_oauth;
 
-void gc_oauth_open(lua_State *L);               /* keep a private cjson codec */
+void gc_oauth_open(lua_State *L); /* keep a private cjson codec */
 void gc_oauth_init(gc_oauth *o);
 void gc_oauth_free(lua_State *L, gc_oauth *o);
-void gc_oauth_drop(gc_oauth *o);                /* forget the access token */
-int gc_oauth_fresh(const gc_oauth *o);          /* a usable token is cached */
+void gc_oauth_drop(gc_oauth *o);       /* forget the access token */
+int gc_oauth_fresh(const gc_oauth *o); /* a usable token is cached */
 
 /* Run the grant. Returns 0 with the token cached, or pushes nil, err and
 ** returns 2. */

@@ -22,7 +22,7 @@
 typedef struct gc_session {
   gc_http_config cfg;
   gc_http http;
-  gc_multi multi;             /* request_many's pool, created on first use */
+  gc_multi multi; /* request_many's pool, created on first use */
   gc_oauth oauth;
   unsigned long requests;
   int closed;
@@ -52,7 +52,7 @@ static const char *opt_string(lua_State *L, const char *k, const char *def) {
     if (strlen(v) != lua_rawlen(L, -1) || strpbrk(v, "\r\n") != NULL)
       luaL_error(L, "graph.core.session: field '%s' contains CR, LF or NUL", k);
   }
-  lua_pop(L, 1);                    /* the string stays alive in the options table */
+  lua_pop(L, 1); /* the string stays alive in the options table */
   return v;
 }
 
@@ -108,11 +108,12 @@ static void read_certificate(lua_State *L, gc_oauth *o) {
 
 
 static void read_credentials(lua_State *L, gc_oauth *o) {
-  static const char *const grants[] = {
-    "none", "client_credentials", "password", "refresh_token", "device_code", NULL};
+  static const char *const grants[] = {"none",          "client_credentials", "password",
+                                       "refresh_token", "device_code",        NULL};
   const char *g = opt_string(L, "grant", "none");
   int i;
-  for (i = 0; grants[i] != NULL && strcmp(grants[i], g) != 0; i++) {}
+  for (i = 0; grants[i] != NULL && strcmp(grants[i], g) != 0; i++) {
+  }
   if (grants[i] == NULL)
     luaL_error(L, "graph.core.session: field 'grant' has unknown value '%s'", g);
   o->grant = (gc_grant)i;
@@ -158,12 +159,12 @@ int gc_session_new(lua_State *L) {
   c->connect_timeout_ms = (long)(opt_number(L, "connect_timeout", 30, 0.001, 86400) * 1000);
   c->stall_timeout = opt_number(L, "stall_timeout", 30, 0.001, 86400);
   c->verify_ssl = opt_bool(L, "verify_ssl", 1);
-  c->max_response_bytes = (size_t)opt_number(L, "max_response_bytes", 64.0 * 1024 * 1024,
-                                             1, 1099511627776.0);
+  c->max_response_bytes =
+      (size_t)opt_number(L, "max_response_bytes", 64.0 * 1024 * 1024, 1, 1099511627776.0);
   own(L, &c->ca_file, opt_string(L, "ca_file", NULL));
   own(L, &c->proxy, opt_string(L, "http_proxy", NULL));
-  snprintf(ua, sizeof ua, "lua-msgraph/%s libcurl/%s", GC_VERSION,
-           curl_version_info(CURLVERSION_NOW)->version);
+  (void)snprintf(ua, sizeof ua, "lua-msgraph/%s libcurl/%s", GC_VERSION,
+                 curl_version_info(CURLVERSION_NOW)->version);
   own(L, &c->user_agent, opt_string(L, "user_agent", ua));
   read_credentials(L, &s->oauth);
   if (gc_http_open(&s->http, &s->cfg) != 0)
@@ -175,7 +176,7 @@ int gc_session_new(lua_State *L) {
 static int session_close(lua_State *L) {
   gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
   if (!s->closed) {
-    s->closed = 1;                  /* first, so a failure below cannot close twice */
+    s->closed = 1; /* first, so a failure below cannot close twice */
     gc_oauth_free(L, &s->oauth);
     gc_http_close(&s->http);
     gc_multi_close(&s->multi);
@@ -264,7 +265,7 @@ static struct curl_slist *build_headers(lua_State *L, int idx, char crid[37]) {
       }
       if (kn == 17 && strncasecmp_ascii(k, "client-request-id", 17) == 0) {
         have_crid = 1;
-        snprintf(crid, 37, "%s", v);
+        (void)snprintf(crid, 37, "%s", v);
       }
       gc_buf_reset(&line, 0);
       /* "Name;" is libcurl's way of sending a header with an empty value */
@@ -281,10 +282,10 @@ static struct curl_slist *build_headers(lua_State *L, int idx, char crid[37]) {
   if (!have_crid) {
     char h[64];
     gc_guid(crid);
-    snprintf(h, sizeof h, "client-request-id: %s", crid);
+    (void)snprintf(h, sizeof h, "client-request-id: %s", crid);
     if (append_header(&list, h) != 0) goto nomem;
   }
-  if (append_header(&list, "Expect:") != 0) goto nomem;   /* no 100-continue round trip */
+  if (append_header(&list, "Expect:") != 0) goto nomem; /* no 100-continue round trip */
   return list;
 nomem:
   free_headers(list);
@@ -308,7 +309,7 @@ static int add_authorization(struct curl_slist **list, const gc_oauth *o) {
   char *auth = (char *)malloc(n);
   int r;
   if (auth == NULL) return -1;
-  snprintf(auth, n, "Authorization: Bearer %s", o->access_token);
+  (void)snprintf(auth, n, "Authorization: Bearer %s", o->access_token);
   r = append_header(list, auth);
   gc_wipe(auth, n);
   free(auth);
@@ -360,7 +361,7 @@ static int session_request(lua_State *L) {
   if (rc != CURLE_OK) {
     gc_err_push(L, "transport", gc_err_curlcode(rc), gc_http_strerror(&s->http, rc));
     gc_err_setstring(L, "client_request_id", crid);
-    lua_pushboolean(L, s->http.sent);       /* lets callers retry what never left */
+    lua_pushboolean(L, s->http.sent); /* lets callers retry what never left */
     lua_setfield(L, -2, "request_sent");
     lua_pushboolean(L, s->http.started);
     lua_setfield(L, -2, "response_started");
@@ -368,7 +369,7 @@ static int session_request(lua_State *L) {
   }
   lua_pushinteger(L, s->http.status);
   gc_headers_push(L, s->http.head.data, s->http.head.len, 1);
-  if (lua_rawlen(L, -2) == 0) {              /* HTTP/2 has no reason phrase */
+  if (lua_rawlen(L, -2) == 0) { /* HTTP/2 has no reason phrase */
     lua_pushstring(L, gc_http_reason(s->http.status));
     lua_replace(L, -3);
   }
@@ -388,7 +389,7 @@ static int session_request(lua_State *L) {
 ** (bad input, a failing callback) still frees and wipes their headers. */
 typedef struct gc_jobs {
   int n;
-  gc_job *jobs;               /* points just past this struct */
+  gc_job *jobs; /* points just past this struct */
   char (*crids)[37];
 } gc_jobs;
 
@@ -406,10 +407,10 @@ typedef struct run_ctx {
   lua_State *L;
   gc_session *s;
   gc_jobs *jobs;
-  int results;                /* stack index of the results table */
-  int on_done;                /* stack index of the callback, or 0 */
+  int results; /* stack index of the results table */
+  int on_done; /* stack index of the callback, or 0 */
   int ndone;
-  int failed;                 /* the callback raised: its error is on the stack */
+  int failed; /* the callback raised: its error is on the stack */
 } run_ctx;
 
 /* gc_multi_done: store job's outcome at results[job + 1], tell the script. */
@@ -425,7 +426,7 @@ static int job_done(void *ud, int job, gc_http *h, CURLcode rc) {
     lua_pushboolean(L, h->started);
     lua_setfield(L, -2, "response_started");
     lua_setfield(L, -3, "err");
-    lua_pop(L, 1);                          /* the nil */
+    lua_pop(L, 1); /* the nil */
   } else {
     lua_pushinteger(L, h->status);
     lua_setfield(L, -2, "status");
@@ -446,9 +447,11 @@ static int job_done(void *ud, int job, gc_http *h, CURLcode rc) {
     lua_pushvalue(L, c->on_done);
     lua_pushinteger(L, job + 1);
     lua_pushinteger(L, c->ndone);
-    if (rc == CURLE_OK) lua_pushinteger(L, h->status);
-    else lua_pushnil(L);
-    if (lua_pcall(L, 3, 0, 0) != 0) {       /* keep the error; stop the run */
+    if (rc == CURLE_OK)
+      lua_pushinteger(L, h->status);
+    else
+      lua_pushnil(L);
+    if (lua_pcall(L, 3, 0, 0) != 0) { /* keep the error; stop the run */
       c->failed = 1;
       return 1;
     }
@@ -484,9 +487,9 @@ static int session_request_many(lua_State *L) {
   j = (gc_jobs *)lua_newuserdatauv(L, sizeof *j + (size_t)n * (sizeof(gc_job) + 37), 0);
   memset(j, 0, sizeof *j + (size_t)n * (sizeof(gc_job) + 37));
   j->jobs = (gc_job *)(void *)(j + 1);
-  j->crids = (char (*)[37])(void *)(j->jobs + n);
-  luaL_setmetatable(L, GC_JOBS_MT);         /* index 6 */
-  lua_newtable(L);                          /* 7: anchors the strings the jobs point into */
+  j->crids = (char(*)[37])(void *)(j->jobs + n);
+  luaL_setmetatable(L, GC_JOBS_MT); /* index 6 */
+  lua_newtable(L);                  /* 7: anchors the strings the jobs point into */
   anchors = lua_gettop(L);
   for (i = 0; i < n; i++) {
     gc_job *job = &j->jobs[i];
@@ -500,8 +503,8 @@ static int session_request_many(lua_State *L) {
     lua_getfield(L, t, "body");
     job->method = lua_tolstring(L, t + 1, &mlen);
     job->url = lua_tolstring(L, t + 2, &ulen);
-    if (job->method == NULL || mlen >= 16 || !valid_token(job->method, mlen) ||
-        job->url == NULL || ulen == 0 || has_space_or_ctl(job->url, ulen))
+    if (job->method == NULL || mlen >= 16 || !valid_token(job->method, mlen) || job->url == NULL ||
+        ulen == 0 || has_space_or_ctl(job->url, ulen))
       luaL_error(L, "graph.core: request %d needs a valid method and url", i + 1);
     if (!lua_isnil(L, t + 3)) {
       if (lua_type(L, t + 3) != LUA_TSTRING)
@@ -516,11 +519,11 @@ static int session_request_many(lua_State *L) {
     j->n = i + 1;
     if (use_auth && add_authorization(&job->headers, &s->oauth) != 0)
       luaL_error(L, "graph.core: out of memory");
-    lua_pop(L, 1);                          /* headers */
-    lua_rawseti(L, anchors, 3 * i + 3);     /* body, url, method: kept alive */
+    lua_pop(L, 1);                      /* headers */
+    lua_rawseti(L, anchors, 3 * i + 3); /* body, url, method: kept alive */
     lua_rawseti(L, anchors, 3 * i + 2);
     lua_rawseti(L, anchors, 3 * i + 1);
-    lua_pop(L, 1);                          /* the request table */
+    lua_pop(L, 1); /* the request table */
   }
 
   lua_createtable(L, n, 0);
@@ -532,10 +535,10 @@ static int session_request_many(lua_State *L) {
   ctx.ndone = 0;
   ctx.failed = 0;
   r = gc_multi_run(&s->multi, &s->cfg, j->jobs, n, conc, job_done, &ctx);
-  lua_pushcfunction(L, jobs_gc);            /* wipe and free the headers now */
+  lua_pushcfunction(L, jobs_gc); /* wipe and free the headers now */
   lua_pushvalue(L, 6);
   lua_call(L, 1, 0);
-  if (ctx.failed) return lua_error(L);      /* the callback's error, at the top */
+  if (ctx.failed) return lua_error(L); /* the callback's error, at the top */
   if (r < 0) return luaL_error(L, "graph.core: libcurl multi interface failed");
   lua_settop(L, ctx.results);
   return 1;
@@ -566,8 +569,10 @@ static int session_drop_token(lua_State *L) {
 /* The current refresh token, so a script can persist a rotated one. */
 static int session_refresh_token(lua_State *L) {
   gc_session *s = check_session(L);
-  if (s->oauth.refresh_token == NULL) lua_pushnil(L);
-  else lua_pushstring(L, s->oauth.refresh_token);
+  if (s->oauth.refresh_token == NULL)
+    lua_pushnil(L);
+  else
+    lua_pushstring(L, s->oauth.refresh_token);
   return 1;
 }
 
@@ -607,24 +612,20 @@ static int session_tostring(lua_State *L) {
 
 
 void gc_session_open(lua_State *L) {
-  static const luaL_Reg methods[] = {
-    {"request", session_request},
-    {"request_many", session_request_many},
-    {"token", session_token},
-    {"drop_token", session_drop_token},
-    {"refresh_token", session_refresh_token},
-    {"redact", session_redact},
-    {"stats", session_stats},
-    {"close", session_close},
-    {NULL, NULL}
-  };
-  static const luaL_Reg metamethods[] = {
-    {"__gc", session_close},
-    {"__close", session_close},
-    {"__tostring", session_tostring},
-    {"__index", NULL},              /* placeholder */
-    {NULL, NULL}
-  };
+  static const luaL_Reg methods[] = {{"request", session_request},
+                                     {"request_many", session_request_many},
+                                     {"token", session_token},
+                                     {"drop_token", session_drop_token},
+                                     {"refresh_token", session_refresh_token},
+                                     {"redact", session_redact},
+                                     {"stats", session_stats},
+                                     {"close", session_close},
+                                     {NULL, NULL}};
+  static const luaL_Reg metamethods[] = {{"__gc", session_close},
+                                         {"__close", session_close},
+                                         {"__tostring", session_tostring},
+                                         {"__index", NULL}, /* placeholder */
+                                         {NULL, NULL}};
   luaL_newmetatable(L, GC_JOBS_MT);
   lua_pushcfunction(L, jobs_gc);
   lua_setfield(L, -2, "__gc");

@@ -9,7 +9,7 @@
 
 #define GC_SESSION_MT "graph.core.session"
 
-void gc_session_open(lua_State *L);     /* register the metatable */
-int gc_session_new(lua_State *L);       /* core.session{...} */
+void gc_session_open(lua_State *L); /* register the metatable */
+int gc_session_new(lua_State *L);   /* core.session{...} */
 
 #endif

@@ -28,11 +28,11 @@ static int buf_reserve(gc_buf *b, size_t extra) {
   size_t need, cap;
   char *p;
   if (extra > (size_t)-1 - b->len - 1) return -1;
-  need = b->len + extra + 1;                /* room for the NUL */
+  need = b->len + extra + 1; /* room for the NUL */
   if (need <= b->cap) return 0;
   cap = b->cap ? b->cap : 256;
   while (cap < need) cap = (cap > (size_t)-1 / 2) ? need : cap * 2;
-  p = (char *)malloc(cap);                  /* not realloc: old bytes may be secret */
+  p = (char *)malloc(cap); /* not realloc: old bytes may be secret */
   if (p == NULL) return -1;
   if (b->data != NULL) {
     memcpy(p, b->data, b->len);
@@ -102,8 +102,8 @@ void gc_free_secret(char **s) {
 
 
 static int is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
 }
 
 
@@ -117,7 +117,9 @@ int gc_escape(gc_buf *out, const char *s, size_t n, const char *keep) {
       if (gc_buf_append(out, &c, 1) != 0) return -1;
     } else {
       char e[3];
-      e[0] = '%'; e[1] = hex[c >> 4]; e[2] = hex[c & 15];
+      e[0] = '%';
+      e[1] = hex[c >> 4];
+      e[2] = hex[c & 15];
       if (gc_buf_append(out, e, 3) != 0) return -1;
     }
   }
@@ -131,9 +133,8 @@ int gc_redact(gc_buf *buf, const char *secret) {
   size_t slen, i;
   gc_buf tmp = {NULL, 0, 0};
   if (secret == NULL || (slen = strlen(secret)) == 0 || buf->len < slen) return 0;
-  if (strstr(buf->data, secret) == NULL && memchr(buf->data, '\0', buf->len) == NULL)
-    return 0;
-  for (i = 0; i < buf->len; ) {
+  if (strstr(buf->data, secret) == NULL && memchr(buf->data, '\0', buf->len) == NULL) return 0;
+  for (i = 0; i < buf->len;) {
     if (i + slen <= buf->len && memcmp(buf->data + i, secret, slen) == 0) {
       if (gc_buf_append(&tmp, mark, sizeof(mark) - 1) != 0) goto nomem;
       i += slen;
@@ -183,44 +184,46 @@ static double http_date(const char *v) {
   char wday[16], mon[4], tz[4], tail;
   int d, y, hh, mm, ss, mi;
   /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
-  if (sscanf(v, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3s%c",
-             wday, &d, mon, &y, &hh, &mm, &ss, tz, &tail) == 8) {}
+  if (sscanf(v, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3s%c", wday, &d, mon, &y, &hh, &mm,
+             &ss, tz, &tail) == 8) {
+  }
   /* obsolete RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
-  else if (sscanf(v, "%15[A-Za-z], %2d-%3[A-Za-z]-%4d %2d:%2d:%2d %3s%c",
-                  wday, &d, mon, &y, &hh, &mm, &ss, tz, &tail) == 8) {
+  else if (sscanf(v, "%15[A-Za-z], %2d-%3[A-Za-z]-%4d %2d:%2d:%2d %3s%c", wday, &d, mon, &y, &hh,
+                  &mm, &ss, tz, &tail) == 8) {
     if (y < 100) y += (y < 70) ? 2000 : 1900;
   }
   /* obsolete asctime: Sun Nov  6 08:49:37 1994 */
-  else if (sscanf(v, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%c",
-                  wday, mon, &d, &hh, &mm, &ss, &y, &tail) == 7) {
+  else if (sscanf(v, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d %4d%c", wday, mon, &d, &hh, &mm, &ss,
+                  &y, &tail) == 7) {
     strcpy(tz, "GMT");
-  }
-  else return -1;
-  mi = month_index(mon);
-  if (mi < 0 || strcmp(tz, "GMT") != 0 || d < 1 || d > 31 || hh > 23 ||
-      mm > 59 || ss > 60 || y < 1970 || y > 9999 || hh < 0 || mm < 0 || ss < 0)
+  } else
     return -1;
-  return (double)days_from_civil(y, mi + 1, d) * 86400.0 + hh * 3600.0 +
-         mm * 60.0 + ss;
+  mi = month_index(mon);
+  if (mi < 0 || strcmp(tz, "GMT") != 0 || d < 1 || d > 31 || hh > 23 || mm > 59 || ss > 60 ||
+      y < 1970 || y > 9999 || hh < 0 || mm < 0 || ss < 0)
+    return -1;
+  return (double)days_from_civil(y, mi + 1, d) * 86400.0 + hh * 3600.0 + mm * 60.0 + ss;
 }
 
 
 double gc_parse_retry_after(const char *value, double now) {
   const char *p = value;
-  double whole = 0, frac = 0, scale = 1;
-  int digits = 0;
   while (*p == ' ' || *p == '\t') p++;
-  if (*p >= '0' && *p <= '9') {     /* delta-seconds, fractions seen from Graph */
+  if (*p >= '0' && *p <= '9') { /* delta-seconds, fractions seen from Graph */
+    double whole = 0, frac = 0, scale = 1;
+    int digits = 0;
     for (; *p >= '0' && *p <= '9'; p++, digits++)
       if (whole < 1e9) whole = whole * 10 + (*p - '0');
-    if (*p == '.') {                /* digits as an integer over a power of ten: 0.3 is 3/10 */
+    if (*p == '.') { /* digits as an integer over a power of ten: 0.3 is 3/10 */
       for (p++; *p >= '0' && *p <= '9'; p++)
-        if (scale < 1e15) { frac = frac * 10 + (*p - '0'); scale *= 10; }
+        if (scale < 1e15) {
+          frac = frac * 10 + (*p - '0');
+          scale *= 10;
+        }
     }
     while (*p == ' ' || *p == '\t') p++;
     return (*p == '\0' && digits > 0) ? whole + frac / scale : -1;
-  }
-  else {
+  } else {
     double t = http_date(p);
     if (t < 0) return -1;
     return (t > now) ? t - now : 0;
@@ -262,31 +265,33 @@ int gc_random(unsigned char *out, size_t n) {
 
 void gc_guid(char out[37]) {
   unsigned char b[16];
-  if (gc_random(b, sizeof b) != 0) {       /* never expected on Linux */
+  if (gc_random(b, sizeof b) != 0) { /* never expected on Linux */
     size_t i;
     unsigned long x = (unsigned long)time(NULL) ^ (unsigned long)clock();
-    for (i = 0; i < sizeof b; i++) { x = x * 1103515245UL + 12345UL; b[i] = (unsigned char)(x >> 16); }
+    for (i = 0; i < sizeof b; i++) {
+      x = x * 1103515245UL + 12345UL;
+      b[i] = (unsigned char)(x >> 16);
+    }
   }
-  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
-  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
-  snprintf(out, 37,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-           b[11], b[12], b[13], b[14], b[15]);
+  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+  (void)snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+                 b[13], b[14], b[15]);
 }
 
 
 double gc_monotonic(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 
 double gc_walltime(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 
@@ -296,5 +301,6 @@ void gc_sleep(double seconds) {
   if (seconds > 86400) seconds = 86400;
   ts.tv_sec = (time_t)seconds;
   ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
 }

@@ -8,19 +8,19 @@
 #include <stddef.h>
 
 typedef struct gc_buf {
-  char *data;     /* always NUL-terminated once anything was appended */
+  char *data; /* always NUL-terminated once anything was appended */
   size_t len;
   size_t cap;
 } gc_buf;
 
-int gc_buf_append(gc_buf *b, const void *p, size_t n);   /* 0 or -1 (ENOMEM) */
+int gc_buf_append(gc_buf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
 int gc_buf_puts(gc_buf *b, const char *s);
-void gc_buf_reset(gc_buf *b, int wipe);                   /* len = 0, keep memory */
+void gc_buf_reset(gc_buf *b, int wipe); /* len = 0, keep memory */
 void gc_buf_free(gc_buf *b, int wipe);
 
-void gc_wipe(void *p, size_t n);          /* memset the optimiser cannot drop */
+void gc_wipe(void *p, size_t n); /* memset the optimiser cannot drop */
 char *gc_strdup(const char *s);
-void gc_free_secret(char **s);            /* wipe, free, set NULL */
+void gc_free_secret(char **s); /* wipe, free, set NULL */
 
 /* Percent-encode everything but RFC 3986 unreserved characters and the
 ** characters listed in `keep` (may be NULL). */

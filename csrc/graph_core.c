@@ -68,8 +68,10 @@ static int core_sleep(lua_State *L) {
 /* core.retry_after(value): seconds to wait, or nil when value is not valid */
 static int core_retry_after(lua_State *L) {
   double s = gc_parse_retry_after(luaL_checkstring(L, 1), gc_walltime());
-  if (s < 0) lua_pushnil(L);
-  else lua_pushnumber(L, s);
+  if (s < 0)
+    lua_pushnil(L);
+  else
+    lua_pushnumber(L, s);
   return 1;
 }
 
@@ -77,17 +79,15 @@ static int core_retry_after(lua_State *L) {
 GC_API int luaopen_graph_core(lua_State *L);
 
 GC_API int luaopen_graph_core(lua_State *L) {
-  static const luaL_Reg funcs[] = {
-    {"session", gc_session_new},
-    {"escape", core_escape},
-    {"guid", core_guid},
-    {"now", core_now},
-    {"time", core_time},
-    {"sleep", core_sleep},
-    {"retry_after", core_retry_after},
-    {"error", gc_err_new},
-    {NULL, NULL}
-  };
+  static const luaL_Reg funcs[] = {{"session", gc_session_new},
+                                   {"escape", core_escape},
+                                   {"guid", core_guid},
+                                   {"now", core_now},
+                                   {"time", core_time},
+                                   {"sleep", core_sleep},
+                                   {"retry_after", core_retry_after},
+                                   {"error", gc_err_new},
+                                   {NULL, NULL}};
   gc_err_open(L);
   gc_session_open(L);
   gc_oauth_open(L);

@@ -17,13 +17,13 @@
 
 /* The Lua side: a function of the host's, returning three strings or nil, err. */
 static const char *script =
-  "local graph = require 'graph'\n"
-  "return function(id)\n"
-  "  local user, err = graph.users.get{ id = id, select = 'id,displayName' }\n"
-  "  if not user then return nil, tostring(err) end\n"
-  "  local p = graph.presence.get{ id = user.id }\n"
-  "  return user.displayName, p and p.availability or 'unknown', p and p.activity or ''\n"
-  "end\n";
+    "local graph = require 'graph'\n"
+    "return function(id)\n"
+    "  local user, err = graph.users.get{ id = id, select = 'id,displayName' }\n"
+    "  if not user then return nil, tostring(err) end\n"
+    "  local p = graph.presence.get{ id = user.id }\n"
+    "  return user.displayName, p and p.availability or 'unknown', p and p.activity or ''\n"
+    "end\n";
 
 int main(int argc, char **argv) {
   lua_State *L;
@@ -37,16 +37,16 @@ int main(int argc, char **argv) {
   if (luaL_loadstring(L, script) != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
     fprintf(stderr, "cannot load lua-msgraph: %s\n", lua_tostring(L, -1));
   } else {
-    lua_pushstring(L, argv[1]);                 /* the function is on the stack */
-    if (lua_pcall(L, 1, 3, 0) != LUA_OK) {      /* a programming error: raised */
+    lua_pushstring(L, argv[1]);            /* the function is on the stack */
+    if (lua_pcall(L, 1, 3, 0) != LUA_OK) { /* a programming error: raised */
       fprintf(stderr, "error: %s\n", lua_tostring(L, -1));
-    } else if (lua_isnil(L, -3)) {              /* a run-time failure: nil, err */
+    } else if (lua_isnil(L, -3)) { /* a run-time failure: nil, err */
       fprintf(stderr, "graph: %s\n", lua_tostring(L, -2));
     } else {
       printf("%s is %s (%s)\n", lua_tostring(L, -3), lua_tostring(L, -2), lua_tostring(L, -1));
       status = 0;
     }
   }
-  lua_close(L);                                 /* closes the client: secrets wiped */
+  lua_close(L); /* closes the client: secrets wiped */
   return status;
 }

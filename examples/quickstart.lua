@@ -28,7 +28,8 @@ end
 
 print("\n== users.update jobTitle")
 local old = user.jobTitle
-local ok, response = show.check(graph.users.update{ id = user.id, body = { jobTitle = "Incident Commander" } })
+local ok, response = show.check(graph.users.update{ id = user.id,
+                                                    body = { jobTitle = "Incident Commander" } })
 print(("updated: %s (HTTP %d %s)"):format(tostring(ok), response.status_code, response.reason))
 local after = show.check(graph.users.get{ id = user.id, select = "jobTitle" })
 print("jobTitle is now: " .. tostring(after.jobTitle))

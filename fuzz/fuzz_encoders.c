@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t i;
   char secret[8];
   if (gc_escape(&e, (const char *)data, size, NULL) != 0) abort();
-  for (i = 0; i < e.len; i++) {        /* only unreserved characters and %XX remain */
+  for (i = 0; i < e.len; i++) { /* only unreserved characters and %XX remain */
     unsigned char c = (unsigned char)e.data[i];
     if (c == '%') {
       int hi = hexval(e.data[i + 1]), lo = hexval(e.data[i + 2]);

@@ -12,9 +12,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   double v;
   if (s == NULL) return 0;
   memcpy(s, data, size);
-  s[size] = '\0';                       /* header values reach the parser NUL-terminated */
+  s[size] = '\0'; /* header values reach the parser NUL-terminated */
   v = gc_parse_retry_after(s, 1700000000.0);
-  if (!(v == -1 || v >= 0)) abort();    /* never NaN or negative but the error value */
+  if (!(v == -1 || v >= 0)) abort(); /* never NaN or negative but the error value */
   free(s);
   return 0;
 }

@@ -45,12 +45,14 @@ build = {
     ["graph.batch"] = "lua/graph/batch.lua",
     ["graph.bulk"] = "lua/graph/bulk.lua",
     ["graph.check"] = "lua/graph/check.lua",
+    ["graph.cli"] = "lua/graph/cli.lua",
     ["graph.client"] = "lua/graph/client.lua",
     ["graph.compat"] = "lua/graph/compat.lua",
     ["graph.errors"] = "lua/graph/errors.lua",
     ["graph.json"] = "lua/graph/json.lua",
     ["graph.options"] = "lua/graph/options.lua",
     ["graph.pacing"] = "lua/graph/pacing.lua",
+    ["graph.pretty"] = "lua/graph/pretty.lua",
     ["graph.presence"] = "lua/graph/presence.lua",
     ["graph.request"] = "lua/graph/request.lua",
     ["graph.security"] = "lua/graph/security.lua",
@@ -67,4 +69,7 @@ build = {
     },
   },
   copy_directories = { "examples" },
+  install = {
+    bin = { ["msgraph"] = "bin/msgraph" },
+  },
 }

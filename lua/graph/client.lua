@@ -6,8 +6,12 @@ local json = require "graph.json"
 local options = require "graph.options"
 local check = require "graph.check"
 local pacing = require "graph.pacing"
+local pretty = require "graph.pretty"
 
 local M = {}
+
+-- Methods keep `self` for a uniform call style even where they need no state.
+-- luacheck: ignore 212/self
 
 local Client = {}
 Client.__index = Client
@@ -224,7 +228,7 @@ function Client:document(method, status, reason, headers, body, crid, raw)
     return nil, errors.decode(status, reason, headers, crid, "invalid_json",
       "response is not valid JSON: " .. tostring(msg or "not an object"))
   end
-  return doc, response
+  return pretty.document(doc), response         -- prints as JSON in a REPL
 end
 
 function Client:url(path, query)

@@ -175,6 +175,8 @@ function M.normalize(user)
     o.login_url = "https://" .. o.login_url        -- AZURE_AUTHORITY_HOST may be a bare host
   end
 
+  -- "not (x > 0)" also refuses NaN, which "x <= 0" would let through.
+  -- luacheck: ignore 581
   for _, f in ipairs({ "timeout", "connect_timeout" }) do
     if not (o[f] > 0) then check.raise(("%s: field '%s' must be positive"):format(FN, f)) end
   end

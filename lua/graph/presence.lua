@@ -5,6 +5,7 @@ local check = require "graph.check"
 local compat = require "graph.compat"
 local core = require "graph.core"
 local json = require "graph.json"
+local pretty = require "graph.pretty"
 local request = require "graph.request"
 
 local M = {}
@@ -59,7 +60,7 @@ function M.get_many(client, a)
       if p then ok = ok + 1 end
     end
   end
-  return results, { ok = ok, failed = #ids - ok }
+  return pretty.document(results), { ok = ok, failed = #ids - ok }
 end
 
 return M

@@ -3,6 +3,7 @@ local args = require "graph.args"
 local check = require "graph.check"
 local bulk = require "graph.bulk"
 local json = require "graph.json"
+local pretty = require "graph.pretty"
 local request = require "graph.request"
 
 local M = {}
@@ -44,7 +45,7 @@ function M.unwrap(out)
     results[i] = r.doc or r.err
     if r.doc then ok = ok + 1 end
   end
-  return results, { ok = ok, failed = #out - ok }
+  return pretty.document(results), { ok = ok, failed = #out - ok }
 end
 
 local MEMBEROF = {

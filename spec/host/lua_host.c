@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
   }
   L = luaL_newstate();
   luaL_openlibs(L);
-  lua_createtable(L, argc, 1);          /* arg, as lua.c builds it */
+  lua_createtable(L, argc, 1); /* arg, as lua.c builds it */
   for (i = 0; i < argc; i++) {
     lua_pushstring(L, argv[i]);
     lua_rawseti(L, -2, i - 1);

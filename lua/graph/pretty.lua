@@ -1,0 +1,136 @@
+--- graph.pretty: readable JSON for people (the REPL, the msgraph tool).
+-- `pretty.json(v)` writes any Lua value as indented JSON with sorted keys;
+-- `pretty.document(t)` makes a result table print that way while it stays a
+-- plain table for pairs, ipairs and cjson.encode.
+-- Scalars and strings are encoded by lua-cjson; only tables are walked here.
+-- @module graph.pretty
+local cjson = require "cjson.safe"
+
+local M = {}
+
+local codec = cjson.new()
+codec.encode_invalid_numbers("null")          -- NaN and infinities print as null
+if codec.encode_escape_forward_slash then codec.encode_escape_forward_slash(false) end
+
+local null = codec.null
+local floor, huge = math.floor, math.huge
+local concat, sort, rep = table.concat, table.sort, string.rep
+
+-- A string as JSON. lua-cjson before 2.1.0.9 writes "/" as "\/": legal but
+-- not required. Every "/" in its output is escaped and every backslash is
+-- doubled, so each "\/" pair is an escaped slash and can be unescaped.
+local function string_json(s)
+  return (codec.encode(s):gsub("\\/", "/"))
+end
+
+-- Integral numbers exactly (cjson's 14 significant digits would round
+-- 2^53 or a large Lua 5.4 integer); others as cjson writes them.
+local function number_json(n)
+  if n == floor(n) and n >= -2^63 and n < 2^63 then return ("%d"):format(n) end
+  return codec.encode(n)
+end
+
+local function scalar_json(v)
+  local t = type(v)
+  if t == "string" then return string_json(v) end
+  if t == "number" then return number_json(v) end
+  if t == "boolean" then return tostring(v) end
+  if v == nil or v == null then return "null" end
+  return string_json(tostring(v))                -- a function or userdata: its name
+end
+
+local function key_string(k)
+  if type(k) == "number" then return number_json(k) end
+  return tostring(k)
+end
+
+-- The length of `t` when cjson would write it as an array, else nil:
+-- only positive integer keys, not excessively sparse (cjson's defaults:
+-- more than half holes past index 10). Empty tables are objects, as in cjson.
+local function array_length(t)
+  local max, n = 0, 0
+  for k in pairs(t) do
+    if type(k) ~= "number" or k < 1 or k ~= floor(k) or k == huge then return nil end
+    if k > max then max = k end
+    n = n + 1
+  end
+  if n == 0 or (max > 2 * n and max > 10) then return nil end
+  return max
+end
+
+local function render(v, out, indent, depth, seen)
+  if type(v) ~= "table" then
+    out[#out + 1] = scalar_json(v)
+    return
+  end
+  if seen[v] then
+    out[#out + 1] = string_json("<cycle>")
+    return
+  end
+  seen[v] = true
+  local nl = indent and ("\n" .. rep(indent, depth + 1)) or ""
+  local close = indent and ("\n" .. rep(indent, depth)) or ""
+  local colon = indent and ": " or ":"
+  local n = array_length(v)
+  if n then
+    out[#out + 1] = "["
+    for i = 1, n do
+      out[#out + 1] = (i > 1 and "," or "") .. nl
+      render(v[i], out, indent, depth + 1, seen)
+    end
+    out[#out + 1] = close .. "]"
+  else
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = { key_string(k), k } end
+    sort(keys, function(a, b) return a[1] < b[1] end)
+    if #keys == 0 then
+      out[#out + 1] = "{}"
+    else
+      out[#out + 1] = "{"
+      for i, k in ipairs(keys) do
+        out[#out + 1] = (i > 1 and "," or "") .. nl .. string_json(k[1]) .. colon
+        render(v[k[2]], out, indent, depth + 1, seen)
+      end
+      out[#out + 1] = close .. "}"
+    end
+  end
+  seen[v] = nil
+end
+
+--- Any Lua value as JSON: indented by two spaces, object keys sorted,
+-- tables as arrays or objects as lua-cjson would write them, cjson.null as
+-- null. Never raises: values JSON cannot hold (functions, cycles) are
+-- written as strings describing them.
+-- @param v the value
+-- @param[opt] opts `{ compact = true }` for one line without spaces
+-- @treturn string
+-- @usage print(pretty.json{ id = "1", tags = { "a", "b" } })
+function M.json(v, opts)
+  local out = {}
+  render(v, out, not (opts and opts.compact) and "  " or nil, 0, {})
+  return concat(out)
+end
+
+local DOCUMENT = {
+  __name = "graph.document",
+  __tostring = function(t) return M.json(t) end,
+}
+
+--- Give a decoded Graph result a `__tostring` that prints it as pretty JSON.
+-- The table is otherwise untouched: no __index, __pairs or __len, so pairs,
+-- ipairs, # and cjson.encode see a plain table. Tables that already have a
+-- metatable, and non-tables, are returned as they are.
+-- @param t the result table
+-- @return t
+-- @usage print(pretty.document(user))   --> {\n  "displayName": ...
+function M.document(t)
+  if type(t) == "table" and getmetatable(t) == nil then setmetatable(t, DOCUMENT) end
+  return t
+end
+
+--- Whether `t` was marked by `pretty.document`.
+function M.is_document(t)
+  return type(t) == "table" and getmetatable(t) == DOCUMENT
+end
+
+return M
