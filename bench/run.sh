@@ -185,7 +185,7 @@ if [ "$BULK" != 0 ]; then
   else
     say "bench: bulk rows (emulator, 50 ms latency)"
     taskset -c $SERVER_CORE python3 emulator/server.py --port 0 --ready-file "$work/emu.json" \
-      --latency 0.05 --quiet > /dev/null &
+      --latency 0.05 --quiet --watch-pid $$ > /dev/null &
     pids="$pids $!"
     for _ in $(seq 200); do [ -s "$work/emu.json" ] && break; sleep 0.05; done
     [ -s "$work/emu.json" ] || die "the emulator did not start"
