@@ -180,8 +180,14 @@ kill "$(cat "$ngx/nginx.pid")" 2>/dev/null
 # --- bulk rows, against the emulator with 50 ms latency ------------------------
 if [ "$BULK" != 0 ]; then
   if ! "$LUA" "$here/clients/bulk.lua" probe > "$work/probe" 2>&1; then
-    record bulk pending "$(head -1 "$work/probe")"
-    say "bench: bulk rows pending: $(head -1 "$work/probe")"
+    if grep -q '^pending' "$work/probe"; then
+      record bulk pending "$(head -1 "$work/probe")"
+      say "bench: bulk rows $(head -1 "$work/probe")"
+    else
+      say "bench: bulk probe FAILED:"; tail -5 "$work/probe" >&2
+      record bulk pending "bulk rows not run: the probe failed ($(tail -1 "$work/probe"))"
+      failures=$((failures + 1))
+    fi
   else
     say "bench: bulk rows (emulator, 50 ms latency)"
     taskset -c $SERVER_CORE python3 emulator/server.py --port 0 --ready-file "$work/emu.json" \
