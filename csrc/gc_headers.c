@@ -49,11 +49,29 @@ void gc_header_reason(const char *line, size_t n, const char **reason, size_t *l
 }
 
 
+/* Push name lower-cased: in a stack buffer for the usual short names. */
+static void push_lower(lua_State *L, const char *name, size_t n) {
+  char small[64];
+  luaL_Buffer b;
+  size_t i;
+  if (n <= sizeof small) {
+    for (i = 0; i < n; i++)
+      small[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
+    lua_pushlstring(L, small, n);
+    return;
+  }
+  luaL_buffinit(L, &b);
+  for (i = 0; i < n; i++)
+    luaL_addchar(&b, (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i]);
+  luaL_pushresult(&b);
+}
+
+
 int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason) {
   const char *p = block, *stop = block + len;
   int tbl;
   if (want_reason) lua_pushliteral(L, "");
-  lua_newtable(L);
+  lua_createtable(L, 0, 16); /* Graph sends about a dozen */
   tbl = lua_gettop(L);
   while (p < stop) {
     const char *nl = (const char *)memchr(p, '\n', (size_t)(stop - p));
@@ -67,14 +85,7 @@ int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason
         lua_replace(L, tbl - 1);
       }
     } else if (gc_header_split(p, n, &name, &nlen, &value, &vlen)) {
-      luaL_Buffer b;
-      size_t i;
-      luaL_buffinit(L, &b);
-      for (i = 0; i < nlen; i++) {
-        char c = name[i];
-        luaL_addchar(&b, (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c);
-      }
-      luaL_pushresult(&b); /* key */
+      push_lower(L, name, nlen); /* key */
       lua_pushvalue(L, -1);
       lua_rawget(L, tbl); /* previous value, if repeated */
       if (lua_isstring(L, -1)) {

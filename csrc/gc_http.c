@@ -111,44 +111,57 @@ void gc_http_close(gc_http *h) {
     if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK) return rc; \
   } while (0)
 
-static CURLcode setup(gc_http *h, const char *method, const char *url, struct curl_slist *headers,
-                      const char *body, size_t body_len) {
+/* Options that stay the same for every exchange of a slot: set once, since
+** curl_easy_reset and two dozen setopts a request cost more than decoding
+** the answer does. */
+static CURLcode setup_fixed(gc_http *h) {
   CURL *e = h->easy;
   const gc_http_config *c = h->cfg;
   CURLcode rc;
-  curl_easy_reset(e); /* keeps the connection, DNS and TLS session caches */
-  SET(CURLOPT_URL, url);
   SET(CURLOPT_NOSIGNAL, 1L);
   SET(CURLOPT_NOPROGRESS, 0L);
   SET(CURLOPT_XFERINFOFUNCTION, on_progress);
-  SET(CURLOPT_XFERINFODATA, h);
 #if LIBCURL_VERSION_NUM >= 0x075500
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
 #else
   SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
   SET(CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must never carry the token elsewhere */
-  /* libcurl silently re-sends a request whose reused connection died before
-  ** any answer: harmless for reads, not for writes, which get a connection
-  ** of their own. */
-  if (h->fresh) SET(CURLOPT_FRESH_CONNECT, 1L);
-  SET(CURLOPT_PATH_AS_IS, 1L); /* the path is already encoded: send it verbatim */
+  SET(CURLOPT_PATH_AS_IS, 1L);     /* the path is already encoded: send it verbatim */
   SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
   SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
   SET(CURLOPT_TCP_KEEPALIVE, 1L);
-  SET(CURLOPT_ACCEPT_ENCODING, ""); /* every encoding libcurl decodes: gzip at least */
-  SET(CURLOPT_USERAGENT, c->user_agent);
+  SET(CURLOPT_ACCEPT_ENCODING, "gzip");
   SET(CURLOPT_SSL_VERIFYPEER, c->verify_ssl ? 1L : 0L);
   SET(CURLOPT_SSL_VERIFYHOST, c->verify_ssl ? 2L : 0L);
   if (c->ca_file) SET(CURLOPT_CAINFO, c->ca_file);
   if (c->proxy) SET(CURLOPT_PROXY, c->proxy);
   SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response_bytes);
-  SET(CURLOPT_ERRORBUFFER, h->errbuf);
   SET(CURLOPT_WRITEFUNCTION, on_body);
-  SET(CURLOPT_WRITEDATA, h);
   SET(CURLOPT_HEADERFUNCTION, on_header);
+  h->configured = 1;
+  return CURLE_OK;
+}
+
+
+static CURLcode setup(gc_http *h, const char *method, const char *url, struct curl_slist *headers,
+                      const char *body, size_t body_len) {
+  CURL *e = h->easy;
+  CURLcode rc;
+  if (!h->configured && (rc = setup_fixed(h)) != CURLE_OK) return rc;
+  /* the slot may have moved (gc_multi grows its array): point libcurl at it */
+  SET(CURLOPT_XFERINFODATA, h);
+  SET(CURLOPT_ERRORBUFFER, h->errbuf);
+  SET(CURLOPT_WRITEDATA, h);
   SET(CURLOPT_HEADERDATA, h);
+  SET(CURLOPT_URL, url);
   SET(CURLOPT_HTTPHEADER, headers);
+  /* libcurl silently re-sends a request whose reused connection died before
+  ** any answer: harmless for reads, not for writes, which get a connection
+  ** of their own. */
+  SET(CURLOPT_FRESH_CONNECT, h->fresh ? 1L : 0L);
+  SET(CURLOPT_CUSTOMREQUEST, (char *)NULL);
+  SET(CURLOPT_NOBODY, 0L);
   if (strcmp(method, "GET") == 0)
     SET(CURLOPT_HTTPGET, 1L);
   else if (strcmp(method, "HEAD") == 0)
@@ -161,6 +174,8 @@ static CURLcode setup(gc_http *h, const char *method, const char *url, struct cu
     if (body != NULL) {
       SET(CURLOPT_POSTFIELDS, body); /* not copied: the caller wipes it afterwards */
       SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    } else {
+      SET(CURLOPT_HTTPGET, 1L);
     }
     if (strcmp(method, "POST") != 0) SET(CURLOPT_CUSTOMREQUEST, method);
   }
@@ -172,7 +187,7 @@ static CURLcode setup(gc_http *h, const char *method, const char *url, struct cu
 
 CURLcode gc_http_prepare(gc_http *h, const char *method, const char *url,
                          struct curl_slist *headers, const char *body, size_t body_len) {
-  gc_buf_reset(&h->body, 1);
+  gc_buf_reset(&h->body, 1); /* the last body may have held a token */
   gc_buf_reset(&h->head, 0);
   h->status = 0;
   h->sent = h->started = h->too_large = h->nomem = h->stalled = 0; /* fresh: the caller's */

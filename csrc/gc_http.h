@@ -26,6 +26,7 @@ typedef struct gc_http {
   gc_buf body;               /* response body of the last exchange */
   gc_buf head;               /* header lines of the final response */
   int fresh;                 /* next exchange on a new connection (set by the caller) */
+  int configured;            /* the options fixed for the slot's life are set */
   long status;
   int sent;    /* any request byte went out */
   int started; /* any response byte came back */

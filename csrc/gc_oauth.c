@@ -191,6 +191,14 @@ static int post_form(lua_State *L, gc_oauth *o, gc_http *h, const char *url, con
   if (t) t = curl_slist_append(hdrs = t, "Accept: application/json");
   if (t) t = curl_slist_append(hdrs = t, crid_header);
   if (t) t = curl_slist_append(hdrs = t, "Expect:");
+  if (t) {
+    gc_buf ua = {NULL, 0, 0};
+    if (gc_buf_puts(&ua, "User-Agent: ") == 0 && gc_buf_puts(&ua, h->cfg->user_agent) == 0)
+      t = curl_slist_append(hdrs = t, ua.data);
+    else
+      t = NULL;
+    gc_buf_free(&ua, 0);
+  }
   if (t == NULL) {
     curl_slist_free_all(hdrs);
     return luaL_error(L, "graph.core: out of memory");

@@ -239,12 +239,13 @@ static void free_headers(struct curl_slist *list) {
 }
 
 
-/* Build the request's header list from the Lua table at idx. Raises on bad
-** input (a programming error); *crid receives the client-request-id sent. */
-static struct curl_slist *build_headers(lua_State *L, int idx, char crid[37]) {
+/* Build the request's header list from the Lua table at idx, adding
+** client-request-id and User-Agent unless given. Raises on bad input (a
+** programming error); *crid receives the client-request-id sent. */
+static struct curl_slist *build_headers(lua_State *L, int idx, char crid[37], const char *ua) {
   struct curl_slist *list = NULL;
   gc_buf line = {NULL, 0, 0};
-  int have_crid = 0;
+  int have_crid = 0, have_ua = 0;
   crid[0] = '\0';
   if (!lua_isnoneornil(L, idx)) {
     luaL_checktype(L, idx, LUA_TTABLE);
@@ -254,6 +255,7 @@ static struct curl_slist *build_headers(lua_State *L, int idx, char crid[37]) {
       const char *k, *v;
       if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
         free_headers(list);
+        gc_buf_free(&line, 0);
         luaL_error(L, "graph.core: header names and values must be strings");
       }
       k = lua_tolstring(L, -2, &kn);
@@ -267,6 +269,7 @@ static struct curl_slist *build_headers(lua_State *L, int idx, char crid[37]) {
         have_crid = 1;
         (void)snprintf(crid, 37, "%s", v);
       }
+      if (kn == 10 && strncasecmp_ascii(k, "user-agent", 10) == 0) have_ua = 1;
       gc_buf_reset(&line, 0);
       /* "Name;" is libcurl's way of sending a header with an empty value */
       if (gc_buf_append(&line, k, kn) != 0 || gc_buf_puts(&line, vn ? ": " : ";") != 0 ||
@@ -276,6 +279,16 @@ static struct curl_slist *build_headers(lua_State *L, int idx, char crid[37]) {
         luaL_error(L, "graph.core: out of memory");
       }
       lua_pop(L, 1);
+    }
+  }
+  /* set here rather than with CURLOPT_USERAGENT, which libcurl rebuilds for
+  ** every request */
+  if (!have_ua) {
+    gc_buf_reset(&line, 0);
+    if (gc_buf_puts(&line, "User-Agent: ") != 0 || gc_buf_puts(&line, ua) != 0 ||
+        append_header(&list, line.data) != 0) {
+      gc_buf_free(&line, 0);
+      goto nomem;
     }
   }
   gc_buf_free(&line, 0);
@@ -338,7 +351,7 @@ static int session_request(lua_State *L) {
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     luaL_error(L, "graph.core: this session has no credentials");
   lua_settop(L, 7);
-  headers = build_headers(L, 4, crid);
+  headers = build_headers(L, 4, crid, s->cfg.user_agent);
 
   if (use_auth) {
     if (!gc_oauth_fresh(&s->oauth)) {
@@ -515,7 +528,7 @@ static int session_request_many(lua_State *L) {
     job->fresh = lua_toboolean(L, -1);
     lua_pop(L, 1);
     lua_getfield(L, t, "headers");
-    job->headers = build_headers(L, t + 4, j->crids[i]);
+    job->headers = build_headers(L, t + 4, j->crids[i], s->cfg.user_agent);
     j->n = i + 1;
     if (use_auth && add_authorization(&job->headers, &s->oauth) != 0)
       luaL_error(L, "graph.core: out of memory");

@@ -61,7 +61,7 @@ int gc_buf_puts(gc_buf *b, const char *s) {
 
 void gc_buf_reset(gc_buf *b, int wipe) {
   if (b->data != NULL) {
-    if (wipe) gc_wipe(b->data, b->cap);
+    if (wipe) gc_wipe(b->data, b->len); /* past len: wiped when it was last reset */
     b->data[0] = '\0';
   }
   b->len = 0;
@@ -263,21 +263,42 @@ int gc_random(unsigned char *out, size_t n) {
 }
 
 
+/* Random bytes for GUIDs come from a small per-thread pool, so a request
+** costs no system call; the pool is refilled from the kernel. */
+#if defined(__GNUC__)
+#define GC_THREAD_LOCAL __thread
+#else
+#define GC_THREAD_LOCAL
+#endif
+static GC_THREAD_LOCAL unsigned char guid_pool[512];
+static GC_THREAD_LOCAL size_t guid_pool_left;
+
 void gc_guid(char out[37]) {
-  unsigned char b[16];
-  if (gc_random(b, sizeof b) != 0) { /* never expected on Linux */
-    size_t i;
-    unsigned long x = (unsigned long)time(NULL) ^ (unsigned long)clock();
-    for (i = 0; i < sizeof b; i++) {
-      x = x * 1103515245UL + 12345UL;
-      b[i] = (unsigned char)(x >> 16);
+  static const char hex[] = "0123456789abcdef";
+  unsigned char *b;
+  int i, j;
+  if (guid_pool_left < 16) {
+    if (gc_random(guid_pool, sizeof guid_pool) != 0) { /* never expected on Linux */
+      size_t k;
+      unsigned long x = (unsigned long)time(NULL) ^ (unsigned long)clock();
+      for (k = 0; k < sizeof guid_pool; k++) {
+        x = x * 1103515245UL + 12345UL;
+        guid_pool[k] = (unsigned char)(x >> 16);
+      }
     }
+    guid_pool_left = sizeof guid_pool;
   }
+  b = guid_pool + (sizeof guid_pool - guid_pool_left);
+  guid_pool_left -= 16;
   b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
   b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-  (void)snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-                 b[13], b[14], b[15]);
+  for (i = 0, j = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out[j++] = '-';
+    out[j++] = hex[b[i] >> 4];
+    out[j++] = hex[b[i] & 15];
+  }
+  out[j] = '\0';
+  gc_wipe(b, 16); /* a GUID is not a secret, but used bytes never serve twice */
 }
 
 

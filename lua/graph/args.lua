@@ -52,8 +52,8 @@ function M.normalize(fname, args, schema)
     end
   end
   if flat.top ~= nil and type(flat.top) == "string" then flat.top = tonumber(flat.top) or flat.top end
-  check.table(fname, flat, schema)
-  check.field(fname, "id", flat.id, "id", true)
+  check.table(fname, flat, schema)               -- checks id's type and content
+  if flat.id == nil then check.raise(("%s: field 'id' is required"):format(fname)) end
   return flat
 end
 

@@ -62,7 +62,8 @@ function M.field(fname, name, value, kind, required)
     raise(("%s: field '%s' must be %s, got %s"):format(
       fname, name, descriptions[kind] or ("a " .. kind), typename(value)))
   end
-  if type(value) == "string" and value:find("[%z\r\n]") then
+  if type(value) == "string" and (value:find("\r", 1, true) or value:find("\n", 1, true)
+                                  or value:find("\0", 1, true)) then
     raise(("%s: field '%s' contains CR, LF or NUL"):format(fname, name))
   end
   return value

@@ -218,8 +218,9 @@ function Client:document(method, status, reason, headers, body, crid, raw)
       "response has an empty body where a JSON document was expected")
   end
   local ctype = headers["content-type"]
-  if raw and ctype and not ctype:lower():find("json", 1, true) then return body, response end
-  if ctype and not ctype:lower():find("json", 1, true) then
+  local json_type = not ctype or ctype:find("json", 1, true) or ctype:lower():find("json", 1, true)
+  if raw and not json_type then return body, response end
+  if not json_type then
     return nil, errors.decode(status, reason, headers, crid, "content_type",
       ("expected a JSON response, got %s"):format(ctype))
   end
