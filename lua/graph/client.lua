@@ -169,7 +169,8 @@ function Client:exchange(method, url, headers, body)
   local attempts, retries, waited, reauthenticated = 0, 0, 0, false
   while true do
     attempts = attempts + 1
-    local started, tokens = core.now(), self.logger and self.session:stats().token_requests
+    local tokens = self.logger and self.session:stats().token_requests
+    local started = tokens and core.now()
     local status, reason, rheaders, rbody = self.session:request(method, url, sent, body, true,
                                                                  not IDEMPOTENT[method])
     if tokens then
