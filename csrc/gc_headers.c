@@ -49,20 +49,24 @@ void gc_header_reason(const char *line, size_t n, const char **reason, size_t *l
 }
 
 
+static char lower_ascii(char c) {
+  if (c >= 'A' && c <= 'Z') return (char)(c - 'A' + 'a');
+  return c;
+}
+
+
 /* Push name lower-cased: in a stack buffer for the usual short names. */
 static void push_lower(lua_State *L, const char *name, size_t n) {
   char small[64];
   luaL_Buffer b;
   size_t i;
   if (n <= sizeof small) {
-    for (i = 0; i < n; i++)
-      small[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i];
+    for (i = 0; i < n; i++) small[i] = lower_ascii(name[i]);
     lua_pushlstring(L, small, n);
     return;
   }
   luaL_buffinit(L, &b);
-  for (i = 0; i < n; i++)
-    luaL_addchar(&b, (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 32) : name[i]);
+  for (i = 0; i < n; i++) luaL_addchar(&b, lower_ascii(name[i]));
   luaL_pushresult(&b);
 }
 
