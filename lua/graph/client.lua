@@ -164,8 +164,12 @@ end
 -- or nil, err after the retries and the one re-authentication allowed.
 function Client:exchange(method, url, headers, body)
   local sent = { Accept = "application/json", ["client-request-id"] = core.guid() }
-  for k, v in pairs(headers or {}) do sent[k] = v end
-  if body then sent["Content-Type"] = "application/json" end
+  local typed = false
+  for k, v in pairs(headers or {}) do
+    sent[k] = v
+    typed = typed or k:lower() == "content-type"
+  end
+  if body and not typed then sent["Content-Type"] = "application/json" end
   local attempts, retries, waited, reauthenticated = 0, 0, 0, false
   while true do
     attempts = attempts + 1
