@@ -43,7 +43,7 @@ DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cj
 DEB_lua5.1  := lua5.1 liblua5.1-0-dev
 DEB_lua5.2  := lua5.2 liblua5.2-dev
 DEB_lua5.3  := lua5.3 liblua5.3-dev
-DEB_luajit  := luajit libluajit-5.1-dev
+DEB_luajit  := luajit libluajit-5.1-dev lua5.1   # luarocks --lua-version 5.1 in rock_spec
 DEB_PKGS += $(DEB_$(LUA))
 
 .PHONY: all deps test test-all demo emulator clean certs

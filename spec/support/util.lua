@@ -112,7 +112,7 @@ function M.run_lua(script, env, opts)
   for k, v in pairs(env or {}) do
     parts[#parts + 1] = k .. "=" .. M.shell_quote(v)
   end
-  parts[#parts + 1] = "lua5.4 " .. M.shell_quote(file)
+  parts[#parts + 1] = (opts.lua or "lua5.4") .. " " .. M.shell_quote(file)
   local cwd = opts.cwd or M.root
   local out, ok = M.run("cd " .. M.shell_quote(cwd) .. " && " .. table.concat(parts, " "))
   M.rmtree(dir)
