@@ -197,6 +197,9 @@ function M.normalize(user)
   end
   o.scope = scope_string(o.scope)
   o.url = endpoint("url", o.url)
+  -- The version is the library's to add: "https://graph.microsoft.com/v1.0"
+  -- (as some connector configurations carry it) means the same endpoint.
+  o.url = o.url:gsub("/v1%.0$", "")
   local login
   o.login_url, login = endpoint("login_url", o.login_url)
 
