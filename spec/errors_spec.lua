@@ -11,13 +11,7 @@ describe("errors and resilience", function()
 
   local USER_PATH = "^/v1\\.0/users/" .. fx.adele_id .. "$"
 
-  local function user_requests()
-    local n = 0
-    for _, r in ipairs(emu:graph_requests()) do
-      if r.path == "/v1.0/users/" .. fx.adele_id then n = n + 1 end
-    end
-    return n
-  end
+  local function user_requests() return #emu:requests_to("/v1.0/users/" .. fx.adele_id) end
 
   local function throttle(status, retry_after, count)
     emu:fault{ target = "graph", path = USER_PATH, status = status, count = count,

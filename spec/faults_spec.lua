@@ -15,13 +15,7 @@ describe("faults", function()
   local USER_TARGET = "/v1.0/users/" .. fx.adele_id
   local USER_PATH = "^/v1\\.0/users/" .. fx.adele_id .. "$"
 
-  local function user_requests(method)
-    local list = {}
-    for _, r in ipairs(emu:graph_requests()) do
-      if r.path == USER_TARGET and (method == nil or r.method == method) then list[#list + 1] = r end
-    end
-    return list
-  end
+  local function user_requests(method) return emu:requests_to(USER_TARGET, method) end
 
   local function get_user(g) return g.users.get{ id = fx.adele_id } end
 

@@ -19,15 +19,7 @@ describe("retries", function()
   local USER_PATH = "^/v1\\.0/users/" .. fx.adele_id .. "$"
 
   -- The logged requests for Adele's user resource, optionally of one method.
-  local function user_requests(method)
-    local list = {}
-    for _, r in ipairs(emu:graph_requests()) do
-      if r.path == USER_TARGET and (method == nil or r.method == method) then
-        list[#list + 1] = r
-      end
-    end
-    return list
-  end
+  local function user_requests(method) return emu:requests_to(USER_TARGET, method) end
 
   -- A client that records every on_retry call in `seen`.
   local function recording_client(extra)

@@ -201,6 +201,16 @@ function Emu:access_tokens()
   return list
 end
 
+-- The logged Graph requests whose request-target is exactly `target`,
+-- optionally only those of one method.
+function Emu:requests_to(target, method)
+  local list = {}
+  for _, r in ipairs(self:graph_requests()) do
+    if r.path == target and (method == nil or r.method == method) then list[#list + 1] = r end
+  end
+  return list
+end
+
 ---------------------------------------------------------------------------
 -- Library clients pointed at this emulator
 
