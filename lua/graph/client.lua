@@ -237,8 +237,11 @@ function Client:document(method, status, reason, headers, body, crid, raw)
   return pretty.document(doc), response         -- prints as JSON in a REPL
 end
 
-function Client:url(path, query)
-  return self.graph_url .. "/v1.0" .. path .. ((query and query ~= "") and "?" .. query or "")
+--- The URL of `path` (below the version root) with an encoded query string.
+function Client:url(path, query, version)
+  local url = self.graph_url .. "/" .. (version or "v1.0") .. path
+  if query and query ~= "" then url = url .. "?" .. query end
+  return url
 end
 
 function Client:fetch(method, url, headers, body, raw)
@@ -277,5 +280,4 @@ function Client:follow(first, response, headers)
   return result, response
 end
 
-M.Client = Client
 return M

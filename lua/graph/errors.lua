@@ -5,8 +5,6 @@ local json = require "graph.json"
 
 local M = {}
 
-M.new = core.error
-
 local function innererror(e)
   local inner = type(e) == "table" and (e.innerError or e.innererror)
   return type(inner) == "table" and inner or {}

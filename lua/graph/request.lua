@@ -17,9 +17,7 @@ local VERSIONS = { ["v1.0"] = true, beta = true }
 --- One call: `path` below the version root ("/users/x"), `query` an encoded
 -- query string. Returns the document (true when there is none), response.
 function M.send(client, method, path, query, headers, body, version)
-  local url = client.graph_url .. "/" .. (version or "v1.0") .. path
-  if query and query ~= "" then url = url .. "?" .. query end
-  return client:fetch(method, url, headers, body)
+  return client:fetch(method, client:url(path, query, version), headers, body)
 end
 
 -- "/beta/users" and "/v1.0/users" name their version; "/users" takes `version`.
@@ -90,8 +88,7 @@ end
 -- -> document (or the raw text of a non-JSON answer, or true), response
 function M.request(client, spec)
   local method, path, query, headers, body, version = prepare(FN, spec, "GET")
-  local url = client.graph_url .. "/" .. version .. path .. (query and query ~= "" and "?" .. query or "")
-  return client:fetch(method, url, headers, body, true)
+  return client:fetch(method, client:url(path, query, version), headers, body, true)
 end
 
 --- for page, err in g.pages{ path =, query = } do ... end: one request per
@@ -99,7 +96,7 @@ end
 -- (false, err) as its last step.
 function M.pages(client, spec)
   local _, path, query, headers, _, version = prepare("graph.pages", spec, "GET")
-  local url = client.graph_url .. "/" .. version .. path .. (query and query ~= "" and "?" .. query or "")
+  local url = client:url(path, query, version)
   local finished = false
   return function()
     if finished or not url then return nil end
