@@ -17,6 +17,7 @@ static const char encoder_key = 'e';
 #define GC_TOKEN_MARGIN       300.0
 #define GC_ASSERTION_LIFETIME 600 /* seconds, as MSAL does */
 #define GC_DEVICE_GRANT       "urn:ietf:params:oauth:grant-type:device_code"
+#define GC_BEARER_PREFIX      "Authorization: Bearer "
 #define GC_JWT_BEARER         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -43,7 +44,8 @@ void gc_oauth_init(gc_oauth *o) {
 
 
 void gc_oauth_drop(gc_oauth *o) {
-  gc_free_secret(&o->access_token);
+  gc_free_secret(&o->auth_header);
+  o->access_token = NULL;
   o->refresh_at = 0;
 }
 
@@ -303,7 +305,8 @@ static int take_token(lua_State *L, gc_oauth *o, double started) {
   double expires_in = get_number(L, reply, "expires_in", -1);
   if (!(expires_in > 0)) expires_in = 3599;
   gc_oauth_drop(o);
-  o->access_token = gc_strdup(token);
+  if ((o->auth_header = gc_concat(GC_BEARER_PREFIX, token)) != NULL)
+    o->access_token = o->auth_header + sizeof(GC_BEARER_PREFIX) - 1;
   if (rt != NULL && rt[0] != '\0' && o->grant != GC_GRANT_CLIENT_CREDENTIALS) {
     gc_free_secret(&o->refresh_token); /* rotation: the new one replaces the old */
     o->refresh_token = gc_strdup(rt);

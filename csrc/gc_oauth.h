@@ -27,11 +27,12 @@ typedef struct gc_oauth {
   char *username;
   char *password;
   char *refresh_token;
-  char *access_token;
-  gc_cert cert;      /* certificate credential, when cert.key is set */
-  int cert_pss;      /* PS256 + x5t#S256 (1) or RS256 + x5t (0) */
-  int device_cb;     /* registry ref of on_device_code, or LUA_NOREF */
-  double refresh_at; /* monotonic time after which the token is renewed */
+  char *auth_header;        /* "Authorization: Bearer <token>", built once a token */
+  const char *access_token; /* the token, inside auth_header */
+  gc_cert cert;             /* certificate credential, when cert.key is set */
+  int cert_pss;             /* PS256 + x5t#S256 (1) or RS256 + x5t (0) */
+  int device_cb;            /* registry ref of on_device_code, or LUA_NOREF */
+  double refresh_at;        /* monotonic time after which the token is renewed */
   unsigned long token_requests;
 } gc_oauth;
 

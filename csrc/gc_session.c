@@ -316,17 +316,9 @@ static int has_space_or_ctl(const char *s, size_t n) {
 }
 
 
-/* Append "Authorization: Bearer <token>", wiping the temporary copy. */
+/* Append the cached "Authorization: Bearer <token>" line. */
 static int add_authorization(struct curl_slist **list, const gc_oauth *o) {
-  size_t n = strlen(o->access_token) + sizeof("Authorization: Bearer ");
-  char *auth = (char *)malloc(n);
-  int r;
-  if (auth == NULL) return -1;
-  (void)snprintf(auth, n, "Authorization: Bearer %s", o->access_token);
-  r = append_header(list, auth);
-  gc_wipe(auth, n);
-  free(auth);
-  return r;
+  return append_header(list, o->auth_header);
 }
 
 

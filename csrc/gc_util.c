@@ -79,8 +79,13 @@ void gc_buf_free(gc_buf *b, int wipe) {
 
 
 void gc_wipe(void *p, size_t n) {
+#if defined(__GNUC__)
+  memset(p, 0, n);
+  __asm__ __volatile__("" : : "r"(p) : "memory"); /* the stores may not be elided */
+#else
   volatile unsigned char *v = (volatile unsigned char *)p;
   while (n--) *v++ = 0;
+#endif
 }
 
 
@@ -88,6 +93,14 @@ char *gc_strdup(const char *s) {
   size_t n = strlen(s) + 1;
   char *d = (char *)malloc(n);
   if (d != NULL) memcpy(d, s, n);
+  return d;
+}
+
+
+char *gc_concat(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 1;
+  char *d = (char *)malloc(n);
+  if (d != NULL) (void)snprintf(d, n, "%s%s", a, b);
   return d;
 }
 

@@ -20,7 +20,8 @@ void gc_buf_free(gc_buf *b, int wipe);
 
 void gc_wipe(void *p, size_t n); /* memset the optimiser cannot drop */
 char *gc_strdup(const char *s);
-void gc_free_secret(char **s); /* wipe, free, set NULL */
+char *gc_concat(const char *a, const char *b); /* malloc'd a .. b, or NULL */
+void gc_free_secret(char **s);                 /* wipe, free, set NULL */
 
 /* Percent-encode everything but RFC 3986 unreserved characters and the
 ** characters listed in `keep` (may be NULL). */
