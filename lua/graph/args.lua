@@ -13,6 +13,8 @@ local param_names = {
   ["$orderby"] = "orderby", ["$count"] = "count", ["$top"] = "top",
 }
 
+local CONNECTOR = { ["path parameters"] = true, parameters = true, ["json body"] = true }
+
 local function merge(fname, out, key, value)
   if out[key] ~= nil and out[key] ~= value then
     check.raise(("%s: field '%s' is given twice with different values"):format(fname, key))
@@ -32,6 +34,15 @@ function M.normalize(fname, args, schema)
   if type(args) == "string" then args = { id = args } end   -- users.get("id") from a REPL
   if type(args) ~= "table" then
     check.raise(("%s: expected a table argument, got %s"):format(fname, type(args)))
+  end
+  local nested = false
+  for k in pairs(args) do
+    if CONNECTOR[k] then nested = true break end
+  end
+  if not nested then                              -- our own flat shape: checked as it is
+    check.table(fname, args, schema)
+    if args.id == nil then check.raise(("%s: field 'id' is required"):format(fname)) end
+    return args
   end
   local flat = {}
   for k, v in pairs(args) do

@@ -165,9 +165,11 @@ end
 function Client:exchange(method, url, headers, body)
   local sent = { Accept = "application/json", ["client-request-id"] = core.guid() }
   local typed = false
-  for k, v in pairs(headers or {}) do
-    sent[k] = v
-    typed = typed or k:lower() == "content-type"
+  if headers then
+    for k, v in pairs(headers) do
+      sent[k] = v
+      typed = typed or k:lower() == "content-type"
+    end
   end
   if body and not typed then sent["Content-Type"] = "application/json" end
   local attempts, retries, waited, reauthenticated = 0, 0, 0, false

@@ -14,7 +14,7 @@ local GET = { id = "id", select = "string|table" }
 function M.get(client, a)
   local fn = "graph.users.get"
   a = args.normalize(fn, a, GET)
-  local query = args.query{ { "$select", check.list(fn, "select", a.select) } }
+  local query = a.select and args.query{ { "$select", check.list(fn, "select", a.select) } }
   return request.send(client, "GET", args.user_path(a.id), query)
 end
 
