@@ -254,6 +254,12 @@ function Client:fetch(method, url, headers, body, raw)
   return doc, response
 end
 
+--- Whether `link` (an @odata.nextLink) is on this client's Graph endpoint:
+-- the token goes with it, so it must never lead elsewhere.
+function Client:owns(link)
+  return link:sub(1, #self.graph_url + 1) == self.graph_url .. "/"
+end
+
 function Client:bad_link(response)
   return errors.decode(response.status_code, response.reason, response.headers, nil,
     "bad_next_link", "@odata.nextLink points outside the configured Graph endpoint")
@@ -268,7 +274,7 @@ function Client:follow(first, response, headers)
   local page = first
   while type(page["@odata.nextLink"]) == "string" do
     local link = page["@odata.nextLink"]
-    if link:sub(1, #self.graph_url + 1) ~= self.graph_url .. "/" then
+    if not self:owns(link) then
       return nil, self:bad_link(response)
     end
     local err

@@ -108,7 +108,7 @@ function M.pages(client, spec)
     local link = type(page) == "table" and page["@odata.nextLink"]
     url = nil
     if type(link) == "string" then
-      if link:sub(1, #client.graph_url + 1) == client.graph_url .. "/" then
+      if client:owns(link) then
         url = link
       else                                   -- the token must not follow it elsewhere
         finished = true
