@@ -2,14 +2,27 @@
 ** gc_headers.c: response head parsing. Bytes come straight from the network,
 ** so every function here is bounded by the lengths it is given.
 */
+#include <stdint.h>
 #include <string.h>
 
 #include "gc_headers.h"
 
 
-static int is_tchar(unsigned char c) { /* RFC 9110 token characters */
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+/* RFC 9110 token characters, as a bitmap of the 128 ASCII codes: letters,
+** digits and !#$%&'*+-.^_`|~ (a header name is checked byte by byte). */
+static const uint64_t TCHAR[2] = {UINT64_C(0x03ff6cfa00000000), UINT64_C(0x57ffffffc7fffffe)};
+
+static int is_tchar(unsigned char c) {
+  return c < 128 && ((TCHAR[c >> 6] >> (c & 63)) & 1u);
+}
+
+
+int gc_header_token(const char *s, size_t n) {
+  size_t i;
+  if (n == 0) return 0;
+  for (i = 0; i < n; i++)
+    if (!is_tchar((unsigned char)s[i])) return 0;
+  return 1;
 }
 
 
@@ -71,9 +84,19 @@ static void push_lower(lua_State *L, const char *name, size_t n) {
 }
 
 
+static int same_name(const char *a, const char *b, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++)
+    if (lower_ascii(a[i]) != lower_ascii(b[i])) return 0;
+  return 1;
+}
+
+
 int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason) {
   const char *p = block, *stop = block + len;
-  int tbl;
+  const char *seen[32]; /* the names so far, to spot a repeated field cheaply */
+  size_t seen_len[32];
+  int nseen = 0, tbl;
   if (want_reason) lua_pushliteral(L, "");
   lua_createtable(L, 0, 16); /* Graph sends about a dozen */
   tbl = lua_gettop(L);
@@ -89,15 +112,26 @@ int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason
         lua_replace(L, tbl - 1);
       }
     } else if (gc_header_split(p, n, &name, &nlen, &value, &vlen)) {
+      int i, again = nseen == 32; /* past 32 fields, ask the table */
+      for (i = 0; i < nseen && !again; i++)
+        again = seen_len[i] == nlen && same_name(seen[i], name, nlen);
+      if (nseen < 32) {
+        seen[nseen] = name;
+        seen_len[nseen++] = nlen;
+      }
       push_lower(L, name, nlen); /* key */
-      lua_pushvalue(L, -1);
-      lua_rawget(L, tbl); /* previous value, if repeated */
-      if (lua_isstring(L, -1)) {
-        lua_pushliteral(L, ", ");
-        lua_pushlstring(L, value, vlen);
-        lua_concat(L, 3);
+      if (again) {
+        lua_pushvalue(L, -1);
+        lua_rawget(L, tbl); /* the earlier value: join them */
+        if (lua_isstring(L, -1)) {
+          lua_pushliteral(L, ", ");
+          lua_pushlstring(L, value, vlen);
+          lua_concat(L, 3);
+        } else {
+          lua_pop(L, 1);
+          lua_pushlstring(L, value, vlen);
+        }
       } else {
-        lua_pop(L, 1);
         lua_pushlstring(L, value, vlen);
       }
       lua_rawset(L, tbl);

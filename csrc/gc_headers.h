@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include "gc_compat.h"
 
+/* Whether s[0..n) is a non-empty RFC 9110 token (a header name, a method). */
+int gc_header_token(const char *s, size_t n);
+
 /* One field line "Name: value\r\n" -> name/value spans (value trimmed).
 ** Returns 1 for a field, 0 for anything else (status line, blank, junk). */
 int gc_header_split(const char *line, size_t n, const char **name, size_t *name_len,

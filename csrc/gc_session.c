@@ -7,6 +7,7 @@
 
 #include "gc_err.h"
 #include "gc_headers.h"
+#include "gc_hlist.h"
 #include "gc_http.h"
 #include "gc_multi.h"
 #include "gc_oauth.h"
@@ -24,6 +25,7 @@ typedef struct gc_session {
   gc_http http;
   gc_multi multi; /* request_many's pool, created on first use */
   gc_oauth oauth;
+  gc_hlist headers; /* the request's header lines, reused */
   unsigned long requests;
   int closed;
 } gc_session;
@@ -178,6 +180,7 @@ static int session_close(lua_State *L) {
   if (!s->closed) {
     s->closed = 1; /* first, so a failure below cannot close twice */
     gc_oauth_free(L, &s->oauth);
+    gc_hlist_free(&s->headers);
     gc_http_close(&s->http);
     gc_multi_close(&s->multi);
     gc_http_config_free(&s->cfg);
@@ -191,17 +194,6 @@ static int session_close(lua_State *L) {
 ** request
 ** =======================================================
 */
-
-static int valid_token(const char *s, size_t n) {
-  size_t i;
-  if (n == 0) return 0;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c <= ' ' || c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", c)) return 0;
-  }
-  return 1;
-}
-
 
 static int has_ctl(const char *s, size_t n) {
   size_t i;
@@ -223,29 +215,13 @@ static int strncasecmp_ascii(const char *a, const char *b, size_t n) {
 }
 
 
-static int append_header(struct curl_slist **list, const char *line) {
-  struct curl_slist *t = curl_slist_append(*list, line);
-  if (t == NULL) return -1;
-  *list = t;
-  return 0;
-}
-
-
-/* Wipe every header line before freeing: one of them carries the token. */
-static void free_headers(struct curl_slist *list) {
-  struct curl_slist *p;
-  for (p = list; p != NULL; p = p->next) gc_wipe(p->data, strlen(p->data));
-  curl_slist_free_all(list);
-}
-
-
-/* Build the request's header list from the Lua table at idx, adding
+/* Fill hl with the request's header lines from the Lua table at idx, adding
 ** client-request-id and User-Agent unless given. Raises on bad input (a
 ** programming error); *crid receives the client-request-id sent. */
-static struct curl_slist *build_headers(lua_State *L, int idx, char crid[37], const char *ua) {
-  struct curl_slist *list = NULL;
-  gc_buf line = {NULL, 0, 0};
+static void build_headers(lua_State *L, int idx, gc_hlist *hl, char crid[37], const char *ua,
+                          int has_body) {
   int have_crid = 0, have_ua = 0;
+  gc_hlist_reset(hl);
   crid[0] = '\0';
   if (!lua_isnoneornil(L, idx)) {
     luaL_checktype(L, idx, LUA_TTABLE);
@@ -253,57 +229,32 @@ static struct curl_slist *build_headers(lua_State *L, int idx, char crid[37], co
     while (lua_next(L, idx) != 0) {
       size_t kn, vn;
       const char *k, *v;
-      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
-        free_headers(list);
-        gc_buf_free(&line, 0);
+      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "graph.core: header names and values must be strings");
-      }
       k = lua_tolstring(L, -2, &kn);
       v = lua_tolstring(L, -1, &vn);
-      if (!valid_token(k, kn) || has_ctl(v, vn)) {
-        free_headers(list);
-        gc_buf_free(&line, 0);
+      if (!gc_header_token(k, kn) || has_ctl(v, vn))
         luaL_error(L, "graph.core: header '%s' has an invalid name or a CR, LF or NUL", k);
-      }
       if (kn == 17 && strncasecmp_ascii(k, "client-request-id", 17) == 0) {
         have_crid = 1;
         (void)snprintf(crid, 37, "%s", v);
       }
       if (kn == 10 && strncasecmp_ascii(k, "user-agent", 10) == 0) have_ua = 1;
-      gc_buf_reset(&line, 0);
-      /* "Name;" is libcurl's way of sending a header with an empty value */
-      if (gc_buf_append(&line, k, kn) != 0 || gc_buf_puts(&line, vn ? ": " : ";") != 0 ||
-          gc_buf_append(&line, v, vn) != 0 || append_header(&list, line.data) != 0) {
-        free_headers(list);
-        gc_buf_free(&line, 0);
-        luaL_error(L, "graph.core: out of memory");
-      }
+      if (gc_hlist_add(hl, k, kn, v, vn) != 0) goto nomem;
       lua_pop(L, 1);
     }
   }
   /* set here rather than with CURLOPT_USERAGENT, which libcurl rebuilds for
   ** every request */
-  if (!have_ua) {
-    gc_buf_reset(&line, 0);
-    if (gc_buf_puts(&line, "User-Agent: ") != 0 || gc_buf_puts(&line, ua) != 0 ||
-        append_header(&list, line.data) != 0) {
-      gc_buf_free(&line, 0);
-      goto nomem;
-    }
-  }
-  gc_buf_free(&line, 0);
+  if (!have_ua && gc_hlist_add(hl, "User-Agent", 10, ua, strlen(ua)) != 0) goto nomem;
   if (!have_crid) {
-    char h[64];
     gc_guid(crid);
-    (void)snprintf(h, sizeof h, "client-request-id: %s", crid);
-    if (append_header(&list, h) != 0) goto nomem;
+    if (gc_hlist_add(hl, "client-request-id", 17, crid, 36) != 0) goto nomem;
   }
-  if (append_header(&list, "Expect:") != 0) goto nomem; /* no 100-continue round trip */
-  return list;
+  if (has_body && gc_hlist_add_line(hl, "Expect:") != 0) goto nomem; /* no 100-continue wait */
+  return;
 nomem:
-  free_headers(list);
   luaL_error(L, "graph.core: out of memory");
-  return NULL;
 }
 
 
@@ -316,14 +267,8 @@ static int has_space_or_ctl(const char *s, size_t n) {
 }
 
 
-/* Append the cached "Authorization: Bearer <token>" line. */
-static int add_authorization(struct curl_slist **list, const gc_oauth *o) {
-  return append_header(list, o->auth_header);
-}
-
-
 /* s:request(method, url, headers, body, use_auth, fresh)
-**   -> status, reason, headers, body  |  nil, err
+**   -> status, reason, headers, body, client_request_id  |  nil, err
 ** fresh: use a new connection (writes: libcurl must not re-send them). */
 static int session_request(lua_State *L) {
   gc_session *s = check_session(L);
@@ -333,36 +278,29 @@ static int session_request(lua_State *L) {
   const char *body = luaL_optlstring(L, 5, NULL, &blen);
   int use_auth = lua_toboolean(L, 6);
   int fresh = lua_toboolean(L, 7);
-  struct curl_slist *headers;
   char crid[37];
   CURLcode rc;
 
-  luaL_argcheck(L, mlen < 16 && valid_token(method, mlen), 2, "invalid HTTP method");
+  luaL_argcheck(L, mlen < 16 && gc_header_token(method, mlen), 2, "invalid HTTP method");
   luaL_argcheck(L, ulen > 0 && !has_space_or_ctl(url, ulen), 3,
                 "URL is empty or contains a space or control character");
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     luaL_error(L, "graph.core: this session has no credentials");
   lua_settop(L, 7);
-  headers = build_headers(L, 4, crid, s->cfg.user_agent);
-
+  build_headers(L, 4, &s->headers, crid, s->cfg.user_agent, body != NULL);
   if (use_auth) {
     if (!gc_oauth_fresh(&s->oauth)) {
       int r = gc_oauth_acquire(L, &s->oauth, &s->http);
-      if (r != 0) {
-        free_headers(headers);
-        return r;
-      }
+      if (r != 0) return r;
     }
-    if (add_authorization(&headers, &s->oauth) != 0) {
-      free_headers(headers);
+    if (gc_hlist_add_line(&s->headers, s->oauth.auth_header) != 0)
       return luaL_error(L, "graph.core: out of memory");
-    }
   }
 
   s->requests++;
   s->http.fresh = fresh;
-  rc = gc_http_perform(&s->http, method, url, headers, body, blen);
-  free_headers(headers);
+  rc = gc_http_perform(&s->http, method, url, gc_hlist_link(&s->headers), body, blen);
+  gc_hlist_reset(&s->headers); /* wiped: it held the token */
   if (rc != CURLE_OK) {
     gc_err_push(L, "transport", gc_err_curlcode(rc), gc_http_strerror(&s->http, rc));
     gc_err_setstring(L, "client_request_id", crid);
@@ -379,7 +317,8 @@ static int session_request(lua_State *L) {
     lua_replace(L, -3);
   }
   lua_pushlstring(L, s->http.body.data, s->http.body.len);
-  return 4;
+  lua_pushstring(L, crid);
+  return 5;
 }
 
 /* }====================================================== */
@@ -395,6 +334,7 @@ static int session_request(lua_State *L) {
 typedef struct gc_jobs {
   int n;
   gc_job *jobs; /* points just past this struct */
+  gc_hlist *headers;
   char (*crids)[37];
 } gc_jobs;
 
@@ -402,7 +342,7 @@ static int jobs_gc(lua_State *L) {
   gc_jobs *j = (gc_jobs *)luaL_checkudata(L, 1, GC_JOBS_MT);
   int i;
   for (i = 0; i < j->n; i++) {
-    free_headers(j->jobs[i].headers);
+    gc_hlist_free(&j->headers[i]);
     j->jobs[i].headers = NULL;
   }
   return 0;
@@ -472,6 +412,7 @@ static int job_done(void *ud, int job, gc_http *h, CURLcode rc) {
 static int session_request_many(lua_State *L) {
   gc_session *s = check_session(L);
   int n, conc, use_auth, i, r, anchors;
+  size_t size;
   gc_jobs *j;
   run_ctx ctx;
   luaL_checktype(L, 2, LUA_TTABLE);
@@ -489,10 +430,12 @@ static int session_request_many(lua_State *L) {
     if (r != 0) return r;
   }
 
-  j = (gc_jobs *)lua_newuserdatauv(L, sizeof *j + (size_t)n * (sizeof(gc_job) + 37), 0);
-  memset(j, 0, sizeof *j + (size_t)n * (sizeof(gc_job) + 37));
+  size = sizeof *j + (size_t)n * (sizeof(gc_job) + sizeof(gc_hlist) + 37);
+  j = (gc_jobs *)lua_newuserdatauv(L, size, 0);
+  memset(j, 0, size);
   j->jobs = (gc_job *)(void *)(j + 1);
-  j->crids = (char(*)[37])(void *)(j->jobs + n);
+  j->headers = (gc_hlist *)(void *)(j->jobs + n);
+  j->crids = (char(*)[37])(void *)(j->headers + n);
   luaL_setmetatable(L, GC_JOBS_MT); /* index 6 */
   lua_newtable(L);                  /* 7: anchors the strings the jobs point into */
   anchors = lua_gettop(L);
@@ -508,8 +451,8 @@ static int session_request_many(lua_State *L) {
     lua_getfield(L, t, "body");
     job->method = lua_tolstring(L, t + 1, &mlen);
     job->url = lua_tolstring(L, t + 2, &ulen);
-    if (job->method == NULL || mlen >= 16 || !valid_token(job->method, mlen) || job->url == NULL ||
-        ulen == 0 || has_space_or_ctl(job->url, ulen))
+    if (job->method == NULL || mlen >= 16 || !gc_header_token(job->method, mlen) ||
+        job->url == NULL || ulen == 0 || has_space_or_ctl(job->url, ulen))
       luaL_error(L, "graph.core: request %d needs a valid method and url", i + 1);
     if (!lua_isnil(L, t + 3)) {
       if (lua_type(L, t + 3) != LUA_TSTRING)
@@ -520,10 +463,11 @@ static int session_request_many(lua_State *L) {
     job->fresh = lua_toboolean(L, -1);
     lua_pop(L, 1);
     lua_getfield(L, t, "headers");
-    job->headers = build_headers(L, t + 4, j->crids[i], s->cfg.user_agent);
-    j->n = i + 1;
-    if (use_auth && add_authorization(&job->headers, &s->oauth) != 0)
+    j->n = i + 1; /* from here on, jobs_gc frees its headers */
+    build_headers(L, t + 4, &j->headers[i], j->crids[i], s->cfg.user_agent, job->body != NULL);
+    if (use_auth && gc_hlist_add_line(&j->headers[i], s->oauth.auth_header) != 0)
       luaL_error(L, "graph.core: out of memory");
+    job->headers = gc_hlist_link(&j->headers[i]);
     lua_pop(L, 1);                      /* headers */
     lua_rawseti(L, anchors, 3 * i + 3); /* body, url, method: kept alive */
     lua_rawseti(L, anchors, 3 * i + 2);

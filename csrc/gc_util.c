@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,29 +115,52 @@ void gc_free_secret(char **s) {
 }
 
 
+/* RFC 3986 unreserved characters (letters, digits, -._~) as a bitmap of
+** the 128 ASCII codes. */
+static const uint64_t UNRESERVED[2] = {UINT64_C(0x03ff600000000000), UINT64_C(0x47fffffe87fffffe)};
+
 static int is_unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
+  return c < 128 && ((UNRESERVED[c >> 6] >> (c & 63)) & 1u);
+}
+
+
+static int kept(unsigned char c, const char *keep) {
+  return is_unreserved(c) || (c != '\0' && keep != NULL && strchr(keep, c) != NULL);
+}
+
+
+size_t gc_escaped_len(const char *s, size_t n, const char *keep) {
+  size_t i, len = n;
+  for (i = 0; i < n; i++)
+    if (!kept((unsigned char)s[i], keep)) len += 2;
+  return len;
+}
+
+
+void gc_escape_to(char *dst, const char *s, size_t n, const char *keep) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (kept(c, keep)) {
+      *dst++ = (char)c;
+    } else {
+      *dst++ = '%';
+      *dst++ = hex[c >> 4];
+      *dst++ = hex[c & 15];
+    }
+  }
 }
 
 
 int gc_escape(gc_buf *out, const char *s, size_t n, const char *keep) {
-  static const char hex[] = "0123456789ABCDEF";
-  size_t i;
-  if (buf_reserve(out, n) != 0) return -1;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (is_unreserved(c) || (c != '\0' && keep != NULL && strchr(keep, c))) {
-      if (gc_buf_append(out, &c, 1) != 0) return -1;
-    } else {
-      char e[3];
-      e[0] = '%';
-      e[1] = hex[c >> 4];
-      e[2] = hex[c & 15];
-      if (gc_buf_append(out, e, 3) != 0) return -1;
-    }
-  }
-  if (out->data == NULL) return gc_buf_append(out, "", 0);
+  size_t len;
+  if (n > ((size_t)-1 - 1) / 3) return -1;
+  len = gc_escaped_len(s, n, keep);
+  if (buf_reserve(out, len) != 0) return -1;
+  gc_escape_to(out->data + out->len, s, n, keep);
+  out->len += len;
+  out->data[out->len] = '\0';
   return 0;
 }
 

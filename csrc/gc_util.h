@@ -26,6 +26,8 @@ void gc_free_secret(char **s);                 /* wipe, free, set NULL */
 /* Percent-encode everything but RFC 3986 unreserved characters and the
 ** characters listed in `keep` (may be NULL). */
 int gc_escape(gc_buf *out, const char *s, size_t n, const char *keep);
+size_t gc_escaped_len(const char *s, size_t n, const char *keep); /* bytes gc_escape_to writes */
+void gc_escape_to(char *dst, const char *s, size_t n, const char *keep);
 
 /* Replace every occurrence of `secret` in buf with "<redacted>". */
 int gc_redact(gc_buf *buf, const char *secret);

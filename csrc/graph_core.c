@@ -25,16 +25,20 @@
 /* core.escape(s [, keep]): percent-encode all but RFC 3986 unreserved
 ** characters and those listed in keep. */
 static int core_escape(lua_State *L) {
-  size_t n;
+  size_t n, len;
   const char *s = luaL_checklstring(L, 1, &n);
   const char *keep = luaL_optstring(L, 2, NULL);
-  gc_buf b = {NULL, 0, 0};
-  if (gc_escape(&b, s, n, keep) != 0) {
-    gc_buf_free(&b, 0);
-    return luaL_error(L, "graph.core.escape: out of memory");
+  char small[256];
+  char *out;
+  luaL_argcheck(L, n <= ((size_t)-1) / 3, 1, "string too long");
+  len = gc_escaped_len(s, n, keep);
+  if (len == n) { /* nothing to encode: the string itself */
+    lua_settop(L, 1);
+    return 1;
   }
-  lua_pushlstring(L, b.data, b.len);
-  gc_buf_free(&b, 0);
+  out = len <= sizeof small ? small : (char *)lua_newuserdata(L, len);
+  gc_escape_to(out, s, n, keep);
+  lua_pushlstring(L, out, len);
   return 1;
 }
 

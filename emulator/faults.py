@@ -265,7 +265,11 @@ def respond(fault, real, error):
     elif fault.body is not None:
         resp.body = fault.body.encode("utf-8")
     for name, value in fault.headers.items():
-        resp.set_header(name, None if value is None else str(value))
+        if isinstance(value, list):        # the field repeated, one line a value
+            resp.set_header(name, None)
+            resp.headers.extend((name, str(v)) for v in value)
+        else:
+            resp.set_header(name, None if value is None else str(value))
     return resp
 
 

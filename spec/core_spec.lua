@@ -162,6 +162,28 @@ describe("graph.core", function()
       assert.equal(id, headers["client-request-id"])
     end)
 
+    it("returns the client-request-id it sent, generated or given", function()
+      local s = closing(core.session{})
+      local url = emu.url .. "/v1.0/users/" .. fx.adele_id
+      local status, _, _, _, crid = s:request("GET", url, { ["x-spec-marker"] = "ret1" }, nil, false)
+      assert.equal(401, status)
+      assert.truthy(util.is_guid(crid), crid)
+      assert.equal(logged("ret1").headers["client-request-id"], crid)
+      local id = core.guid()
+      local _, _, _, _, given = s:request("GET", url, { ["client-request-id"] = id }, nil, false)
+      assert.equal(id, given)
+    end)
+
+    it("joins a repeated response field with a comma, in order, and keeps single ones as they are", function()
+      emu:fault{ target = "graph", path = "^/v1\\.0/users/", count = 1,
+                 headers = { Warning = { "199 - first", "199 - second", "199 - third" }, ["X-Once"] = "1" } }
+      local s = closing(core.session{})
+      local _, _, headers = s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, nil, nil, false)
+      assert.equal("199 - first, 199 - second, 199 - third", headers.warning)
+      assert.equal("1", headers["x-once"])
+      assert.is_nil(headers.Warning)
+    end)
+
     it("sends a fresh client-request-id on every request", function()
       local s = closing(core.session{})
       s:request("GET", emu.url .. "/v1.0/users/a", { ["x-spec-marker"] = "one" }, nil, false)

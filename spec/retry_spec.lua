@@ -188,6 +188,44 @@ describe("retries", function()
       assert.is_nil(reqs[5].headers["retry-attempt"])
     end)
 
+    it("goes with the first attempt's client-request-id on every retry; the next call has its own", function()
+      emu:fault(throttle(503, "0", 2))
+      local g = emu:client{ max_retries = 3 }
+      local _, response = util.expect_success(get_user, g)
+      local reqs = user_requests()
+      assert.equal(3, #reqs)
+      local crid = reqs[1].headers["client-request-id"]
+      assert.truthy(util.is_guid(crid), crid)
+      for n = 2, 3 do assert.equal(crid, reqs[n].headers["client-request-id"]) end
+      assert.equal(crid, response.headers["client-request-id"])
+      util.expect_success(get_user, g)
+      reqs = user_requests()
+      assert.are_not.equal(crid, reqs[4].headers["client-request-id"])
+    end)
+
+    it("keeps the client-request-id when a dropped connection is retried", function()
+      -- two drops: libcurl itself re-sends once on a reused connection, so at
+      -- least one of the retries is ours
+      emu:fault{ target = "graph", path = USER_PATH, action = "drop", count = 2 }
+      local g = emu:client{ max_retries = 3 }
+      util.expect_success(get_user, g)
+      local reqs = user_requests()
+      assert.equal(3, #reqs)
+      for n = 2, 3 do assert.equal(reqs[1].headers["client-request-id"], reqs[n].headers["client-request-id"]) end
+      assert.truthy(reqs[3].headers["retry-attempt"])
+    end)
+
+    it("keeps the client-request-id, without Retry-Attempt, when a refused token is replaced", function()
+      emu:fault(throttle(401, nil, 1))
+      local g = emu:client()
+      util.expect_success(get_user, g)
+      local reqs = user_requests()
+      assert.equal(2, #reqs)
+      assert.equal(reqs[1].headers["client-request-id"], reqs[2].headers["client-request-id"])
+      assert.is_nil(reqs[2].headers["retry-attempt"])
+      assert.equal(2, g.session:stats().token_requests)
+    end)
+
     it("is sent on a retried PATCH too, and the update applies", function()
       emu:fault(throttle(429, "0", 1, { method = "PATCH" }))
       local g = emu:client()

@@ -5,6 +5,9 @@ local core = require "graph.core"
 
 local M = {}
 
+local byte, find, gsub = string.byte, string.find, string.gsub
+local escape = core.escape
+
 -- The connector nests inputs: { ["path parameters"] = {...}, parameters =
 -- { ["$select"] = ... }, ["json body"] = {...} }. These map them to ours.
 local path_names = { id = "id", ["user id"] = "id", ["email address"] = "id" }
@@ -28,22 +31,8 @@ local function truthy(v)
   return v
 end
 
---- Accept both our flat shape and the connector's nested one; returns a flat
--- table checked against `schema`.
-function M.normalize(fname, args, schema)
-  if type(args) == "string" then args = { id = args } end   -- users.get("id") from a REPL
-  if type(args) ~= "table" then
-    check.raise(("%s: expected a table argument, got %s"):format(fname, type(args)))
-  end
-  local nested = false
-  for k in pairs(args) do
-    if CONNECTOR[k] then nested = true break end
-  end
-  if not nested then                              -- our own flat shape: checked as it is
-    check.table(fname, args, schema)
-    if args.id == nil then check.raise(("%s: field 'id' is required"):format(fname)) end
-    return args
-  end
+-- The connector's nested shape, flattened and checked against `schema`.
+local function flatten(fname, args, schema)
   local flat = {}
   for k, v in pairs(args) do
     if k == "path parameters" or k == "parameters" then
@@ -68,11 +57,33 @@ function M.normalize(fname, args, schema)
   return flat
 end
 
+--- Accept both our flat shape and the connector's nested one; returns a flat
+-- table checked against `schema`. Our own flat table is checked in place, in
+-- one pass, and returned as it is.
+function M.normalize(fname, args, schema)
+  if type(args) == "string" then args = { id = args } end   -- users.get("id") from a REPL
+  if type(args) ~= "table" then
+    check.raise(("%s: expected a table argument, got %s"):format(fname, type(args)))
+  end
+  for k, v in pairs(args) do
+    local kind = schema[k]
+    if kind ~= nil then
+      check.field(fname, k, v, kind)
+    elseif CONNECTOR[k] then
+      return flatten(fname, args, schema)
+    else
+      check.unknown(fname, k)
+    end
+  end
+  if args.id == nil then check.raise(("%s: field 'id' is required"):format(fname)) end
+  return args
+end
+
 -- Path segments: encode all but unreserved characters; a segment of dots only
 -- would be resolved as "." or ".." by some stacks, so encode those too.
 local function segment(s)
-  if s:match("^%.+$") then return (s:gsub("%.", "%%2E")) end
-  return core.escape(s)
+  if byte(s, 1) == 46 and find(s, "^%.+$") then return (gsub(s, "%.", "%%2E")) end
+  return escape(s)
 end
 M.segment = segment
 
@@ -80,8 +91,8 @@ M.segment = segment
 -- must use the key syntax users('...') (Graph docs, user-get), with OData's
 -- doubled apostrophes.
 function M.user_path(id)
-  if id:sub(1, 1) == "$" then
-    return "/users('" .. core.escape((id:gsub("'", "''"))) .. "')"
+  if byte(id, 1) == 36 then                                  -- "$"
+    return "/users('" .. escape((gsub(id, "'", "''"))) .. "')"
   end
   return "/users/" .. segment(id)
 end

@@ -3,6 +3,7 @@
 local M = {}
 
 local error, type, pairs, tostring = error, type, pairs, tostring
+local find = string.find
 local getinfo = debug.getinfo
 
 -- Every file of this library lives in one directory: errors are reported at
@@ -52,39 +53,53 @@ local descriptions = {
   concurrency = "an integer from 1 to 256",
 }
 
+-- CR, LF or NUL in a value would split a header or a log line.
+local function has_ctl(s)
+  return find(s, "\r", 1, true) or find(s, "\n", 1, true) or find(s, "\0", 1, true)
+end
+
+-- Raise unless the present `value` has `kind`. The plain Lua type names are
+-- tested directly: this runs for every field of every call.
+local function check_value(fname, name, value, kind)
+  local t, ok = type(value), true
+  if kind ~= t then
+    if kind == "id" then ok = t == "string" and value ~= "" else ok = kinds[kind](value) end
+  end
+  if not ok then
+    raise(("%s: field '%s' must be %s, got %s"):format(
+      fname, name, descriptions[kind] or ("a " .. kind), typename(value)))
+  end
+  if t == "string" and has_ctl(value) then
+    raise(("%s: field '%s' contains CR, LF or NUL"):format(fname, name))
+  end
+end
+
 --- Raise unless `value` has `kind`; nil passes unless `required`.
 function M.field(fname, name, value, kind, required)
   if value == nil then
     if required then raise(("%s: field '%s' is required"):format(fname, name)) end
     return value
   end
-  if not kinds[kind](value) then
-    raise(("%s: field '%s' must be %s, got %s"):format(
-      fname, name, descriptions[kind] or ("a " .. kind), typename(value)))
-  end
-  if type(value) == "string" and (value:find("\r", 1, true) or value:find("\n", 1, true)
-                                  or value:find("\0", 1, true)) then
-    raise(("%s: field '%s' contains CR, LF or NUL"):format(fname, name))
-  end
+  check_value(fname, name, value, kind)
   return value
 end
 
---- Raise on any key of `t` that `schema` does not list (a typo is a bug).
-function M.known(fname, t, schema)
-  for k in pairs(t) do
-    if schema[k] == nil then
-      raise(("%s: unknown option '%s'"):format(fname, tostring(k)))
-    end
-  end
+--- Raise on an option `schema` does not list (a typo is a bug).
+function M.unknown(fname, key)
+  raise(("%s: unknown option '%s'"):format(fname, tostring(key)))
 end
 
---- Check every field of `t` against `schema` ({ name = kind }).
+--- Check every field of `t` against `schema` ({ name = kind }): one pass
+-- over the fields given, an unknown one raising.
 function M.table(fname, t, schema)
   if type(t) ~= "table" then
     raise(("%s: expected a table argument, got %s"):format(fname, typename(t)))
   end
-  M.known(fname, t, schema)
-  for name, kind in pairs(schema) do M.field(fname, name, t[name], kind) end
+  for k, v in pairs(t) do
+    local kind = schema[k]
+    if kind == nil then M.unknown(fname, k) end
+    check_value(fname, k, v, kind)
+  end
   return t
 end
 

@@ -10,6 +10,10 @@ local pretty = require "graph.pretty"
 
 local M = {}
 
+local find, lower = string.find, string.lower
+local decode = json.decode
+local DOCUMENT = pretty.DOCUMENT      -- a fresh decoded table has no metatable yet
+
 -- Methods keep `self` for a uniform call style even where they need no state.
 -- luacheck: ignore 212/self
 
@@ -160,11 +164,13 @@ function Client:outcome(method, status, reason, headers, body, crid)
   return "error", err, self.retry_statuses[status] == true
 end
 
---- One logical request: returns status, reason, headers, body (status < 400)
--- or nil, err after the retries and the one re-authentication allowed.
-function Client:exchange(method, url, headers, body)
-  local sent = { Accept = "application/json", ["client-request-id"] = core.guid() }
-  local typed = false
+-- The headers of a request: Accept, the caller's, and Content-Type for a
+-- body. The C core adds client-request-id (a new GUID) unless one is given.
+local ACCEPT_JSON = { Accept = "application/json" }
+
+local function request_headers(headers, body)
+  if not headers and not body then return ACCEPT_JSON end   -- shared, never written
+  local sent, typed = { Accept = "application/json" }, false
   if headers then
     for k, v in pairs(headers) do
       sent[k] = v
@@ -172,24 +178,46 @@ function Client:exchange(method, url, headers, body)
     end
   end
   if body and not typed then sent["Content-Type"] = "application/json" end
+  return sent
+end
+
+-- Another attempt goes with the first one's client-request-id and, when it
+-- is a retry, its number.
+local function again_headers(sent, crid, retries)
+  local again = {}
+  for k, v in pairs(sent) do again[k] = v end
+  again["client-request-id"] = crid
+  again["Retry-Attempt"] = retries and tostring(retries)
+  return again
+end
+
+--- One logical request: returns status, reason, headers, body (status < 400),
+-- client-request-id, attempts; or nil, err after the retries and the one
+-- re-authentication allowed.
+function Client:exchange(method, url, headers, body)
+  local sent = request_headers(headers, body)
+  local session, fresh = self.session, not IDEMPOTENT[method]
   local attempts, retries, waited, reauthenticated = 0, 0, 0, false
+  local first_crid
   while true do
     attempts = attempts + 1
-    local tokens = self.logger and self.session:stats().token_requests
+    local tokens = self.logger and session:stats().token_requests
     local started = tokens and core.now()
-    local status, reason, rheaders, rbody = self.session:request(method, url, sent, body, true,
-                                                                 not IDEMPOTENT[method])
+    local status, reason, rheaders, rbody, crid = session:request(method, url, sent, body, true,
+                                                                  fresh)
+    first_crid = first_crid or crid or (not status and reason.client_request_id) or nil
     if tokens then
       self:log_exchange(method, url, attempts, started, status, reason, rheaders, tokens)
     end
-    local outcome, err, retryable = self:outcome(method, status, reason, rheaders, rbody,
-                                                 sent["client-request-id"])
-    if outcome == "ok" then
-      self:notice_rotation()
-      return status, reason, rheaders, rbody, sent["client-request-id"], attempts
-    elseif outcome == "reauth" and not reauthenticated then
+    if status and status < 400 then            -- the usual case, first
+      if self.on_refresh_token then self:notice_rotation() end
+      return status, reason, rheaders, rbody, crid, attempts
+    end
+    local outcome, err, retryable = self:outcome(method, status, reason, rheaders, rbody, crid)
+    if outcome == "reauth" and not reauthenticated then
       reauthenticated = true            -- expired or revoked: one fresh token, once
-      self.session:drop_token()
+      session:drop_token()
+      sent = again_headers(sent, first_crid)
     else
       local delay = retryable and self:delay(retries + 1, err)
       if not retryable or retries >= self.max_retries or waited + delay > self.retry_budget then
@@ -201,7 +229,7 @@ function Client:exchange(method, url, headers, body)
       self:retrying(retries, err, delay, method, url)
       core.sleep(delay)
       waited = waited + delay
-      sent["Retry-Attempt"] = tostring(retries)
+      sent = again_headers(sent, first_crid, retries)
     end
   end
 end
@@ -225,18 +253,18 @@ function Client:document(method, status, reason, headers, body, crid, raw)
       "response has an empty body where a JSON document was expected")
   end
   local ctype = headers["content-type"]
-  local json_type = not ctype or ctype:find("json", 1, true) or ctype:lower():find("json", 1, true)
+  local json_type = not ctype or find(ctype, "json", 1, true) or find(lower(ctype), "json", 1, true)
   if raw and not json_type then return body, response end
   if not json_type then
     return nil, errors.decode(status, reason, headers, crid, "content_type",
       ("expected a JSON response, got %s"):format(ctype))
   end
-  local doc, msg = json.decode(body)
+  local doc, msg = decode(body)
   if type(doc) ~= "table" then
     return nil, errors.decode(status, reason, headers, crid, "invalid_json",
       "response is not valid JSON: " .. tostring(msg or "not an object"))
   end
-  return pretty.document(doc), response         -- prints as JSON in a REPL
+  return setmetatable(doc, DOCUMENT), response  -- prints as JSON in a REPL
 end
 
 --- The URL of `path` (below the version root) with an encoded query string.

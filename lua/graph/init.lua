@@ -27,13 +27,15 @@ local actions = {
   security = { alerts = { list = security.list, get = security.get, update = security.update } },
 }
 
--- g.users.get{...} is called with a dot: bind each action to its client
--- (for the module-level functions, to the default client, made on first use).
-local function bind(into, tree, get_client)
+-- g.users.get{...} is called with a dot: bind each action to its client, or
+-- (for the module-level functions) to the default client, made on first use.
+local function bind(into, tree, owner, get_client)
   for name, fn in pairs(tree) do
     if type(fn) == "table" then
       into[name] = into[name] or {}
-      bind(into[name], fn, get_client)
+      bind(into[name], fn, owner, get_client)
+    elseif owner then
+      into[name] = function(a) return fn(owner, a) end
     else
       into[name] = function(a) return fn(get_client(), a) end
     end
@@ -44,7 +46,7 @@ end
 -- Raises on a programming error (unknown option, wrong type, missing field).
 function graph.client(opts)
   local c = client.new(opts == nil and {} or opts)
-  bind(c, actions, function() return c end)
+  bind(c, actions, c)
   return c
 end
 
@@ -65,6 +67,6 @@ local function default()
   return default_client
 end
 
-bind(graph, actions, default)
+bind(graph, actions, nil, default)
 
 return graph

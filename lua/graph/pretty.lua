@@ -127,6 +127,8 @@ function M.document(t)
   if type(t) == "table" and getmetatable(t) == nil then setmetatable(t, DOCUMENT) end
   return t
 end
+--- The metatable `document` sets (the library marks fresh results with it).
+M.DOCUMENT = DOCUMENT
 
 --- Whether `t` was marked by `pretty.document`.
 function M.is_document(t)
