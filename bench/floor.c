@@ -1,14 +1,17 @@
 /*
 ** floor.c: the physical floor of a libcurl client on this machine.
 **
-**   floor URL_PREFIX N TOKEN [CA_FILE] [WARMUP]
+**   floor URL_PREFIX N TOKEN [CA_FILE] [WARMUP] [bare]
 **
 ** N sequential GETs of URL_PREFIX<id> (ids cycled from a fixed list, as the
 ** other rows do) with ONE libcurl easy handle set up once and reused, so the
-** connection stays alive; the same request headers lua-msgraph sends
-** (Authorization, Accept, client-request-id); the body is appended to one
-** reused buffer and never decoded. Libcurl's defaults otherwise: HTTP/2 over
-** TLS when the server offers it, HTTP/1.1 in clear.
+** connection stays alive; the body is appended to one reused buffer and never
+** decoded. Libcurl's defaults otherwise: HTTP/2 over TLS when the server
+** offers it, HTTP/1.1 in clear.
+** The request is the one lua-msgraph sends: Authorization, Accept,
+** User-Agent, Accept-Encoding: gzip and a new client-request-id GUID each
+** time (written over the previous one in place: no allocation). With "bare",
+** only Authorization, Accept and one fixed client-request-id.
 ** WARMUP requests (default 100) go first and are not counted.
 ** Prints one line:  RESULT n=N wall=SECONDS cpu=SECONDS bytes=BODY_BYTES
 ** where cpu is user+sys of this process over the N requests (getrusage).
@@ -45,6 +48,21 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
   return len;
 }
 
+/* A new client-request-id in place: 36 characters of GUID text from a
+** xorshift generator (the floor pays nothing it need not). */
+static void new_guid(char *g) {
+  static unsigned long long x = 0x9E3779B97F4A7C15ULL;
+  static const char hex[] = "0123456789abcdef";
+  int i;
+  for (i = 0; i < 36; i++) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    g[i] = hex[x & 15];
+  }
+}
+
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -58,10 +76,13 @@ static double cpu(void) {
          ru.ru_stime.tv_usec / 1e6;
 }
 
+static char *crid; /* the GUID inside the client-request-id line, or NULL: fixed */
+
 static int get(CURL *e, struct buf *b, const char *prefix, long i, char *url, size_t urlsz) {
   long status = 0;
   CURLcode rc;
   snprintf(url, urlsz, "%s%s", prefix, IDS[i % NIDS]);
+  if (crid) new_guid(crid);
   b->len = 0;
   curl_easy_setopt(e, CURLOPT_URL, url);
   rc = curl_easy_perform(e);
@@ -77,7 +98,8 @@ static int get(CURL *e, struct buf *b, const char *prefix, long i, char *url, si
 int main(int argc, char **argv) {
   const char *prefix, *token, *ca;
   long n, warm, i;
-  char url[512], auth[4096];
+  char url[512], auth[4096], ua[128];
+  int bare;
   struct curl_slist *h = NULL;
   struct buf b = {NULL, 0, 0};
   double t0, c0, t1, c1;
@@ -91,12 +113,22 @@ int main(int argc, char **argv) {
   token = argv[3];
   ca = argc > 4 && argv[4][0] ? argv[4] : NULL;
   warm = argc > 5 ? atol(argv[5]) : 100;
+  bare = argc > 6 && strcmp(argv[6], "bare") == 0;
   curl_global_init(CURL_GLOBAL_DEFAULT);
   e = curl_easy_init();
   snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
   h = curl_slist_append(h, auth);
   h = curl_slist_append(h, "Accept: application/json");
   h = curl_slist_append(h, "client-request-id: 9a6f3e2c-1b4d-4e8a-b7c5-0d2f1e3a5b7c");
+  if (!bare) {
+    struct curl_slist *last = h;
+    while (last->next) last = last->next;
+    crid = last->data + strlen("client-request-id: ");
+    snprintf(ua, sizeof ua, "User-Agent: lua-msgraph/0.1.0 libcurl/%s",
+             curl_version_info(CURLVERSION_NOW)->version);
+    h = curl_slist_append(h, ua);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+  }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);

@@ -40,13 +40,18 @@ static int grow(gc_hlist *h) {
 
 
 int gc_hlist_add(gc_hlist *h, const char *name, size_t nlen, const char *value, size_t vlen) {
-  if (grow(h) != 0) return -1;
-  h->offsets[h->n] = h->text.len;
-  if (gc_buf_append(&h->text, name, nlen) != 0 ||
-      gc_buf_append(&h->text, vlen ? ": " : ";", vlen ? 2 : 1) != 0 ||
-      gc_buf_append(&h->text, value, vlen) != 0 || gc_buf_append(&h->text, "", 1) != 0)
-    return -1;
-  h->n++;
+  size_t sep = vlen ? 2 : 1;
+  char *p;
+  if (nlen + vlen < nlen || nlen + vlen > (size_t)-1 - 4) return -1;
+  if (grow(h) != 0 || gc_buf_reserve(&h->text, nlen + sep + vlen + 1) != 0) return -1;
+  h->offsets[h->n++] = h->text.len;
+  p = h->text.data + h->text.len;
+  memcpy(p, name, nlen);
+  memcpy(p + nlen, vlen ? ": " : ";", sep);
+  if (vlen) memcpy(p + nlen + sep, value, vlen);
+  p[nlen + sep + vlen] = '\0';
+  h->text.len += nlen + sep + vlen + 1;
+  h->text.data[h->text.len] = '\0';
   return 0;
 }
 

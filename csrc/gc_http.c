@@ -47,7 +47,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
   gc_http *h = (gc_http *)ud;
   size_t len = size * n;
-  h->last_byte = gc_monotonic();
+  /* the lines of a head arrive together: its first and last mark the time */
+  if (h->head.len == 0 || len <= 2) h->last_byte = gc_monotonic();
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) gc_buf_reset(&h->head, 0);
   if (h->head.len + len > (size_t)256 * 1024) { /* no legitimate header block is this big */
     h->too_large = 1;
@@ -149,22 +150,28 @@ static CURLcode setup(gc_http *h, const char *method, const char *url, struct cu
   CURL *e = h->easy;
   CURLcode rc;
   if (!h->configured && (rc = setup_fixed(h)) != CURLE_OK) return rc;
-  /* the slot may have moved (gc_multi grows its array): point libcurl at it */
-  SET(CURLOPT_XFERINFODATA, h);
-  SET(CURLOPT_ERRORBUFFER, h->errbuf);
-  SET(CURLOPT_WRITEDATA, h);
-  SET(CURLOPT_HEADERDATA, h);
+  if (h->bound != h) { /* first use, or gc_multi grew its array: point libcurl here */
+    SET(CURLOPT_XFERINFODATA, h);
+    SET(CURLOPT_ERRORBUFFER, h->errbuf);
+    SET(CURLOPT_WRITEDATA, h);
+    SET(CURLOPT_HEADERDATA, h);
+    h->bound = h;
+  }
   SET(CURLOPT_URL, url);
   SET(CURLOPT_HTTPHEADER, headers);
+  /* the usual run of reads: nothing below changes from one to the next */
+  if (!h->fresh && h->plain_get && strcmp(method, "GET") == 0) return CURLE_OK;
+  h->plain_get = 0;
   /* libcurl silently re-sends a request whose reused connection died before
   ** any answer: harmless for reads, not for writes, which get a connection
   ** of their own. */
   SET(CURLOPT_FRESH_CONNECT, h->fresh ? 1L : 0L);
   SET(CURLOPT_CUSTOMREQUEST, (char *)NULL);
   SET(CURLOPT_NOBODY, 0L);
-  if (strcmp(method, "GET") == 0)
+  if (strcmp(method, "GET") == 0) {
     SET(CURLOPT_HTTPGET, 1L);
-  else if (strcmp(method, "HEAD") == 0)
+    h->plain_get = !h->fresh;
+  } else if (strcmp(method, "HEAD") == 0)
     SET(CURLOPT_NOBODY, 1L);
   else {
     if (body == NULL && strcmp(method, "DELETE") != 0) {
@@ -233,7 +240,9 @@ CURLcode gc_http_finish(gc_http *h, CURLcode rc) {
   }
   if (h->body.data == NULL) gc_buf_append(&h->body, "", 0);
   if (h->head.data == NULL) gc_buf_append(&h->head, "", 0);
-  curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL); /* drop the pointer to the body */
+  /* drop the pointer to the body (a GET set none: and setting this one
+  ** would turn the handle's method into POST) */
+  if (!h->plain_get) curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, NULL);
   curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
   return rc;
 }

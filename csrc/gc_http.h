@@ -27,6 +27,8 @@ typedef struct gc_http {
   gc_buf head;               /* header lines of the final response */
   int fresh;                 /* next exchange on a new connection (set by the caller) */
   int configured;            /* the options fixed for the slot's life are set */
+  const void *bound;         /* where libcurl's callback data points: this slot, until it moves */
+  int plain_get;             /* the last exchange was a GET on a kept connection */
   long status;
   int sent;    /* any request byte went out */
   int started; /* any response byte came back */

@@ -25,7 +25,8 @@ typedef struct gc_session {
   gc_http http;
   gc_multi multi; /* request_many's pool, created on first use */
   gc_oauth oauth;
-  gc_hlist headers; /* the request's header lines, reused */
+  gc_hlist headers;   /* the request's header lines, reused */
+  char last_crid[37]; /* the client-request-id of the last request */
   unsigned long requests;
   int closed;
 } gc_session;
@@ -268,7 +269,7 @@ static int has_space_or_ctl(const char *s, size_t n) {
 
 
 /* s:request(method, url, headers, body, use_auth, fresh)
-**   -> status, reason, headers, body, client_request_id  |  nil, err
+**   -> status, reason, headers, body  |  nil, err
 ** fresh: use a new connection (writes: libcurl must not re-send them). */
 static int session_request(lua_State *L) {
   gc_session *s = check_session(L);
@@ -288,6 +289,7 @@ static int session_request(lua_State *L) {
     luaL_error(L, "graph.core: this session has no credentials");
   lua_settop(L, 7);
   build_headers(L, 4, &s->headers, crid, s->cfg.user_agent, body != NULL);
+  memcpy(s->last_crid, crid, sizeof crid);
   if (use_auth) {
     if (!gc_oauth_fresh(&s->oauth)) {
       int r = gc_oauth_acquire(L, &s->oauth, &s->http);
@@ -317,8 +319,7 @@ static int session_request(lua_State *L) {
     lua_replace(L, -3);
   }
   lua_pushlstring(L, s->http.body.data, s->http.body.len);
-  lua_pushstring(L, crid);
-  return 5;
+  return 4;
 }
 
 /* }====================================================== */
@@ -509,6 +510,16 @@ static int session_token(lua_State *L) {
 }
 
 
+/* s:client_request_id() -> the client-request-id the last request sent
+** (an error needs it; a success rarely does, so it is not returned). */
+static int session_client_request_id(lua_State *L) {
+  gc_session *s = check_session(L);
+  if (s->last_crid[0] == '\0') return 0;
+  lua_pushstring(L, s->last_crid);
+  return 1;
+}
+
+
 static int session_drop_token(lua_State *L) {
   gc_oauth_drop(&check_session(L)->oauth);
   return 0;
@@ -565,6 +576,7 @@ void gc_session_open(lua_State *L) {
                                      {"request_many", session_request_many},
                                      {"token", session_token},
                                      {"drop_token", session_drop_token},
+                                     {"client_request_id", session_client_request_id},
                                      {"refresh_token", session_refresh_token},
                                      {"redact", session_redact},
                                      {"stats", session_stats},

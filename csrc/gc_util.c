@@ -46,6 +46,11 @@ static int buf_reserve(gc_buf *b, size_t extra) {
 }
 
 
+int gc_buf_reserve(gc_buf *b, size_t extra) {
+  return buf_reserve(b, extra);
+}
+
+
 int gc_buf_append(gc_buf *b, const void *p, size_t n) {
   if (buf_reserve(b, n) != 0) return -1;
   if (n > 0) memcpy(b->data + b->len, p, n);

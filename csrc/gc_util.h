@@ -14,6 +14,7 @@ typedef struct gc_buf {
 } gc_buf;
 
 int gc_buf_append(gc_buf *b, const void *p, size_t n); /* 0 or -1 (ENOMEM) */
+int gc_buf_reserve(gc_buf *b, size_t extra);           /* room for extra more bytes and a NUL */
 int gc_buf_puts(gc_buf *b, const char *s);
 void gc_buf_reset(gc_buf *b, int wipe); /* len = 0, keep memory */
 void gc_buf_free(gc_buf *b, int wipe);

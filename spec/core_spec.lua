@@ -162,16 +162,17 @@ describe("graph.core", function()
       assert.equal(id, headers["client-request-id"])
     end)
 
-    it("returns the client-request-id it sent, generated or given", function()
+    it("tells the client-request-id the last request sent, generated or given", function()
       local s = closing(core.session{})
+      assert.is_nil(s:client_request_id())
       local url = emu.url .. "/v1.0/users/" .. fx.adele_id
-      local status, _, _, _, crid = s:request("GET", url, { ["x-spec-marker"] = "ret1" }, nil, false)
-      assert.equal(401, status)
+      assert.equal(401, s:request("GET", url, { ["x-spec-marker"] = "ret1" }, nil, false))
+      local crid = s:client_request_id()
       assert.truthy(util.is_guid(crid), crid)
       assert.equal(logged("ret1").headers["client-request-id"], crid)
       local id = core.guid()
-      local _, _, _, _, given = s:request("GET", url, { ["client-request-id"] = id }, nil, false)
-      assert.equal(id, given)
+      s:request("GET", url, { ["client-request-id"] = id }, nil, false)
+      assert.equal(id, s:client_request_id())
     end)
 
     it("joins a repeated response field with a comma, in order, and keeps single ones as they are", function()
@@ -182,6 +183,22 @@ describe("graph.core", function()
       assert.equal("199 - first, 199 - second, 199 - third", headers.warning)
       assert.equal("1", headers["x-once"])
       assert.is_nil(headers.Warning)
+    end)
+
+    it("sends each method as asked when one session mixes them, reads in a row included", function()
+      local s = closing(core.session{})
+      local url = emu.url .. "/v1.0/users/" .. fx.adele_id
+      local plan = { { "GET" }, { "GET" }, { "PATCH", "{}" }, { "GET" }, { "GET" }, { "POST" },
+                     { "GET" }, { "DELETE" }, { "HEAD" }, { "GET" }, { "PUT", "{}" }, { "GET" } }
+      for i, step in ipairs(plan) do
+        s:request(step[1], url, { ["x-spec-marker"] = "mix" .. i, ["content-type"] = "application/json" },
+                  step[2], false)
+      end
+      for i, step in ipairs(plan) do
+        local r = assert(logged("mix" .. i), "request " .. i .. " not logged")
+        assert.equal(step[1], r.method, "request " .. i)
+        assert.equal(step[2] or "", r.body or "", "request " .. i .. " body")
+      end
     end)
 
     it("sends a fresh client-request-id on every request", function()

@@ -50,6 +50,7 @@ function M.new(user)
   local self = setmetatable({
     session = session,
     graph_url = o.url,
+    v1_root = o.url .. "/v1.0",
     auth = o.auth,
     tenant_id = o.tenant_id,
     client_id = o.client_id,
@@ -192,7 +193,7 @@ local function again_headers(sent, crid, retries)
 end
 
 --- One logical request: returns status, reason, headers, body (status < 400),
--- client-request-id, attempts; or nil, err after the retries and the one
+-- attempts; or nil, err after the retries and the one
 -- re-authentication allowed.
 function Client:exchange(method, url, headers, body)
   local sent = request_headers(headers, body)
@@ -203,16 +204,16 @@ function Client:exchange(method, url, headers, body)
     attempts = attempts + 1
     local tokens = self.logger and session:stats().token_requests
     local started = tokens and core.now()
-    local status, reason, rheaders, rbody, crid = session:request(method, url, sent, body, true,
-                                                                  fresh)
-    first_crid = first_crid or crid or (not status and reason.client_request_id) or nil
+    local status, reason, rheaders, rbody = session:request(method, url, sent, body, true, fresh)
     if tokens then
       self:log_exchange(method, url, attempts, started, status, reason, rheaders, tokens)
     end
     if status and status < 400 then            -- the usual case, first
       if self.on_refresh_token then self:notice_rotation() end
-      return status, reason, rheaders, rbody, crid, attempts
+      return status, reason, rheaders, rbody, attempts
     end
+    local crid = status and session:client_request_id() or reason.client_request_id
+    first_crid = first_crid or crid
     local outcome, err, retryable = self:outcome(method, status, reason, rheaders, rbody, crid)
     if outcome == "reauth" and not reauthenticated then
       reauthenticated = true            -- expired or revoked: one fresh token, once
@@ -244,40 +245,46 @@ end
 --- The document a successful response carries: the decoded JSON, or true
 -- when there is none (204, or no body to a PATCH); nil, err when unusable.
 -- With `raw`, a non-JSON answer (text/plain $count, a photo) is returned as
--- its text instead of being an error.
+-- its text instead of being an error. `crid`: the client-request-id sent,
+-- when not the session's last one.
+local function unusable(self, status, reason, headers, crid, code, message)
+  return nil, errors.decode(status, reason, headers, crid or self.session:client_request_id(),
+                            code, message)
+end
+
 function Client:document(method, status, reason, headers, body, crid, raw)
   local response = { status_code = status, reason = reason, headers = headers }
   if status == 204 or (body == "" and method ~= "GET") then return true, response end
   if body == "" then
-    return nil, errors.decode(status, reason, headers, crid, "invalid_json",
-      "response has an empty body where a JSON document was expected")
+    return unusable(self, status, reason, headers, crid, "invalid_json",
+                    "response has an empty body where a JSON document was expected")
   end
   local ctype = headers["content-type"]
   local json_type = not ctype or find(ctype, "json", 1, true) or find(lower(ctype), "json", 1, true)
   if raw and not json_type then return body, response end
   if not json_type then
-    return nil, errors.decode(status, reason, headers, crid, "content_type",
-      ("expected a JSON response, got %s"):format(ctype))
+    return unusable(self, status, reason, headers, crid, "content_type",
+                    ("expected a JSON response, got %s"):format(ctype))
   end
   local doc, msg = decode(body)
   if type(doc) ~= "table" then
-    return nil, errors.decode(status, reason, headers, crid, "invalid_json",
-      "response is not valid JSON: " .. tostring(msg or "not an object"))
+    return unusable(self, status, reason, headers, crid, "invalid_json",
+                    "response is not valid JSON: " .. tostring(msg or "not an object"))
   end
   return setmetatable(doc, DOCUMENT), response  -- prints as JSON in a REPL
 end
 
 --- The URL of `path` (below the version root) with an encoded query string.
 function Client:url(path, query, version)
-  local url = self.graph_url .. "/" .. (version or "v1.0") .. path
+  local url = (version and (self.graph_url .. "/" .. version) or self.v1_root) .. path
   if query and query ~= "" then url = url .. "?" .. query end
   return url
 end
 
 function Client:fetch(method, url, headers, body, raw)
-  local status, reason, rheaders, rbody, crid, attempts = self:exchange(method, url, headers, body)
+  local status, reason, rheaders, rbody, attempts = self:exchange(method, url, headers, body)
   if not status then return nil, reason end
-  local doc, response = self:document(method, status, reason, rheaders, rbody, crid, raw)
+  local doc, response = self:document(method, status, reason, rheaders, rbody, nil, raw)
   if not doc then response.attempts = attempts end
   return doc, response
 end
