@@ -68,22 +68,6 @@ static char lower_ascii(char c) {
 }
 
 
-/* Push name lower-cased: in a stack buffer for the usual short names. */
-static void push_lower(lua_State *L, const char *name, size_t n) {
-  char small[64];
-  luaL_Buffer b;
-  size_t i;
-  if (n <= sizeof small) {
-    for (i = 0; i < n; i++) small[i] = lower_ascii(name[i]);
-    lua_pushlstring(L, small, n);
-    return;
-  }
-  luaL_buffinit(L, &b);
-  for (i = 0; i < n; i++) luaL_addchar(&b, lower_ascii(name[i]));
-  luaL_pushresult(&b);
-}
-
-
 static int same_name(const char *a, const char *b, size_t n) {
   size_t i;
   for (i = 0; i < n; i++)
@@ -92,14 +76,74 @@ static int same_name(const char *a, const char *b, size_t n) {
 }
 
 
-int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason) {
+void gc_hcache_free(lua_State *L, gc_hcache *c) {
+  if (c->ref != 0) luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
+  memset(c, 0, sizeof *c);
+}
+
+
+/* Push the field's name (lower-cased) and value, from the cache at index
+** `cache` when they are there, and keep them there for the next response. */
+static void push_field(lua_State *L, gc_hcache *c, int cache, const char *name, size_t nlen,
+                       const char *value, size_t vlen) {
+  char lower[GC_HCACHE_NAME];
+  luaL_Buffer b;
+  int i, slot = -1;
+  size_t k;
+  if (nlen > GC_HCACHE_NAME) { /* rare: not cached */
+    luaL_buffinit(L, &b);
+    for (k = 0; k < nlen; k++) luaL_addchar(&b, lower_ascii(name[k]));
+    luaL_pushresult(&b);
+    lua_pushlstring(L, value, vlen);
+    return;
+  }
+  for (k = 0; k < nlen; k++) lower[k] = lower_ascii(name[k]);
+  for (i = 0; c != NULL && i < c->n && slot < 0; i++)
+    if (c->slot[i].nlen == nlen && memcmp(c->slot[i].name, lower, nlen) == 0) slot = i;
+  if (slot < 0 && c != NULL && c->n < GC_HCACHE_SLOTS) { /* a new name: keep it */
+    slot = c->n++;
+    memcpy(c->slot[slot].name, lower, nlen);
+    c->slot[slot].nlen = nlen;
+    c->slot[slot].vlen = (size_t)-1; /* no value yet */
+    lua_pushlstring(L, lower, nlen);
+    lua_rawseti(L, cache, 2 * slot + 1);
+  }
+  if (slot < 0) {
+    lua_pushlstring(L, lower, nlen);
+    lua_pushlstring(L, value, vlen);
+    return;
+  }
+  lua_rawgeti(L, cache, 2 * slot + 1);
+  if (c->slot[slot].vlen == vlen && memcmp(c->slot[slot].value, value, vlen) == 0) {
+    lua_rawgeti(L, cache, 2 * slot + 2);
+    return;
+  }
+  lua_pushlstring(L, value, vlen);
+  if (vlen <= GC_HCACHE_VALUE) {
+    memcpy(c->slot[slot].value, value, vlen);
+    c->slot[slot].vlen = vlen;
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, cache, 2 * slot + 2);
+  }
+}
+
+
+int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason, gc_hcache *c) {
   const char *p = block, *stop = block + len;
   const char *seen[32]; /* the names so far, to spot a repeated field cheaply */
   size_t seen_len[32];
-  int nseen = 0, tbl;
+  int nseen = 0, tbl, cache = 0;
   if (want_reason) lua_pushliteral(L, "");
   lua_createtable(L, 0, 16); /* Graph sends about a dozen */
   tbl = lua_gettop(L);
+  if (c != NULL) {
+    if (c->ref == 0) {
+      lua_newtable(L);
+      c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    cache = lua_gettop(L);
+  }
   while (p < stop) {
     const char *nl = (const char *)memchr(p, '\n', (size_t)(stop - p));
     size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(stop - p);
@@ -119,24 +163,23 @@ int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason
         seen[nseen] = name;
         seen_len[nseen++] = nlen;
       }
-      push_lower(L, name, nlen); /* key */
+      push_field(L, c, cache, name, nlen, value, vlen);
       if (again) {
-        lua_pushvalue(L, -1);
+        lua_pushvalue(L, -2);
         lua_rawget(L, tbl); /* the earlier value: join them */
         if (lua_isstring(L, -1)) {
+          lua_insert(L, -2);
           lua_pushliteral(L, ", ");
-          lua_pushlstring(L, value, vlen);
+          lua_insert(L, -2);
           lua_concat(L, 3);
         } else {
           lua_pop(L, 1);
-          lua_pushlstring(L, value, vlen);
         }
-      } else {
-        lua_pushlstring(L, value, vlen);
       }
       lua_rawset(L, tbl);
     }
     p += n;
   }
+  if (cache) lua_pop(L, 1);
   return want_reason ? 2 : 1;
 }

@@ -282,7 +282,7 @@ static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char 
     err = lua_gettop(L);
   }
   gc_err_setinteger(L, "status_code", h->status);
-  gc_headers_push(L, h->head.data, h->head.len, 1); /* reason, headers */
+  gc_headers_push(L, h->head.data, h->head.len, 1, NULL); /* reason, headers */
   lua_getfield(L, -1, "x-ms-request-id");
   lua_setfield(L, err, "request_id");
   lua_setfield(L, err, "headers");

@@ -27,6 +27,7 @@ typedef struct gc_session {
   gc_oauth oauth;
   gc_hlist headers;   /* the request's header lines, reused */
   char last_crid[37]; /* the client-request-id of the last request */
+  gc_hcache hcache;   /* response field strings, reused */
   unsigned long requests;
   int closed;
 } gc_session;
@@ -182,6 +183,7 @@ static int session_close(lua_State *L) {
     s->closed = 1; /* first, so a failure below cannot close twice */
     gc_oauth_free(L, &s->oauth);
     gc_hlist_free(&s->headers);
+    gc_hcache_free(L, &s->hcache);
     gc_http_close(&s->http);
     gc_multi_close(&s->multi);
     gc_http_config_free(&s->cfg);
@@ -313,7 +315,7 @@ static int session_request(lua_State *L) {
     return 2;
   }
   lua_pushinteger(L, s->http.status);
-  gc_headers_push(L, s->http.head.data, s->http.head.len, 1);
+  gc_headers_push(L, s->http.head.data, s->http.head.len, 1, &s->hcache);
   if (lua_rawlen(L, -2) == 0) { /* HTTP/2 has no reason phrase */
     lua_pushstring(L, gc_http_reason(s->http.status));
     lua_replace(L, -3);
@@ -376,7 +378,7 @@ static int job_done(void *ud, int job, gc_http *h, CURLcode rc) {
   } else {
     lua_pushinteger(L, h->status);
     lua_setfield(L, -2, "status");
-    gc_headers_push(L, h->head.data, h->head.len, 1);
+    gc_headers_push(L, h->head.data, h->head.len, 1, &c->s->hcache);
     lua_setfield(L, -3, "headers");
     if (lua_rawlen(L, -1) == 0) {
       lua_pop(L, 1);

@@ -201,6 +201,30 @@ describe("graph.core", function()
       end
     end)
 
+    it("builds each response's headers from that response alone, whatever came before", function()
+      local path = "^/v1\\.0/users/"
+      emu:fault{ { target = "graph", path = path, count = 1,
+                   headers = { ["X-Varying"] = "first", ["X-Only-First"] = "1", ["X-Same"] = "s" } },
+                 { target = "graph", path = path, count = 1,
+                   headers = { ["X-Varying"] = "second", ["X-Same"] = "s" } },
+                 { target = "graph", path = path, count = 1,
+                   headers = { ["X-Varying"] = { "third", "fourth" }, ["X-Same"] = "s" } } }
+      local s = closing(core.session{})
+      local url = emu.url .. "/v1.0/users/" .. fx.adele_id
+      local _, _, h1 = s:request("GET", url, nil, nil, false)
+      local _, _, h2 = s:request("GET", url, nil, nil, false)
+      local _, _, h3 = s:request("GET", url, nil, nil, false)
+      local _, _, h4 = s:request("GET", url, nil, nil, false)
+      assert.same({ "first", "1", "s" }, { h1["x-varying"], h1["x-only-first"], h1["x-same"] })
+      assert.same({ "second", "s" }, { h2["x-varying"], h2["x-same"] })
+      assert.is_nil(h2["x-only-first"])
+      assert.equal("third, fourth", h3["x-varying"])
+      assert.is_nil(h4["x-varying"])
+      assert.is_nil(h4["x-same"])
+      assert.equal(h1["request-id"] ~= nil, true)
+      assert.are_not.equal(h1["request-id"], h2["request-id"])
+    end)
+
     it("sends a fresh client-request-id on every request", function()
       local s = closing(core.session{})
       s:request("GET", emu.url .. "/v1.0/users/a", { ["x-spec-marker"] = "one" }, nil, false)
