@@ -84,8 +84,8 @@ void gc_hcache_free(lua_State *L, gc_hcache *c) {
 
 /* Push the field's name (lower-cased) and value, from the cache at index
 ** `cache` when they are there, and keep them there for the next response. */
-static void push_field(lua_State *L, gc_hcache *c, int cache, const char *name, size_t nlen,
-                       const char *value, size_t vlen) {
+static void push_field(lua_State *L, gc_hcache *c, int cache, int hint, const char *name,
+                       size_t nlen, const char *value, size_t vlen) {
   char lower[GC_HCACHE_NAME];
   luaL_Buffer b;
   int i, slot = -1;
@@ -98,6 +98,10 @@ static void push_field(lua_State *L, gc_hcache *c, int cache, const char *name, 
     return;
   }
   for (k = 0; k < nlen; k++) lower[k] = lower_ascii(name[k]);
+  /* a server sends its fields in the same order each time: try that slot first */
+  if (c != NULL && hint < c->n && c->slot[hint].nlen == nlen &&
+      memcmp(c->slot[hint].name, lower, nlen) == 0)
+    slot = hint;
   for (i = 0; c != NULL && i < c->n && slot < 0; i++)
     if (c->slot[i].nlen == nlen && memcmp(c->slot[i].name, lower, nlen) == 0) slot = i;
   if (slot < 0 && c != NULL && c->n < GC_HCACHE_SLOTS) { /* a new name: keep it */
@@ -163,7 +167,7 @@ int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason
         seen[nseen] = name;
         seen_len[nseen++] = nlen;
       }
-      push_field(L, c, cache, name, nlen, value, vlen);
+      push_field(L, c, cache, nseen - 1, name, nlen, value, vlen);
       if (again) {
         lua_pushvalue(L, -2);
         lua_rawget(L, tbl); /* the earlier value: join them */

@@ -68,7 +68,7 @@ function M.normalize(fname, args, schema)
   for k, v in pairs(args) do
     local kind = schema[k]
     if kind ~= nil then
-      check.field(fname, k, v, kind)
+      check.value(fname, k, v, kind)
     elseif CONNECTOR[k] then
       return flatten(fname, args, schema)
     else
@@ -87,13 +87,15 @@ local function segment(s)
 end
 M.segment = segment
 
---- "/users/{id}" for an id or a userPrincipalName. A UPN that starts with "$"
--- must use the key syntax users('...') (Graph docs, user-get), with OData's
--- doubled apostrophes.
-function M.user_path(id)
+--- "/users/{id}" for an id or a userPrincipalName, after `root` when given
+-- (one string built, not two). A UPN that starts with "$" must use the key
+-- syntax users('...') (Graph docs, user-get), with OData's doubled
+-- apostrophes.
+function M.user_path(id, root)
   if byte(id, 1) == 36 then                                  -- "$"
-    return "/users('" .. escape((gsub(id, "'", "''"))) .. "')"
+    return (root or "") .. "/users('" .. escape((gsub(id, "'", "''"))) .. "')"
   end
+  if root then return root .. "/users/" .. segment(id) end
   return "/users/" .. segment(id)
 end
 

@@ -53,14 +53,10 @@ local descriptions = {
   concurrency = "an integer from 1 to 256",
 }
 
--- CR, LF or NUL in a value would split a header or a log line.
-local function has_ctl(s)
-  return find(s, "\r", 1, true) or find(s, "\n", 1, true) or find(s, "\0", 1, true)
-end
-
--- Raise unless the present `value` has `kind`. The plain Lua type names are
--- tested directly: this runs for every field of every call.
-local function check_value(fname, name, value, kind)
+--- Raise unless the present `value` has `kind`. The plain Lua type names are
+-- tested directly: this runs for every field of every call. A string with
+-- CR, LF or NUL would split a header or a log line: refused too.
+function M.value(fname, name, value, kind)
   local t, ok = type(value), true
   if kind ~= t then
     if kind == "id" then ok = t == "string" and value ~= "" else ok = kinds[kind](value) end
@@ -69,10 +65,12 @@ local function check_value(fname, name, value, kind)
     raise(("%s: field '%s' must be %s, got %s"):format(
       fname, name, descriptions[kind] or ("a " .. kind), typename(value)))
   end
-  if t == "string" and has_ctl(value) then
+  if t == "string" and (find(value, "\r", 1, true) or find(value, "\n", 1, true)
+                        or find(value, "\0", 1, true)) then
     raise(("%s: field '%s' contains CR, LF or NUL"):format(fname, name))
   end
 end
+local check_value = M.value
 
 --- Raise unless `value` has `kind`; nil passes unless `required`.
 function M.field(fname, name, value, kind, required)

@@ -14,8 +14,12 @@ local GET = { id = "id", select = "string|table" }
 function M.get(client, a)
   local fn = "graph.users.get"
   a = args.normalize(fn, a, GET)
-  local query = a.select and args.query{ { "$select", check.list(fn, "select", a.select) } }
-  return request.send(client, "GET", args.user_path(a.id), query)
+  local url = args.user_path(a.id, client.v1_root)
+  if a.select then
+    local query = args.query{ { "$select", check.list(fn, "select", a.select) } }
+    if query ~= "" then url = url .. "?" .. query end
+  end
+  return client:fetch("GET", url)
 end
 
 local GET_MANY = { ids = "table", select = "string|table", concurrency = "concurrency",
