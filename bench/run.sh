@@ -4,6 +4,9 @@
 #   BENCH_N=5000        sequential requests per row
 #   BENCH_CURL_N=200    requests for the curl command-line row (one process per request)
 #   BENCH_REPEAT=3      runs of every row but curl's (medians are kept)
+#   BENCH_PAIRS=9       floor + lua-msgraph runs, back to back (the 1.3x target is
+#                       the median of their paired CPU ratios)
+#   BENCH_CALLGRIND=1   0 skips counting instructions per request with callgrind
 #   BENCH_MEM_N=100000  requests of the memory run
 #   BENCH_BULK=1        0 skips the bulk rows (emulator with 50 ms latency)
 #
@@ -21,6 +24,8 @@ cd "$root" || exit 1
 N=${BENCH_N:-5000}
 CURL_N=${BENCH_CURL_N:-200}
 REPEAT=${BENCH_REPEAT:-3}
+PAIRS=${BENCH_PAIRS:-9}
+CALLGRIND=${BENCH_CALLGRIND:-1}
 MEM_N=${BENCH_MEM_N:-100000}
 BULK=${BENCH_BULK:-1}
 LUA=${LUA:-lua5.4}
@@ -148,10 +153,15 @@ row() {
 for scheme in http https; do
   base=$HTTP; ca=""
   [ $scheme = https ] && { base=$HTTPS; ca=$CA; }
-  # interleaved, so that a burst of load elsewhere hits every row alike
-  for _ in $(seq "$REPEAT"); do
+  # The floor and lua-msgraph back to back, many times: their ratio is the
+  # target, and CPU time on a shared machine drifts from one second to the next.
+  for _ in $(seq "$PAIRS"); do
     row floor "$scheme" "" "$work/floor" "$base/v1.0/users/" "$N" "$TOKEN" "$ca"
     row lua-msgraph "$scheme" "" "$LUA" "$here/clients/msgraph_seq.lua" "$base" "$base" "$N" "$ca"
+  done
+  # the others interleaved, so that a burst of load elsewhere hits every row alike
+  for _ in $(seq "$REPEAT"); do
+    row floor-bare "$scheme" "" "$work/floor" "$base/v1.0/users/" "$N" "$TOKEN" "$ca" 100 bare
     row luasocket "$scheme" "" "$LUA" "$here/clients/luasocket_seq.lua" "$base" "$base" "$N" "$ca"
     if [ $scheme = https ]; then
       row js-sdk https "" env NODE_EXTRA_CA_CERTS="$CA" node "$here/js/seq.mjs" "$base" "$base" "$N"
@@ -161,6 +171,30 @@ for scheme in http https; do
   [ $scheme = https ] ||
     record row js-sdk http na "" "" "" "" "" "the SDK sends its token only over https"
 done
+
+# --- instructions per request: callgrind, the same on any run ------------------
+# Each client twice under valgrind, with 100 and 600 measured requests after 20
+# of warm-up: the difference over 500 is the cost of one request, start-up and
+# warm-up cancelled out. CPU time on a shared VM varies by tens of percent from
+# run to run; instruction counts do not.
+if [ "$CALLGRIND" != 0 ] && command -v valgrind >/dev/null 2>&1; then
+  say "bench: instructions per request (callgrind, https)"
+  instr() {   # instr NAME CMD... (with @N@ for the request count)
+    local name=$1 n x a b args; shift
+    for n in 100 600; do
+      args=()
+      for x in "$@"; do args+=("${x//@N@/$n}"); done
+      valgrind --tool=callgrind --callgrind-out-file="$work/cg.$name.$n" "${args[@]}" \
+        > /dev/null 2>&1 || { record instr "$name" fail; return; }
+    done
+    a=$(callgrind_annotate "$work/cg.$name.100" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+    b=$(callgrind_annotate "$work/cg.$name.600" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+    if [ -n "$a" ] && [ -n "$b" ]; then record instr "$name" $(( (b - a) / 500 )); else record instr "$name" fail; fi
+  }
+  instr floor "$work/floor" "$HTTPS/v1.0/users/" @N@ "$TOKEN" "$CA" 20
+  instr floor-bare "$work/floor" "$HTTPS/v1.0/users/" @N@ "$TOKEN" "$CA" 20 bare
+  instr lua-msgraph "$LUA" "$here/clients/msgraph_seq.lua" "$HTTPS" "$HTTPS" @N@ "$CA" 20
+fi
 
 # --- memory: a long users.get run ------------------------------------------
 say "bench: memory, $MEM_N users.get over http"
@@ -220,7 +254,7 @@ fi
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), Linux $(uname -r)"
 versions="nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), libcurl $(curl-config --version 2>/dev/null | sed 's/libcurl //'), $($LUA -v 2>&1 | awk '{print $1, $2}'), node $(node --version), @microsoft/microsoft-graph-client $(node -p 'require("./bench/js/node_modules/@microsoft/microsoft-graph-client/package.json").version' 2>/dev/null)"
 "$LUA" "$here/report.lua" "$results" "$here/results.md" "$machine" "$versions" \
-  "N=$N CURL_N=$CURL_N REPEAT=$REPEAT MEM_N=$MEM_N server_core=$SERVER_CORE client_core=$CLIENT_CORE" \
+  "N=$N CURL_N=$CURL_N REPEAT=$REPEAT PAIRS=$PAIRS MEM_N=$MEM_N server_core=$SERVER_CORE client_core=$CLIENT_CORE" \
   "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" ||
   die "report.lua failed"
 

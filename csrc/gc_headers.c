@@ -26,21 +26,29 @@ int gc_header_token(const char *s, size_t n) {
 }
 
 
-int gc_header_split(const char *line, size_t n, const char **name, size_t *name_len,
-                    const char **value, size_t *value_len) {
-  size_t i = 0, end;
-  while (i < n && is_tchar((unsigned char)line[i])) i++;
-  if (i == 0 || i >= n || line[i] != ':') return 0;
-  *name = line;
-  *name_len = i;
-  for (i++; i < n && (line[i] == ' ' || line[i] == '\t'); i++) {
+/* The value of a field line whose colon is at line[colon]: without the
+** optional whitespace around it or the line end. */
+static void field_value(const char *line, size_t colon, size_t n, const char **value,
+                        size_t *value_len) {
+  size_t i, end = n;
+  for (i = colon + 1; i < n && (line[i] == ' ' || line[i] == '\t'); i++) {
   }
-  end = n;
   while (end > i && (line[end - 1] == '\r' || line[end - 1] == '\n' || line[end - 1] == ' ' ||
                      line[end - 1] == '\t'))
     end--;
   *value = line + i;
   *value_len = end - i;
+}
+
+
+int gc_header_split(const char *line, size_t n, const char **name, size_t *name_len,
+                    const char **value, size_t *value_len) {
+  size_t i = 0;
+  while (i < n && is_tchar((unsigned char)line[i])) i++;
+  if (i == 0 || i >= n || line[i] != ':') return 0;
+  *name = line;
+  *name_len = i;
+  field_value(line, i, n, value, value_len);
   return 1;
 }
 
@@ -82,41 +90,34 @@ void gc_hcache_free(lua_State *L, gc_hcache *c) {
 }
 
 
-/* Push the field's name (lower-cased) and value, from the cache at index
-** `cache` when they are there, and keep them there for the next response. */
-static void push_field(lua_State *L, gc_hcache *c, int cache, int hint, const char *name,
-                       size_t nlen, const char *value, size_t vlen) {
-  char lower[GC_HCACHE_NAME];
-  luaL_Buffer b;
-  int i, slot = -1;
+/* The cache slot of the field named name[0..nlen), made when there is room;
+** -1 when there is none. `lower` receives the name lower-cased. */
+static int find_slot(lua_State *L, gc_hcache *c, int cache, int hint, const char *name, size_t nlen,
+                     char *lower) {
+  int i;
   size_t k;
-  if (nlen > GC_HCACHE_NAME) { /* rare: not cached */
-    luaL_buffinit(L, &b);
-    for (k = 0; k < nlen; k++) luaL_addchar(&b, lower_ascii(name[k]));
-    luaL_pushresult(&b);
-    lua_pushlstring(L, value, vlen);
-    return;
-  }
   for (k = 0; k < nlen; k++) lower[k] = lower_ascii(name[k]);
   /* a server sends its fields in the same order each time: try that slot first */
-  if (c != NULL && hint < c->n && c->slot[hint].nlen == nlen &&
-      memcmp(c->slot[hint].name, lower, nlen) == 0)
-    slot = hint;
-  for (i = 0; c != NULL && i < c->n && slot < 0; i++)
-    if (c->slot[i].nlen == nlen && memcmp(c->slot[i].name, lower, nlen) == 0) slot = i;
-  if (slot < 0 && c != NULL && c->n < GC_HCACHE_SLOTS) { /* a new name: keep it */
-    slot = c->n++;
-    memcpy(c->slot[slot].name, lower, nlen);
-    c->slot[slot].nlen = nlen;
-    c->slot[slot].vlen = (size_t)-1; /* no value yet */
-    lua_pushlstring(L, lower, nlen);
-    lua_rawseti(L, cache, 2 * slot + 1);
-  }
-  if (slot < 0) {
-    lua_pushlstring(L, lower, nlen);
-    lua_pushlstring(L, value, vlen);
-    return;
-  }
+  if (hint < c->n && c->slot[hint].nlen == nlen && memcmp(c->slot[hint].name, lower, nlen) == 0)
+    return hint;
+  for (i = 0; i < c->n; i++)
+    if (c->slot[i].nlen == nlen && memcmp(c->slot[i].name, lower, nlen) == 0) return i;
+  if (c->n == GC_HCACHE_SLOTS) return -1;
+  i = c->n++; /* a new name: keep it */
+  memcpy(c->slot[i].name, lower, nlen);
+  memcpy(c->slot[i].raw, name, nlen);
+  c->slot[i].nlen = nlen;
+  c->slot[i].vlen = (size_t)-1; /* no value yet */
+  lua_pushlstring(L, lower, nlen);
+  lua_rawseti(L, cache, 2 * i + 1);
+  return i;
+}
+
+
+/* Push the slot's name and the value, reusing the last value's string when
+** it is the same, keeping this one otherwise. */
+static void push_cached(lua_State *L, gc_hcache *c, int cache, int slot, const char *value,
+                        size_t vlen) {
   lua_rawgeti(L, cache, 2 * slot + 1);
   if (c->slot[slot].vlen == vlen && memcmp(c->slot[slot].value, value, vlen) == 0) {
     lua_rawgeti(L, cache, 2 * slot + 2);
@@ -129,6 +130,51 @@ static void push_field(lua_State *L, gc_hcache *c, int cache, int hint, const ch
     lua_pushvalue(L, -1);
     lua_rawseti(L, cache, 2 * slot + 2);
   }
+}
+
+
+/* Push the field's name (lower-cased) and value, through the cache when
+** there is one. */
+static void push_field(lua_State *L, gc_hcache *c, int cache, int hint, const char *name,
+                       size_t nlen, const char *value, size_t vlen) {
+  char lower[GC_HCACHE_NAME];
+  luaL_Buffer b;
+  int slot;
+  size_t k;
+  if (nlen > GC_HCACHE_NAME) { /* rare: not cached */
+    luaL_buffinit(L, &b);
+    for (k = 0; k < nlen; k++) luaL_addchar(&b, lower_ascii(name[k]));
+    luaL_pushresult(&b);
+    lua_pushlstring(L, value, vlen);
+    return;
+  }
+  if (c != NULL && (slot = find_slot(L, c, cache, hint, name, nlen, lower)) >= 0) {
+    push_cached(L, c, cache, slot, value, vlen);
+    return;
+  }
+  for (k = 0; k < nlen; k++) lower[k] = lower_ascii(name[k]);
+  lua_pushlstring(L, lower, nlen);
+  lua_pushlstring(L, value, vlen);
+}
+
+
+/* Whether line[0..n) is a field of the name cached in slot, byte for byte
+** as it came last time: then the name needs no scanning or lower-casing. */
+static int same_field(const gc_hcache *c, int slot, const char *line, size_t n) {
+  size_t nlen;
+  if (c == NULL || slot >= c->n) return 0;
+  nlen = c->slot[slot].nlen;
+  return n > nlen && line[nlen] == ':' && memcmp(line, c->slot[slot].raw, nlen) == 0;
+}
+
+
+/* Whether the field named name[0..nlen) came earlier in this head. */
+static int repeated(const char *const *seen, const size_t *seen_len, int nseen, const char *name,
+                    size_t nlen) {
+  int i;
+  for (i = 0; i < nseen; i++)
+    if (seen_len[i] == nlen && same_name(seen[i], name, nlen)) return 1;
+  return 0;
 }
 
 
@@ -153,35 +199,45 @@ int gc_headers_push(lua_State *L, const char *block, size_t len, int want_reason
     size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(stop - p);
     const char *name, *value;
     size_t nlen, vlen;
-    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+    int again, fast = same_field(c, nseen, p, n);
+    if (fast) {
+      name = p;
+      nlen = c->slot[nseen].nlen;
+      field_value(p, nlen, n, &value, &vlen);
+    } else if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
       if (want_reason) {
         gc_header_reason(p, n, &value, &vlen);
         lua_pushlstring(L, value, vlen);
         lua_replace(L, tbl - 1);
       }
-    } else if (gc_header_split(p, n, &name, &nlen, &value, &vlen)) {
-      int i, again = nseen == 32; /* past 32 fields, ask the table */
-      for (i = 0; i < nseen && !again; i++)
-        again = seen_len[i] == nlen && same_name(seen[i], name, nlen);
-      if (nseen < 32) {
-        seen[nseen] = name;
-        seen_len[nseen++] = nlen;
-      }
-      push_field(L, c, cache, nseen - 1, name, nlen, value, vlen);
-      if (again) {
-        lua_pushvalue(L, -2);
-        lua_rawget(L, tbl); /* the earlier value: join them */
-        if (lua_isstring(L, -1)) {
-          lua_insert(L, -2);
-          lua_pushliteral(L, ", ");
-          lua_insert(L, -2);
-          lua_concat(L, 3);
-        } else {
-          lua_pop(L, 1);
-        }
-      }
-      lua_rawset(L, tbl);
+      p += n;
+      continue;
+    } else if (!gc_header_split(p, n, &name, &nlen, &value, &vlen)) {
+      p += n;
+      continue;
     }
+    again = nseen == 32 || repeated(seen, seen_len, nseen, name, nlen); /* past 32: ask the table */
+    if (fast)
+      push_cached(L, c, cache, nseen, value, vlen);
+    else
+      push_field(L, c, cache, nseen, name, nlen, value, vlen);
+    if (nseen < 32) {
+      seen[nseen] = name;
+      seen_len[nseen++] = nlen;
+    }
+    if (again) {
+      lua_pushvalue(L, -2);
+      lua_rawget(L, tbl); /* the earlier value: join them */
+      if (lua_isstring(L, -1)) {
+        lua_insert(L, -2);
+        lua_pushliteral(L, ", ");
+        lua_insert(L, -2);
+        lua_concat(L, 3);
+      } else {
+        lua_pop(L, 1);
+      }
+    }
+    lua_rawset(L, tbl);
     p += n;
   }
   if (cache) lua_pop(L, 1);

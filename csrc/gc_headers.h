@@ -29,8 +29,9 @@ typedef struct gc_hcache {
   int ref; /* registry: { name1, value1, name2, value2, ... }; 0 before first use */
   int n;
   struct {
-    size_t nlen, vlen; /* vlen (size_t)-1: no value kept */
-    char name[GC_HCACHE_NAME];
+    size_t nlen, vlen;         /* vlen (size_t)-1: no value kept */
+    char name[GC_HCACHE_NAME]; /* lower-cased */
+    char raw[GC_HCACHE_NAME];  /* as the server wrote it */
     char value[GC_HCACHE_VALUE];
   } slot[GC_HCACHE_SLOTS];
 } gc_hcache;
