@@ -6,6 +6,8 @@
 
 #include "gc_hlist.h"
 
+#define REF ((size_t)-1) /* an offset that marks a line kept elsewhere */
+
 
 void gc_hlist_reset(gc_hlist *h) {
   gc_buf_reset(&h->text, 1);
@@ -65,12 +67,20 @@ int gc_hlist_add_line(gc_hlist *h, const char *line) {
 }
 
 
+int gc_hlist_add_ref(gc_hlist *h, const char *line) {
+  if (grow(h) != 0) return -1;
+  h->offsets[h->n] = REF;
+  h->nodes[h->n++].data = (char *)line; /* libcurl only reads it */
+  return 0;
+}
+
+
 /* The text may have moved while lines were added: point the nodes now. */
 struct curl_slist *gc_hlist_link(gc_hlist *h) {
   size_t i;
   if (h->n == 0) return NULL;
   for (i = 0; i < h->n; i++) {
-    h->nodes[i].data = h->text.data + h->offsets[i];
+    if (h->offsets[i] != REF) h->nodes[i].data = h->text.data + h->offsets[i];
     h->nodes[i].next = i + 1 < h->n ? &h->nodes[i + 1] : NULL;
   }
   return h->nodes;

@@ -26,6 +26,9 @@ void gc_hlist_free(gc_hlist *h);
 ** sending one). 0, or -1 when out of memory. */
 int gc_hlist_add(gc_hlist *h, const char *name, size_t nlen, const char *value, size_t vlen);
 int gc_hlist_add_line(gc_hlist *h, const char *line); /* a whole "Name: value" */
+/* A whole line that lives elsewhere, not copied: it must outlive the
+** request (the token's Authorization line: one copy fewer of a secret). */
+int gc_hlist_add_ref(gc_hlist *h, const char *line);
 
 /* The lines as a list for CURLOPT_HTTPHEADER, valid until the next add,
 ** reset or free; NULL when there are none. */

@@ -297,14 +297,15 @@ static int session_request(lua_State *L) {
       int r = gc_oauth_acquire(L, &s->oauth, &s->http);
       if (r != 0) return r;
     }
-    if (gc_hlist_add_line(&s->headers, s->oauth.auth_header) != 0)
+    /* not copied: no Lua runs until the exchange is over, so the token stays */
+    if (gc_hlist_add_ref(&s->headers, s->oauth.auth_header) != 0)
       return luaL_error(L, "graph.core: out of memory");
   }
 
   s->requests++;
   s->http.fresh = fresh;
   rc = gc_http_perform(&s->http, method, url, gc_hlist_link(&s->headers), body, blen);
-  gc_hlist_reset(&s->headers); /* wiped: it held the token */
+  gc_hlist_reset(&s->headers); /* wiped: a caller's header may be a secret too */
   if (rc != CURLE_OK) {
     gc_err_push(L, "transport", gc_err_curlcode(rc), gc_http_strerror(&s->http, rc));
     gc_err_setstring(L, "client_request_id", crid);
@@ -468,6 +469,7 @@ static int session_request_many(lua_State *L) {
     lua_getfield(L, t, "headers");
     j->n = i + 1; /* from here on, jobs_gc frees its headers */
     build_headers(L, t + 4, &j->headers[i], j->crids[i], s->cfg.user_agent, job->body != NULL);
+    /* copied: a callback may run Lua that refreshes the token mid-run */
     if (use_auth && gc_hlist_add_line(&j->headers[i], s->oauth.auth_header) != 0)
       luaL_error(L, "graph.core: out of memory");
     job->headers = gc_hlist_link(&j->headers[i]);
