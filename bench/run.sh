@@ -4,7 +4,7 @@
 #   BENCH_N=5000        sequential requests per row
 #   BENCH_CURL_N=200    requests for the curl command-line row (one process per request)
 #   BENCH_REPEAT=3      runs of every row but curl's (medians are kept)
-#   BENCH_PAIRS=9       floor + lua-msgraph runs, back to back (the 1.3x target is
+#   BENCH_PAIRS=15      floor + lua-msgraph runs, back to back (the 1.3x target is
 #                       the median of their paired CPU ratios)
 #   BENCH_CALLGRIND=1   0 skips counting instructions per request with callgrind
 #   BENCH_MEM_N=100000  requests of the memory run
@@ -24,7 +24,7 @@ cd "$root" || exit 1
 N=${BENCH_N:-5000}
 CURL_N=${BENCH_CURL_N:-200}
 REPEAT=${BENCH_REPEAT:-3}
-PAIRS=${BENCH_PAIRS:-9}
+PAIRS=${BENCH_PAIRS:-15}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 MEM_N=${BENCH_MEM_N:-100000}
 BULK=${BENCH_BULK:-1}
