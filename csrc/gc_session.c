@@ -28,6 +28,7 @@ typedef struct gc_session {
   gc_hlist headers;   /* the request's header lines, reused */
   char last_crid[37]; /* the client-request-id of the last request */
   gc_hcache hcache;   /* response field strings, reused */
+  int busy;           /* request_many is running: its callbacks may not close or nest it */
   unsigned long requests;
   int closed;
 } gc_session;
@@ -177,8 +178,7 @@ int gc_session_new(lua_State *L) {
 }
 
 
-static int session_close(lua_State *L) {
-  gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
+static void release(lua_State *L, gc_session *s) {
   if (!s->closed) {
     s->closed = 1; /* first, so a failure below cannot close twice */
     gc_oauth_free(L, &s->oauth);
@@ -188,6 +188,24 @@ static int session_close(lua_State *L) {
     gc_multi_close(&s->multi);
     gc_http_config_free(&s->cfg);
   }
+}
+
+
+/* s:close() and __close. From a request_many callback it would free the
+** transfers still running under it: refused. */
+static int session_close(lua_State *L) {
+  gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
+  if (s->busy)
+    return luaL_error(L, "graph.core: a session cannot be closed while its request_many runs");
+  release(L, s);
+  return 0;
+}
+
+
+/* __gc: a session being collected is not running anything (request_many
+** holds it on the stack), unless the whole state is closing under it. */
+static int session_gc(lua_State *L) {
+  release(L, (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT));
   return 0;
 }
 
@@ -427,6 +445,7 @@ static int session_request_many(lua_State *L) {
   if (!lua_isnoneornil(L, 5)) luaL_checktype(L, 5, LUA_TFUNCTION);
   luaL_argcheck(L, n <= 1000000, 2, "too many requests");
   lua_settop(L, 5);
+  if (s->busy) return luaL_error(L, "graph.core: request_many is already running on this session");
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     return luaL_error(L, "graph.core: this session has no credentials");
   if (use_auth && !gc_oauth_fresh(&s->oauth)) {
@@ -488,7 +507,9 @@ static int session_request_many(lua_State *L) {
   ctx.on_done = lua_isnil(L, 5) ? 0 : 5;
   ctx.ndone = 0;
   ctx.failed = 0;
+  s->busy = 1;
   r = gc_multi_run(&s->multi, &s->cfg, j->jobs, n, conc, job_done, &ctx);
+  s->busy = 0;
   lua_pushcfunction(L, jobs_gc); /* wipe and free the headers now */
   lua_pushvalue(L, 6);
   lua_call(L, 1, 0);
@@ -586,7 +607,7 @@ void gc_session_open(lua_State *L) {
                                      {"stats", session_stats},
                                      {"close", session_close},
                                      {NULL, NULL}};
-  static const luaL_Reg metamethods[] = {{"__gc", session_close},
+  static const luaL_Reg metamethods[] = {{"__gc", session_gc},
                                          {"__close", session_close},
                                          {"__tostring", session_tostring},
                                          {"__index", NULL}, /* placeholder */

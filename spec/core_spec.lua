@@ -129,6 +129,33 @@ describe("graph.core", function()
     end)
   end)
 
+  describe("request_many", function()
+    local function list(n)
+      local t = {}
+      for i = 1, n do t[i] = { method = "GET", url = emu.url .. "/v1.0/users/" .. fx.adele_id } end
+      return t
+    end
+
+    it("refuses, from its own on_done, to close the session or start another run; a plain request works", function()
+      local s = closing(core.session{})
+      local ok, err = pcall(s.request_many, s, list(3), 1, false, function() s:close() end)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("cannot be closed while its request_many runs", 1, true), tostring(err))
+      ok, err = pcall(s.request_many, s, list(3), 1, false, function() s:request_many(list(1)) end)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find("already running", 1, true), tostring(err))
+      local inner = {}
+      local out = s:request_many(list(3), 2, false, function()
+        inner[#inner + 1] = (s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, nil, nil, false))
+      end)
+      assert.equal(3, #out)
+      for i = 1, 3 do assert.equal(401, out[i].status) end
+      assert.same({ 401, 401, 401 }, inner)
+      s:close()                                   -- and once the run is over, it closes
+      assert.has_error(function() s:request("GET", emu.url .. "/", nil, nil, false) end)
+    end)
+  end)
+
   describe("request", function()
     it("returns status, reason, lower-case headers and the body", function()
       local s = closing(core.session{})

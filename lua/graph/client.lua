@@ -242,16 +242,17 @@ function Client:retrying(attempt, err, delay, method, url)
   end
 end
 
---- The document a successful response carries: the decoded JSON, or true
--- when there is none (204, or no body to a PATCH); nil, err when unusable.
--- With `raw`, a non-JSON answer (text/plain $count, a photo) is returned as
--- its text instead of being an error. `crid`: the client-request-id sent,
--- when not the session's last one.
+-- A success that cannot be used: a decode error, with the client-request-id.
 local function unusable(self, status, reason, headers, crid, code, message)
   return nil, errors.decode(status, reason, headers, crid or self.session:client_request_id(),
                             code, message)
 end
 
+--- The document a successful response carries: the decoded JSON, or true
+-- when there is none (204, or no body to a PATCH); nil, err when unusable.
+-- With `raw`, a non-JSON answer (text/plain $count, a photo) is returned as
+-- its text instead of being an error. `crid`: the client-request-id sent,
+-- when not the session's last one.
 function Client:document(method, status, reason, headers, body, crid, raw)
   local response = { status_code = status, reason = reason, headers = headers }
   if status == 204 or (body == "" and method ~= "GET") then return true, response end
