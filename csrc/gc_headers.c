@@ -90,13 +90,11 @@ void gc_hcache_free(lua_State *L, gc_hcache *c) {
 }
 
 
-/* The cache slot of the field named name[0..nlen), made when there is room;
-** -1 when there is none. `lower` receives the name lower-cased. */
-static int find_slot(lua_State *L, gc_hcache *c, int cache, int hint, const char *name, size_t nlen,
-                     char *lower) {
+/* The cache slot of the field named `raw` (as sent; `lower`, lower-cased),
+** made when there is room; -1 when there is none. */
+static int find_slot(lua_State *L, gc_hcache *c, int cache, int hint, const char *raw,
+                     const char *lower, size_t nlen) {
   int i;
-  size_t k;
-  for (k = 0; k < nlen; k++) lower[k] = lower_ascii(name[k]);
   /* a server sends its fields in the same order each time: try that slot first */
   if (hint < c->n && c->slot[hint].nlen == nlen && memcmp(c->slot[hint].name, lower, nlen) == 0)
     return hint;
@@ -105,7 +103,7 @@ static int find_slot(lua_State *L, gc_hcache *c, int cache, int hint, const char
   if (c->n == GC_HCACHE_SLOTS) return -1;
   i = c->n++; /* a new name: keep it */
   memcpy(c->slot[i].name, lower, nlen);
-  memcpy(c->slot[i].raw, name, nlen);
+  memcpy(c->slot[i].raw, raw, nlen);
   c->slot[i].nlen = nlen;
   c->slot[i].vlen = (size_t)-1; /* no value yet */
   lua_pushlstring(L, lower, nlen);
@@ -148,11 +146,11 @@ static void push_field(lua_State *L, gc_hcache *c, int cache, int hint, const ch
     lua_pushlstring(L, value, vlen);
     return;
   }
-  if (c != NULL && (slot = find_slot(L, c, cache, hint, name, nlen, lower)) >= 0) {
+  for (k = 0; k < nlen; k++) lower[k] = lower_ascii(name[k]);
+  if (c != NULL && (slot = find_slot(L, c, cache, hint, name, lower, nlen)) >= 0) {
     push_cached(L, c, cache, slot, value, vlen);
     return;
   }
-  for (k = 0; k < nlen; k++) lower[k] = lower_ascii(name[k]);
   lua_pushlstring(L, lower, nlen);
   lua_pushlstring(L, value, vlen);
 }

@@ -299,7 +299,6 @@ static int session_request(lua_State *L) {
   const char *body = luaL_optlstring(L, 5, NULL, &blen);
   int use_auth = lua_toboolean(L, 6);
   int fresh = lua_toboolean(L, 7);
-  char crid[37];
   CURLcode rc;
 
   luaL_argcheck(L, mlen < 16 && gc_header_token(method, mlen), 2, "invalid HTTP method");
@@ -308,8 +307,7 @@ static int session_request(lua_State *L) {
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     luaL_error(L, "graph.core: this session has no credentials");
   lua_settop(L, 7);
-  build_headers(L, 4, &s->headers, crid, s->cfg.user_agent, body != NULL);
-  memcpy(s->last_crid, crid, sizeof crid);
+  build_headers(L, 4, &s->headers, s->last_crid, s->cfg.user_agent, body != NULL);
   if (use_auth) {
     if (!gc_oauth_fresh(&s->oauth)) {
       int r = gc_oauth_acquire(L, &s->oauth, &s->http);
@@ -326,7 +324,7 @@ static int session_request(lua_State *L) {
   gc_hlist_reset(&s->headers); /* wiped: a caller's header may be a secret too */
   if (rc != CURLE_OK) {
     gc_err_push(L, "transport", gc_err_curlcode(rc), gc_http_strerror(&s->http, rc));
-    gc_err_setstring(L, "client_request_id", crid);
+    gc_err_setstring(L, "client_request_id", s->last_crid);
     lua_pushboolean(L, s->http.sent); /* lets callers retry what never left */
     lua_setfield(L, -2, "request_sent");
     lua_pushboolean(L, s->http.started);
