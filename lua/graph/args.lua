@@ -95,8 +95,7 @@ function M.user_path(id, root)
   if byte(id, 1) == 36 then                                  -- "$"
     return (root or "") .. "/users('" .. escape((gsub(id, "'", "''"))) .. "')"
   end
-  if root then return root .. "/users/" .. segment(id) end
-  return "/users/" .. segment(id)
+  return (root or "") .. "/users/" .. segment(id)
 end
 
 -- Query values keep the characters OData expressions are written with; the
