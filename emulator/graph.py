@@ -106,6 +106,14 @@ def metadata(req):
     return "%s/%s/$metadata" % (req.base_url, getattr(req, "graph_version", "v1.0"))
 
 
+def entity_select(req, etype):
+    """The $select of a GET of one entity (no $expand in the emulator)."""
+    query = Query(req.query)
+    if query.get("expand") is not None:
+        raise GraphError(400, "BadRequest", "The emulator does not support $expand.")
+    return odata.parse_select(query.get("select"), etype)
+
+
 def utc_stamp():
     return utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -365,10 +373,7 @@ class GraphService:
 
     def get_user(self, ex, req, claims, route):
         self.authorize(claims, READ_USER, SELF_READ, route)
-        query = Query(req.query)
-        if query.get("expand") is not None:
-            raise GraphError(400, "BadRequest", "The emulator does not support $expand.")
-        select = odata.parse_select(query.get("select"), USER_TYPE)
+        select = entity_select(req, USER_TYPE)
         with self.directory.lock:
             user = copy.deepcopy(self.find_user(route.key))
         context = "%s#users%s/$entity" % (
@@ -765,10 +770,7 @@ class GraphService:
 
     def get_alert(self, ex, req, claims, route):
         self.authorize(claims, READ_ALERTS, set(), route)
-        query = Query(req.query)
-        if query.get("expand") is not None:
-            raise GraphError(400, "BadRequest", "The emulator does not support $expand.")
-        select = odata.parse_select(query.get("select"), ALERT_TYPE)
+        select = entity_select(req, ALERT_TYPE)
         with self.directory.lock:
             alert = copy.deepcopy(self.find_alert(route.key))
         return ex.json(self.alert_body(req, alert, select))

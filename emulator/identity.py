@@ -519,11 +519,7 @@ class TokenEndpoint:
             raise IdentityError(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
         client_id = app["appId"].lower()
         record = self.tokens.check_refresh(token, client_id)
-        user = self.directory.find_user(record["user_id"])
-        if user is None:
-            raise IdentityError(400, "invalid_grant", 50034,
-                                "The user account {EUII Hidden} does not exist in the %s directory."
-                                % self.directory.tenant_id)
+        user = self.grant_user(record["user_id"])
         self.check_user_can_sign_in(user)
         self.check_not_revoked(user, record)
         scope_text = params.get("scope") or " ".join(record["scopes"])
@@ -547,6 +543,16 @@ class TokenEndpoint:
                             "password. The grant was issued on '%s' and the TokensValidFrom date "
                             "(before which tokens are not valid) is '%s'."
                             % (record.get("issued") or "", user.get("signInSessionsValidFromDateTime")))
+
+    def grant_user(self, user_id):
+        """The user a refresh token or a device code was issued to; one deleted
+        since is Entra's AADSTS50034."""
+        user = self.directory.find_user(user_id)
+        if user is None:
+            raise IdentityError(400, "invalid_grant", 50034,
+                                "The user account {EUII Hidden} does not exist in the %s directory."
+                                % self.directory.tenant_id)
+        return user
 
     @staticmethod
     def check_user_can_sign_in(user):
@@ -580,11 +586,7 @@ class TokenEndpoint:
         user = self.directory.find_user(default_user)
         record = self.device_codes.poll(code, app["appId"], self.config,
                                         user["id"] if user else None)
-        user = self.directory.find_user(record["user_id"])
-        if user is None:
-            raise IdentityError(400, "invalid_grant", 50034,
-                                "The user account {EUII Hidden} does not exist in the %s directory."
-                                % self.directory.tenant_id)
+        user = self.grant_user(record["user_id"])
         self.check_user_can_sign_in(user)
         permissions, oidc = self.delegated_scopes(app, record["scope"])
         return self.delegated_reply(app, user, permissions, oidc, record["scope"].split(),
