@@ -46,7 +46,7 @@ DEB_lua5.3  := lua5.3 liblua5.3-dev
 DEB_luajit  := luajit libluajit-5.1-dev lua5.1   # luarocks --lua-version 5.1 in rock_spec
 DEB_PKGS += $(DEB_$(LUA))
 
-.PHONY: all deps test test-all demo emulator clean certs
+.PHONY: all deps test test-all demo emulator clean certs csdl
 
 all: $(MODULE)
 
@@ -92,6 +92,12 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD) graph
+
+# Regenerate the CSDL extract (emulator/graph-v1.0-extract.json) and
+# lua/graph/schema.lua from Graph's v1.0 schema: make csdl CSDL=path/to/cleanMetadata.xml
+csdl:
+	@test -n "$(CSDL)" || { echo "csdl: give CSDL=path to Graph's v1.0 CSDL (msgraph-metadata clean_v10_metadata/cleanMetadata.xml)"; exit 2; }
+	$(PYTHON) emulator/csdl_extract.py $(CSDL)
 
 # ---------------------------------------------------------------------------
 # Memory and C safety

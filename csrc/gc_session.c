@@ -241,7 +241,7 @@ static int strncasecmp_ascii(const char *a, const char *b, size_t n) {
 ** programming error); *crid receives the client-request-id sent. */
 static void build_headers(lua_State *L, int idx, gc_hlist *hl, char crid[37], const char *ua,
                           int has_body) {
-  int have_crid = 0, have_ua = 0;
+  int have_crid = 0, have_ua = 0, have_type = 0;
   gc_hlist_reset(hl);
   crid[0] = '\0';
   if (!lua_isnoneornil(L, idx)) {
@@ -261,6 +261,7 @@ static void build_headers(lua_State *L, int idx, gc_hlist *hl, char crid[37], co
         (void)snprintf(crid, 37, "%s", v);
       }
       if (kn == 10 && strncasecmp_ascii(k, "user-agent", 10) == 0) have_ua = 1;
+      if (kn == 12 && strncasecmp_ascii(k, "content-type", 12) == 0) have_type = 1;
       if (gc_hlist_add(hl, k, kn, v, vn) != 0) goto nomem;
       lua_pop(L, 1);
     }
@@ -273,6 +274,9 @@ static void build_headers(lua_State *L, int idx, gc_hlist *hl, char crid[37], co
     if (gc_hlist_add(hl, "client-request-id", 17, crid, 36) != 0) goto nomem;
   }
   if (has_body && gc_hlist_add_line(hl, "Expect:") != 0) goto nomem; /* no 100-continue wait */
+  /* a bodyless POST goes out as the Graph SDKs send it, with no body type:
+  ** libcurl would add application/x-www-form-urlencoded, which Graph refuses */
+  if (!has_body && !have_type && gc_hlist_add_line(hl, "Content-Type:") != 0) goto nomem;
   return;
 nomem:
   luaL_error(L, "graph.core: out of memory");

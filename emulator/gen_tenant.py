@@ -177,10 +177,51 @@ def base_user(uid, upn):
         "onPremisesSyncEnabled": None, "onPremisesUserPrincipalName": None, "otherMails": [],
         "passwordPolicies": None, "passwordProfile": None, "pastProjects": [], "postalCode": None,
         "preferredDataLocation": None, "preferredName": None, "provisionedPlans": [],
-        "proxyAddresses": [], "refreshTokensValidFromDateTime": None, "responsibilities": [],
+        "proxyAddresses": [], "responsibilities": [],
         "schools": [], "securityIdentifier": sid(uid), "serviceProvisioningErrors": [],
         "showInAddressList": None, "signInSessionsValidFromDateTime": None, "skills": [],
         "state": None, "streetAddress": None, "usageLocation": None, "userType": "Member",
+        "authorizationInfo": {"certificateUserIds": []}, "customSecurityAttributes": None,
+        "deviceEnrollmentLimit": 5, "identityParentId": None, "mailboxSettings": None,
+        "print": None, "signInActivity": None,
+    }
+
+
+# mailboxSettings.timeZone by country (Windows zone names, as Exchange stores them).
+OFFICE_ZONES = {"United States": "Pacific Standard Time", "Egypt": "Egypt Standard Time",
+                "Ireland": "GMT Standard Time", "Germany": "W. Europe Standard Time",
+                "Spain": "Romance Standard Time", "France": "Romance Standard Time",
+                "Japan": "Tokyo Standard Time"}
+
+
+def sign_in_activity(upn, disabled):
+    """signInActivity (read with AuditLog.Read.All): last sign-ins and their request ids."""
+    # From the UPN, not the shared random stream (which would move every later value).
+    h = int(hashlib.sha1(upn.encode()).hexdigest(), 16)
+    last = stamp(2024, 9, 1 + h % 16, h % 24, h // 24 % 60, h // 1440 % 60) \
+        if not disabled else "2024-06-28T16:02:11Z"
+    return {"lastSignInDateTime": last, "lastSignInRequestId": oid("signin", upn),
+            "lastNonInteractiveSignInDateTime": last,
+            "lastNonInteractiveSignInRequestId": oid("signin-ni", upn),
+            "lastSuccessfulSignInDateTime": last,
+            "lastSuccessfulSignInRequestId": oid("signin", upn)}
+
+
+def mailbox_settings(language, zone):
+    return {
+        "archiveFolder": None,
+        "automaticRepliesSetting": {
+            "status": "disabled", "externalAudience": "all", "internalReplyMessage": "",
+            "externalReplyMessage": "",
+            "scheduledStartDateTime": {"dateTime": "2024-09-16T00:00:00.0000000", "timeZone": "UTC"},
+            "scheduledEndDateTime": {"dateTime": "2024-09-17T00:00:00.0000000", "timeZone": "UTC"}},
+        "dateFormat": "M/d/yyyy", "timeFormat": "h:mm tt", "timeZone": zone,
+        "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly",
+        "language": {"locale": language or "en-US", "displayName": None},
+        "userPurpose": "user",
+        "workingHours": {"daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+                         "startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000",
+                         "timeZone": {"name": zone}},
     }
 
 
@@ -203,10 +244,12 @@ def make_member(index, person):
         "imAddresses": ["sip:" + upn], "interests": [], "lastPasswordChangeDateTime": rand_stamp(2023, 2024),
         "mailNickname": local.replace("'", ""), "otherMails": [],
         "postalCode": postal, "proxyAddresses": ["SMTP:" + upn, "smtp:" + local.replace("'", "") + "@contoso.com"],
-        "refreshTokensValidFromDateTime": created, "signInSessionsValidFromDateTime": created,
+        "signInSessionsValidFromDateTime": created,
         "state": state, "streetAddress": street, "usageLocation": usage,
         "assignedLicenses": LICENSES, "assignedPlans": PLANS,
     })
+    user["signInActivity"] = sign_in_activity(upn, disabled=local in DISABLED)
+    user["mailboxSettings"] = mailbox_settings(lang, OFFICE_ZONES.get(country, "UTC"))
     if local in DISABLED:
         user["employeeLeaveDateTime"] = "2024-06-30T00:00:00Z"
         user["jobTitle"] = "Store Associate (left)"
@@ -245,7 +288,6 @@ def make_guest():
                         "issuerAssignedId": "john.smith@fabrikam.com"}],
         "mailNickname": "john.smith_fabrikam.com#EXT#", "otherMails": ["john.smith@fabrikam.com"],
         "proxyAddresses": ["SMTP:john.smith@fabrikam.com"], "userType": "Guest",
-        "refreshTokensValidFromDateTime": "2023-05-02T14:21:09Z",
         # B2B guests have no usage location by default: assignLicense refuses them.
         "signInSessionsValidFromDateTime": "2023-05-02T14:21:09Z", "usageLocation": None,
     })
@@ -262,7 +304,6 @@ def make_service_account():
         "identities": [{"signInType": "userPrincipalName", "issuer": DOMAIN, "issuerAssignedId": upn}],
         "passwordPolicies": "DisablePasswordExpiration", "usageLocation": "US",
         "employeeType": "Service", "lastPasswordChangeDateTime": "2024-02-01T07:30:00Z",
-        "refreshTokensValidFromDateTime": "2022-11-08T07:30:00Z",
         "signInSessionsValidFromDateTime": "2022-11-08T07:30:00Z",
     })
     return user
@@ -278,7 +319,7 @@ def base_group(gid, name, kind, description, created):
     mail_enabled = kind in ("m365", "team", "mailsec", "distribution")
     group = {
         "id": gid, "deletedDateTime": None, "classification": None, "createdDateTime": created,
-        "creationOptions": ["Team"] if kind == "team" else [], "description": description,
+        "description": description,
         "displayName": name, "expirationDateTime": None,
         "groupTypes": ["Unified"] if unified else (["DynamicMembership"] if kind == "dynamic" else []),
         "isAssignableToRole": True if kind == "roleassignable" else None,
@@ -295,6 +336,16 @@ def base_group(gid, name, kind, description, created):
         "securityIdentifier": sid(gid), "theme": None,
         "visibility": ("Private" if kind == "team" else "Public") if unified else None,
         "onPremisesProvisioningErrors": [], "serviceProvisioningErrors": [],
+        # Returned only on $select (Exchange-backed for Microsoft 365 groups).
+        "accessType": None, "allowExternalSenders": None, "assignedLabels": [],
+        "assignedLicenses": [], "autoSubscribeNewMembers": None,
+        "hasMembersWithLicenseErrors": False, "hideFromAddressLists": None,
+        "hideFromOutlookClients": None, "infoCatalogs": [], "isArchived": None,
+        "isFavorite": None, "isManagementRestricted": None, "isSubscribedByMail": None,
+        "licenseProcessingState": None,
+        "onPremisesExtensionAttributes": extension_attributes(), "organizationId": TENANT_ID,
+        "uniqueName": None, "unseenConversationsCount": None, "unseenCount": None,
+        "unseenMessagesCount": None, "welcomeMessageEnabled": None,
         "members": [],
     }
     if kind == "dynamic":
@@ -834,7 +885,9 @@ def make_alerts(by_local):
             "mitreTechniques": mitre, "createdDateTime": created, "lastUpdateDateTime": updated,
             "resolvedDateTime": resolved, "firstActivityDateTime": created,
             "lastActivityDateTime": updated, "comments": comments, "evidence": evidence,
-            "systemTags": [],
+            "systemTags": [], "categories": [category], "alertPolicyId": None,
+            "investigationState": "unknown", "additionalData": {},
+            "customDetails": {"DetectedBy": product} if aid.startswith("da") else {},
         })
     alerts.sort(key=lambda a: a["createdDateTime"], reverse=True)
     return alerts
@@ -880,6 +933,8 @@ def make_presence(users):
             "id": u["id"], "availability": availability, "activity": activity,
             "statusMessage": status, "outOfOfficeSettings": ooo,
             "sequenceNumber": "C%010d" % (4564556109 + 7919 * i),
+            "workLocation": {"workLocationType": ("office", "remote", "unspecified")[i % 3],
+                             "source": "manual" if i % 3 != 2 else "none", "placeId": None},
         }
     return presence
 

@@ -16,9 +16,9 @@ import batch
 import odata
 import security
 from odata import ODataError, Query
-from schema import (ALERT_TYPE, COMPLEX, DIRECTORY_OBJECT_TYPE, EDM, MEMBER_TYPES,
+from schema import (ALERT_TYPE, COMPLEX, DIRECTORY_OBJECT_TYPE, ENUMS, MEMBER_TYPES,
                     SUBSCRIBED_SKU_TYPE, USER, USER_DEFAULT, USER_DELEGATED_ONLY, USER_READ_ONLY,
-                    USER_TYPE)
+                    USER_TYPE, edm_name)
 from wire import Response, http_date, json_bytes, new_guid, utc_now
 
 ODATA_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;"
@@ -37,6 +37,18 @@ UNREADABLE_JSON = ("Unable to read JSON request payload. Please ensure Content-T
                    "and payload is of valid JSON format.")
 PASSWORD_COMPLEXITY = ("The specified password does not comply with password complexity "
                        "requirements. Please provide a different password.")
+# A write whose Content-Type is not JSON (msgraph-sdk-java#687, a POST
+# revokeSignInSessions sent as application/octet-stream: Request_BadRequest).
+UNSUPPORTED_MEDIA = ("A supported MIME type could not be found that matches the content type of the "
+                     "response. None of the supported type(s) 'application/json;odata=minimalmetadata;"
+                     "streaming=true, application/json;odata=minimalmetadata;streaming=false, "
+                     "application/json;odata=minimalmetadata, application/json;odata=fullmetadata;"
+                     "streaming=true, application/json;odata=fullmetadata;streaming=false, "
+                     "application/json;odata=fullmetadata, application/json;odata=nometadata;"
+                     "streaming=true, application/json;odata=nometadata;streaming=false, "
+                     "application/json;odata=nometadata, application/json;streaming=true, "
+                     "application/json;streaming=false, application/json;odata=verbose, "
+                     "application/json' matches the content type '%s'.")
 DOLLAR_SEGMENT = ("The request URI is not valid. Since the segment 'users' refers to a collection, "
                   "this must be the last segment in the request URI or it must be followed by an "
                   "function or action that can be bound to it otherwise all intermediate segments "
@@ -215,6 +227,7 @@ class GraphService:
                 raise GraphError(400, "BadRequest", batch.NESTED)
             if req.method not in route.methods:
                 raise GraphError(405, "Request_BadRequest", NOT_ALLOWED)
+            check_content_type(req)
             handler = getattr(self, "%s_%s" % (req.method.lower(), route.name))
             return handler(ex, req, claims, route)
         except GraphError as e:
@@ -492,7 +505,7 @@ class GraphService:
         top = odata.parse_top(query.get("top"))
         flt = None
         if query.get("filter") is not None:
-            flt = odata.parse_filter(query.get("filter"), etype)
+            flt = odata.parse_filter(query.get("filter"), etype, advanced)
             operator = flt.advanced_operator()
             if operator and not advanced:
                 raise odata.unsupported(odata.ADVANCED_HINT % operator)
@@ -638,7 +651,6 @@ class GraphService:
             user = self.find_user(route.key)
             now = utc_stamp()
             user["signInSessionsValidFromDateTime"] = now
-            user["refreshTokensValidFromDateTime"] = now
             # Refresh tokens issued before this instant are refused (AADSTS50173).
             self.directory.sessions_revoked_at[user["id"]] = time.time()
         return ex.json({"@odata.context": metadata(req) + "#Edm.Boolean", "value": True})
@@ -857,6 +869,16 @@ def check_guid(value):
 # Request payloads: JSON objects; type checks in OData's wording (BadRequest)
 # ==========================================================================
 
+def check_content_type(req):
+    """Writes carry JSON or nothing: any other Content-Type is refused, even on a
+    bodyless action (libcurl's default form type on an empty POST included)."""
+    ctype = req.header("content-type")
+    if req.method not in ("POST", "PATCH", "PUT") or ctype is None:
+        return
+    if ctype.split(";")[0].strip().lower() != "application/json":
+        raise GraphError(400, "Request_BadRequest", UNSUPPORTED_MEDIA % ctype.strip())
+
+
 def read_json_object(req):
     """The request body as a JSON object; a wrong or missing Content-Type, invalid
     JSON or a non-object all give the same 400."""
@@ -884,32 +906,44 @@ def json_node(value):
     return "PrimitiveValue"
 
 
+def not_null(prop, code):
+    edm = edm_name(code)
+    return odata_error("A null value was found for the property named '%s', which has the "
+                       "expected type '%s[Nullable=False]'. The expected type '%s"
+                       "[Nullable=False]' does not allow null values." % (prop, edm, edm))
+
+
+def expect_array(prop, value):
+    if not isinstance(value, list):
+        raise odata_error("A node of type '%s' was read from the JSON reader when trying to "
+                          "read the contents of the property '%s'; however, a 'StartArray' "
+                          "node was expected." % (json_node(value), prop))
+
+
 def check_value(prop, code, value):
+    """A JSON value against a type code (schema.py), in OData's wording."""
+    kind, _, type_name = code.partition(":")
     if value is None:
-        if code == "strs" or code.startswith("objs:"):
-            edm = EDM.get(code, "Collection(microsoft.graph.%s)" % code.split(":", 1)[-1])
-            raise odata_error("A null value was found for the property named '%s', which has the "
-                              "expected type '%s[Nullable=False]'. The expected type '%s"
-                              "[Nullable=False]' does not allow null values." % (prop, edm, edm))
+        if code in ("strs", "guids") or kind in ("objs", "enums"):
+            raise not_null(prop, code)
         return
-    if code in ("str", "bool", "dt"):
+    if code in ("strs", "guids"):
+        expect_array(prop, value)
+        for item in value:
+            check_primitive(code[:-1], item)
+    elif kind in ("objs", "enums"):
+        expect_array(prop, value)
+        for item in value:
+            check_value(prop, kind[:-1] + ":" + type_name, item)
+    elif kind == "obj":
+        check_complex(prop, type_name, value)
+    elif kind == "enum":
+        check_primitive("str", value)
+        if value.casefold() not in (m.casefold() for m in ENUMS[type_name]):
+            raise odata_error("Cannot convert the literal '%s' to the expected type '%s'."
+                              % (value, edm_name(code)))
+    else:
         check_primitive(code, value)
-    elif code == "strs":
-        if not isinstance(value, list):
-            raise odata_error("A node of type '%s' was read from the JSON reader when trying to "
-                              "read the contents of the property '%s'; however, a 'StartArray' "
-                              "node was expected." % (json_node(value), prop))
-        for item in value:
-            check_primitive("str", item)
-    elif code.startswith("obj:"):
-        check_complex(prop, code[4:], value)
-    elif code.startswith("objs:"):
-        if not isinstance(value, list):
-            raise odata_error("A node of type '%s' was read from the JSON reader when trying to "
-                              "read the contents of the property '%s'; however, a 'StartArray' "
-                              "node was expected." % (json_node(value), prop))
-        for item in value:
-            check_complex(prop, code[5:], item)
 
 
 def check_primitive(code, value):
@@ -918,14 +952,17 @@ def check_primitive(code, value):
                           "'PrimitiveValue' node was expected." % json_node(value))
     if value is None:
         return
-    edm = EDM[code]
+    edm = edm_name(code)
     if code == "bool" and not isinstance(value, bool):
         if isinstance(value, str):
             raise odata_error("Cannot convert the literal '%s' to the expected type '%s'."
                               % (value, edm))
         raise odata_error("Cannot convert a primitive value to the expected type '%s'. See the "
                           "inner exception for more details." % edm)
-    if code in ("str", "dt") and not isinstance(value, str):
+    numeric = code in ("int", "float") and isinstance(value, (int, float)) \
+        and not isinstance(value, bool) and (code == "float" or float(value).is_integer())
+    textual = code in ("str", "dt", "guid", "tod") and isinstance(value, str)
+    if code != "bool" and not (numeric or textual):
         raise odata_error("Cannot convert a primitive value to the expected type '%s'. See the "
                           "inner exception for more details." % edm)
     if code == "dt" and not valid_datetime(value):
@@ -948,7 +985,7 @@ def check_complex(prop, type_name, value):
             raise odata_error("The property '%s' does not exist on type 'microsoft.graph.%s'. "
                               "Make sure to only use property names that are defined by the type "
                               "or mark the type as open type." % (name, type_name))
-        check_primitive(members[name], item)
+        check_value(name, members[name], item)
 
 
 def valid_datetime(text):

@@ -11,7 +11,8 @@ import json
 import re
 from urllib.parse import unquote_plus
 
-from schema import COMPLEX, EDM, ENUMS
+import filters
+from schema import COMPLEX, ENUMS, edm_name
 
 
 class ODataError(Exception):
@@ -364,19 +365,22 @@ class FilterParser:
 FUNCTIONS = {"startswith": "startsWith", "endswith": "endsWith", "contains": "contains"}
 
 
-def parse_filter(text, etype):
-    """Parse and type-check a $filter; returns a Filter."""
+def parse_filter(text, etype, advanced=False):
+    """Parse and type-check a $filter; returns a Filter.  `advanced`: the
+    request carries the advanced query parameters (filters.py)."""
     ast = FilterParser(text).parse()
-    f = Filter(text, ast, etype)
+    f = Filter(text, ast, etype, advanced)
     f.check(ast, {})
     return f
 
 
 class Filter:
-    def __init__(self, text, ast, etype):
+    def __init__(self, text, ast, etype, advanced=False):
         self.text = text
         self.ast = ast
         self.etype = etype
+        self.advanced = advanced
+        self.owners = {}            # lambda variable -> the collection property it ranges over
 
     # -- validation -------------------------------------------------------
 
@@ -385,26 +389,43 @@ class Filter:
                            "'%s'." % (name, type_name))
 
     def prop_type(self, name, lambda_vars):
-        """Type code of a property path; lambda variables may be followed by /member."""
+        """Type code of a property path: a property, a lambda variable, either
+        followed by /member of its complex type."""
         head, _, rest = name.partition("/")
         if head in lambda_vars:
             code = lambda_vars[head]
-            if not rest:
-                return code
-            members = COMPLEX.get(code.split(":", 1)[-1]) or {}
-            if rest not in members:
-                raise self.unknown(rest, "microsoft.graph." + code.split(":", 1)[-1])
-            return members[rest]
-        canon = self.etype.lookup(head)
-        if canon is None:
-            raise self.unknown(head, self.etype.qualified)
-        if rest:
-            raise self.unknown(rest, self.etype.qualified)
-        if self.etype.filterable is not None and canon not in self.etype.filterable:
-            # Emulator wording: the resource documents which properties filter.
+        else:
+            canon = self.etype.lookup(head)
+            if canon is None:
+                raise self.unknown(head, self.etype.qualified)
+            code = self.etype.props[canon]
+        if not rest:
+            return code
+        type_name = code.split(":", 1)[-1]
+        members = COMPLEX.get(type_name) if code.startswith("obj:") else None
+        if not members or rest not in members:
+            raise self.unknown(rest, "microsoft.graph." + type_name)
+        return members[rest]
+
+    def owner(self, node):
+        """The entity property an operand stands for (a lambda variable's
+        collection), or None for a literal or an expression."""
+        if node[0] != "prop":
+            return None
+        head = node[1].partition("/")[0]
+        return self.owners.get(head) or self.etype.lookup(head)
+
+    def require(self, node, op):
+        """Refuse `op` on the property `node` names when Graph does (filters.py)."""
+        prop = self.owner(node)
+        if prop is None or filters.allows(self.etype.name, prop, op, self.advanced):
+            return
+        if self.etype.namespace != "microsoft.graph":
+            # Emulator wording: the alerts resource documents which properties filter.
             raise bad_request("Invalid filter clause: The property '%s' is not supported in "
-                              "$filter on '%s'." % (canon, self.etype.qualified))
-        return self.etype.props[canon]
+                              "$filter on '%s'." % (prop, self.etype.qualified))
+        raise unsupported("Unsupported or invalid query filter clause specified for property "
+                          "'%s' of resource '%s'." % (prop, self.resource_name()))
 
     @staticmethod
     def check_enum_literal(code, node):
@@ -436,15 +457,19 @@ class Filter:
         elif kind == "cmp":
             left = self.operand_type(node[2], lambda_vars)
             right = self.operand_type(node[3], lambda_vars)
+            for side, other in ((node[2], node[3]), (node[3], node[2])):
+                null = other[0] == "lit" and other[1] is None
+                self.require(side, "null" if null else node[1])
             self.check_enum_literal(left, node[3])
             self.check_enum_literal(right, node[2])
             if not compatible(left, right):
                 raise bad_request("Invalid filter clause: A binary operator with incompatible "
                                   "types was detected. Found operand types '%s' and '%s' for "
-                                  "operator kind '%s'." % (EDM.get(left, left), EDM.get(right, right),
+                                  "operator kind '%s'." % (edm_name(left), edm_name(right),
                                                            _COMPARE[node[1]]))
         elif kind == "in":
             code = self.operand_type(node[1], lambda_vars)
+            self.require(node[1], "in")
             for literal in node[2]:
                 self.check_enum_literal(code, literal)
         elif kind == "call":
@@ -458,17 +483,21 @@ class Filter:
                                      for a in args):
                 raise bad_request("Invalid filter clause: No function signature for the function "
                                   "with name '%s' matches the specified arguments." % node[1])
+            self.require(args[0], FUNCTIONS[name])
             if name == "contains":
                 prop = args[0][1] if args[0][0] == "prop" else node[1]
                 raise unsupported("Unsupported or invalid query filter clause specified for "
                                   "property '%s' of resource '%s'." % (prop, self.resource_name()))
         elif kind == "lambda":
             coll = self.prop_type(node[2], lambda_vars)
-            if coll not in ("strs",) and not coll.startswith("objs:"):
+            if coll not in ("strs", "guids") and not coll.startswith(("objs:", "enums:")):
                 raise bad_request("Invalid filter clause: The Any/All query expression can only "
                                   "be applied to a collection.")
+            self.require(("prop", node[2]), "any")
             inner = dict(lambda_vars)
-            inner[node[3]] = "str" if coll == "strs" else "obj:" + coll.split(":", 1)[1]
+            inner[node[3]] = {"strs": "str", "guids": "guid"}.get(coll) or \
+                coll.split(":", 1)[0][:-1] + ":" + coll.split(":", 1)[1]
+            self.owners[node[3]] = self.owner(("prop", node[2]))
             self.check(node[4], inner)
         elif kind == "prop" and self.prop_type(node[1], lambda_vars) != "bool":
             raise bad_request("Invalid filter clause: The $filter expression must evaluate to a "

@@ -8,7 +8,7 @@ import re
 
 import odata
 from odata import ODataError, bad_request
-from schema import ALERT_TYPE, ALERT_WRITABLE, ENUM_NAMESPACE, ENUMS
+from schema import ALERT_TYPE, ALERT_WRITABLE, ENUMS, edm_name
 
 PAGE_SIZE = 100      # default page (emulator choice; the docs give none)
 MAX_TOP = 2000       # largest $top (emulator choice)
@@ -97,19 +97,19 @@ def validate_patch(body):
         if value is not None and not isinstance(value, str):
             raise bad_request("Cannot convert a primitive value to the expected type '%s'. See "
                               "the inner exception for more details."
-                              % (ENUM_NAMESPACE + code[5:] if code.startswith("enum:")
-                                 else "Edm.String"))
+                              % edm_name(code))
         if code.startswith("enum:"):
             members = ENUMS[code[5:]]
+            qualified = edm_name(code)
             if value is None:
                 raise bad_request("A null value was found for the property named '%s', which has "
                                   "the expected type '%s[Nullable=False]'. The expected type '%s"
                                   "[Nullable=False]' does not allow null values."
-                                  % (canon, ENUM_NAMESPACE + code[5:], ENUM_NAMESPACE + code[5:]))
+                                  % (canon, qualified, qualified))
             member = next((m for m in members if m.lower() == value.lower()), None)
             if member is None or member == "unknownFutureValue":
                 raise bad_request("Cannot convert the literal '%s' to the expected type '%s'."
-                                  % (value, ENUM_NAMESPACE + code[5:]))
+                                  % (value, qualified))
             value = member
         changes[canon] = value
     return changes

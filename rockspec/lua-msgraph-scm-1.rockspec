@@ -55,6 +55,7 @@ build = {
     ["graph.pretty"] = "lua/graph/pretty.lua",
     ["graph.presence"] = "lua/graph/presence.lua",
     ["graph.request"] = "lua/graph/request.lua",
+    ["graph.schema"] = "lua/graph/schema.lua",
     ["graph.security"] = "lua/graph/security.lua",
     ["graph.users"] = "lua/graph/users.lua",
     ["graph.core"] = {
