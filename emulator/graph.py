@@ -399,6 +399,7 @@ class GraphService:
 
     def get_presence(self, ex, req, claims, route):
         self.authorize(claims, READ_PRESENCE, SELF_PRESENCE, route)
+        check_presence_id(route.key)
         user = self.find_user(route.key)
         presence = self.presence_of(user)
         body = {"@odata.context": "%s#users('%s')/presence/$entity"
@@ -428,14 +429,16 @@ class GraphService:
             raise GraphError(400, "BadRequest",
                              "The parameter 'ids' is missing or null in the request payload.")
         check_value("ids", "strs", ids)
+        for key in ids:
+            check_presence_id(key)
         if len(ids) > MAX_PRESENCE_IDS:
             raise GraphError(400, "BadRequest",
                              "The request contains %d user ids; at most %d user ids are supported "
                              "per request." % (len(ids), MAX_PRESENCE_IDS))
         values, seen = [], set()
         for key in ids:
-            # Object ids only (case-insensitive); unknown ids, UPNs and repeats
-            # are left out of `value`.
+            # Object ids (case-insensitive); unknown ids and repeats are left
+            # out of `value`.
             with self.directory.lock:
                 user = self.directory.users.get(key.lower()) if key else None
             if user is None or user["id"] in seen:
@@ -812,6 +815,16 @@ class GraphService:
                                   % (metadata(req), "(%s)" % ",".join(select) if select else "")}
         body.update(security.project(alert, select))
         return body
+
+
+def check_presence_id(key):
+    """Presence takes object ids only ("You must pass the user's ID", G-PRES*):
+    a userPrincipalName or any other non-GUID is a 400 (emulator wording; the
+    real body is not known)."""
+    if not GUID.fullmatch(key or ""):
+        raise GraphError(400, "BadRequest",
+                         "The user id '%s' is not valid: presence takes the user's object id "
+                         "(a GUID), not a userPrincipalName." % key)
 
 
 def parse_assign_license(body):
