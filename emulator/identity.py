@@ -524,11 +524,11 @@ class TokenEndpoint:
         self.check_not_revoked(user, record)
         scope_text = params.get("scope") or " ".join(record["scopes"])
         permissions, oidc = self.delegated_scopes(app, scope_text)
-        if "offline_access" not in oidc:
-            oidc.append("offline_access")
         # Only a request that succeeds uses the token up.
         self.tokens.consume_refresh(token, client_id)
-        return self.delegated_reply(app, user, permissions, oidc, record["scopes"], True)
+        # A new refresh token only when offline_access is asked for, as Entra does.
+        return self.delegated_reply(app, user, permissions, oidc, record["scopes"],
+                                    "offline_access" in oidc)
 
     def check_not_revoked(self, user, record):
         """Refresh tokens issued before the user's last revokeSignInSessions (or the

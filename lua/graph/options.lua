@@ -147,6 +147,7 @@ function M.normalize(user)
     end
     o[name] = v
   end
+  local scope_given = o.scope ~= nil
 
   if o.cloud then
     local cloud = M.clouds[o.cloud]
@@ -204,6 +205,9 @@ function M.normalize(user)
   o.login_url, login = endpoint("login_url", o.login_url)
 
   o.auth = pick_auth(o)
+  -- Delegated grants ask for a refresh token, as the Microsoft SDKs do: Entra
+  -- issues one only when the scope includes offline_access.
+  if not scope_given and o.auth ~= "client_credentials" then o.scope = o.scope .. " offline_access" end
   for _, f in ipairs(required[o.auth]) do
     if f == "secret" then
       if o.client_secret == nil and o.certificate_file == nil then
