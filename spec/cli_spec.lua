@@ -261,23 +261,69 @@ describe("msgraph", function()
   end)
 
   describe("users update", function()
-    it("PATCHes JSON literals and strings; a get shows the change", function()
+    local function patched()
+      local patches = emu:requests_to("/v1.0/users/" .. fixtures.lynne_upn:gsub("@", "%%40"), "PATCH")
+      assert.are.equal(1, #patches)
+      return cjson.decode(patches[1].body), patches[1].body
+    end
+
+    it("PATCHes each value with its property's type from the schema; a get shows the change", function()
       local out, err, code = msgraph{ "users", "update", fixtures.lynne_upn, 'jobTitle=Head of "Ops"',
-        "accountEnabled=false", "officeLocation=null", "usageLocation=DE", "department=42x" }
+        "accountEnabled=false", "officeLocation:=null", "usageLocation=DE", "department=42x",
+        "mobilePhone=12345", "employeeId=000123", "businessPhones=+1 425 555 0100,+1 425 555 0101" }
       assert.are.equal(0, code, err)
       assert.is_true(json_of(out))
+      local body = patched()
+      assert.are.equal("12345", body.mobilePhone)          -- Edm.String stays a string
+      assert.are.equal("000123", body.employeeId)
+      assert.are.equal(false, body.accountEnabled)         -- Edm.Boolean
+      assert.are.equal(cjson.null, body.officeLocation)    -- := is raw JSON
+      assert.are.same({ "+1 425 555 0100", "+1 425 555 0101" }, body.businessPhones)
       out = msgraph{ "users", "get", fixtures.lynne_upn,
-        "--select", "jobTitle,accountEnabled,officeLocation,usageLocation,department" }
+        "--select", "jobTitle,accountEnabled,officeLocation,usageLocation,department,mobilePhone" }
       local user = json_of(out)
       assert.are.equal('Head of "Ops"', user.jobTitle)
       assert.are.equal(false, user.accountEnabled)
       assert.are.equal(cjson.null, user.officeLocation)
       assert.are.equal("DE", user.usageLocation)
       assert.are.equal("42x", user.department)
+      assert.are.equal("12345", user.mobilePhone)
+    end)
+
+    it("takes integers, JSON string lists, raw JSON objects and case-insensitive names", function()
+      local _, err, code = msgraph{ "users", "update", fixtures.lynne_upn, "deviceEnrollmentLimit=1000",
+        'otherMails=["a@fabrikam.com","b@fabrikam.com"]', "JOBTITLE=null",
+        'employeeOrgData:={"division":"Ops","costCenter":"C1"}' }
+      assert.are.equal(0, code, err)
+      local body, text = patched()
+      assert.are.equal(1000, body.deviceEnrollmentLimit)
+      assert.truthy(text:find('"deviceEnrollmentLimit":1000[,}]'), text)   -- an integer, not 1000.0
+      assert.are.same({ "a@fabrikam.com", "b@fabrikam.com" }, body.otherMails)
+      assert.are.equal("null", body.jobTitle)               -- a string property: the word itself
+      assert.are.same({ division = "Ops", costCenter = "C1" }, body.employeeOrgData)
+    end)
+
+    it("exits 2, sending nothing, for an unknown property or a value of the wrong type", function()
+      for _, case in ipairs{
+        { "favoriteColor=blue", "'favoriteColor' is not a property of a user in Graph v1.0" },
+        { "accountEnabled=maybe", "accountEnabled is a Edm.Boolean, not 'maybe'" },
+        { "deviceEnrollmentLimit=many", "deviceEnrollmentLimit is a Edm.Int32, not 'many'" },
+        { "deviceEnrollmentLimit=99999999999", "deviceEnrollmentLimit is a Edm.Int32" },
+        { "passwordProfile=secret", "passwordProfile is a microsoft.graph.passwordProfile: give it as JSON" },
+        { "otherMails=[1,2]", "otherMails is a Collection(Edm.String), not '[1,2]'" },
+        { "officeLocation:=nul", "officeLocation:= wants JSON, got 'nul'" },
+        { "jobTitle", "'jobTitle' is not key=value or key:=JSON" },
+      } do
+        local out, err, code = msgraph{ "users", "update", fixtures.lynne_upn, case[1] }
+        assert.are.equal(2, code, case[1])
+        assert.are.equal("", out)
+        assert.truthy(err:find(case[2], 1, true), err)
+      end
+      assert.are.equal(0, #emu:graph_requests())
     end)
 
     it("exits 1 when Graph refuses the change", function()
-      local out, err, code = msgraph{ "users", "update", fixtures.lynne_upn, "accountEnabled=\"maybe\"" }
+      local out, err, code = msgraph{ "users", "update", fixtures.lynne_upn, 'accountEnabled:="maybe"' }
       assert.are.equal(1, code)
       assert.are.equal("", out)
       assert.truthy(err:match("^graph: 400 "), err)

@@ -3,6 +3,7 @@
 -- 0 ok, 1 Graph, auth or decode error, 2 usage, 3 transport.
 -- @module graph.cli
 local cjson = require "cjson.safe"
+local compat = require "graph.compat"
 local pretty = require "graph.pretty"
 
 local M = {}
@@ -63,11 +64,74 @@ local function positive_integer(name, s)
   return math.floor(n)
 end
 
--- A value on the command line: a JSON literal (true, 3, null, "x", {...}) or else a string.
-local function literal(s)
-  local v = codec.decode(s)
-  if v == nil then return s end
-  return v
+---------------------------------------------------------------------------
+-- users update: key=value takes the property's type from Graph's v1.0 schema
+-- (lua/graph/schema.lua, generated from the CSDL); key:=JSON sends raw JSON.
+
+local user_types, user_names            -- property -> EDM type; lower-case name -> name
+local function user_property(name)
+  if not user_types then
+    user_types, user_names = require("graph.schema").user, {}
+    for k in pairs(user_types) do user_names[k:lower()] = k end
+  end
+  local canonical = user_names[name:lower()]
+  return canonical, canonical and user_types[canonical]
+end
+
+local DATETIME = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d"
+local SCALARS = {
+  ["Edm.String"] = function(v) return v end,
+  ["Edm.Guid"] = function(v) return v end,
+  ["Edm.Boolean"] = function(v)
+    if v == "true" then return true elseif v == "false" then return false end
+  end,
+  ["Edm.Int32"] = function(v)
+    local n = v:match("^%-?%d+$") and compat.tointeger(tonumber(v))
+    return n and n >= -2^31 and n < 2^31 and n or nil
+  end,
+  ["Edm.Int64"] = function(v) return v:match("^%-?%d+$") and compat.tointeger(tonumber(v)) end,
+  ["Edm.Double"] = function(v) return v:match("^[%d.eE+-]+$") and tonumber(v) end,
+  ["Edm.DateTimeOffset"] = function(v) return v:find(DATETIME) and v end,
+}
+
+-- A Collection(Edm.String) value: a JSON array of strings, or a comma list.
+local function string_list(v)
+  if v:sub(1, 1) == "[" then
+    local list = codec.decode(v)
+    if type(list) ~= "table" then return nil end
+    for _, item in ipairs(list) do if type(item) ~= "string" then return nil end end
+    return list
+  end
+  local list = {}
+  for item in (v .. ","):gmatch("([^,]*),") do
+    if item ~= "" then list[#list + 1] = item end
+  end
+  return list
+end
+
+-- One key=value or key:=JSON argument: the property's name and its JSON value.
+local function update_field(arg)
+  local k, raw, v = arg:match("^([^=:]+)(:?)=(.*)$")
+  if not k then usage(("'%s' is not key=value or key:=JSON"):format(arg)) end
+  local name, edm = user_property(k)
+  if not name then usage(("'%s' is not a property of a user in Graph v1.0"):format(k)) end
+  if raw == ":" then
+    local value = codec.decode(v)
+    if value == nil then usage(("%s:= wants JSON, got '%s'"):format(name, v)) end
+    return name, value
+  end
+  local value
+  if SCALARS[edm] then
+    value = SCALARS[edm](v)
+  elseif edm == "Collection(Edm.String)" then
+    value = string_list(v)
+  else                                   -- a complex type or a collection of them
+    usage(("%s is a %s: give it as JSON, %s:={...}"):format(name, edm, name))
+  end
+  if value == nil then
+    usage(("%s is a %s, not '%s' (key:=JSON sends a value as it is)"):format(name, edm, v))
+  end
+  return name, value
 end
 
 local function percent_decode(s)
@@ -208,14 +272,14 @@ local COMMANDS = {
   },
   {
     name = "users update", args = "ID key=value...", min = 2, options = {},
-    summary = "PATCH the user; values are JSON literals (true, 3, null, {...}) or else strings",
+    summary = "PATCH the user; each value takes its property's type from Graph's schema " ..
+              "(a, b lists for string collections), key:=JSON sends raw JSON (officeLocation:=null)",
     example = "msgraph users update adele.vance@contoso.com accountEnabled=false jobTitle='Head of Sales'",
     run = function(g, pos)
       local body = {}
       for i = 2, #pos do
-        local k, v = pos[i]:match("^([^=]+)=(.*)$")
-        if not k then usage(("'%s' is not key=value"):format(pos[i]), "users update") end
-        body[k] = literal(v)
+        local name, value = update_field(pos[i])
+        body[name] = value
       end
       return g.users.update{ id = pos[1], body = body }
     end,
