@@ -220,3 +220,63 @@ describe("writes and their content type, as Graph takes them", function()
     assert.are_not.equal("x", user.jobTitle)
   end)
 end)
+
+describe("$filter operators and $search terms, as Graph's directory takes them", function()
+  local emulator = require "support.emulator"
+  local fx = require "support.fixtures"
+  local emu, g
+  setup(function()
+    emu = emulator.shared()
+    emu:reset()
+    g = emu:client()
+  end)
+
+  it("endsWith only on mail, userPrincipalName, otherMails and proxyAddresses, as an advanced query", function()
+    local list = util.expect_success(g.users.list, { filter = "endswith(mail,'@contoso.onmicrosoft.com')" })
+    assert.is_true(#list.value > 1)
+    util.expect_success(g.users.list, { filter = "endswith(userPrincipalName,'.com')" })
+    util.expect_success(g.users.list, { filter = "proxyAddresses/any(p:endswith(p,'@contoso.com'))" })
+    local err = util.expect_failure(g.users.list, { filter = "endswith(displayName,'Vance')" })
+    assert.are.equal(400, err.status_code)
+    assert.are.equal("Request_UnsupportedQuery", err.code)
+    assert.truthy(err.message:find("property 'displayName' of resource 'User'", 1, true), err.message)
+    -- without ConsistencyLevel and $count, endsWith is refused even where it is allowed
+    local doc
+    doc, err = g.request{ path = "/users", query = { ["$filter"] = "endswith(mail,'.com')" } }
+    assert.is_nil(doc)
+    assert.are.equal("Request_UnsupportedQuery", err.code)
+    assert.truthy(err.message:find("Operator 'endsWith' is not supported", 1, true), err.message)
+  end)
+
+  it("assignedLicenses/any(x:x/skuId eq GUID) is supported", function()
+    local user = util.expect_success(g.users.get, { id = fx.adele_id, select = "assignedLicenses" })
+    local sku = user.assignedLicenses[1].skuId
+    local list = util.expect_success(g.users.list, { filter = ("assignedLicenses/any(x:x/skuId eq %s)"):format(sku),
+                                                     select = "id" })
+    local ids = {}
+    for _, u in ipairs(list.value) do ids[u.id] = true end
+    assert.is_true(ids[fx.adele_id])
+  end)
+
+  it("a property the directory does not filter on is Request_UnsupportedQuery", function()
+    for _, filter in ipairs{ "aboutMe eq 'x'", "mailboxSettings/timeZone eq 'UTC'", "startswith(accountEnabled,'t')" } do
+      local err = util.expect_failure(g.users.list, { filter = filter })
+      assert.are.equal(400, err.status_code, filter)
+      assert.is_truthy(err.code == "Request_UnsupportedQuery" or err.code == "BadRequest", filter)
+    end
+    local err = util.expect_failure(g.users.list, { filter = "aboutMe eq 'x'" })
+    assert.are.equal("Request_UnsupportedQuery", err.code)
+  end)
+
+  it("$search takes several quoted terms joined by OR and AND", function()
+    local doc = assert(g.request{ path = "/users", headers = { ConsistencyLevel = "eventual" },
+      query = { ["$search"] = '"displayName:Adele" OR "mail:lynne"', ["$select"] = "id" } })
+    local ids = {}
+    for _, u in ipairs(doc.value) do ids[u.id] = true end
+    assert.is_true(ids[fx.adele_id] and ids[fx.lynne_id])
+    assert.are.equal(2, #doc.value)
+    doc = assert(g.request{ path = "/users", headers = { ConsistencyLevel = "eventual" },
+      query = { ["$search"] = '"displayName:Adele" AND "mail:lynne"', ["$select"] = "id" } })
+    assert.are.equal(0, #doc.value)
+  end)
+end)
