@@ -102,14 +102,19 @@ local function property_names(name)
   return table.concat(names, ",")
 end
 
+local emulator = require "support.emulator"
+local fx = require "support.fixtures"
+local emu, g
+
+-- A reset emulator and a fresh client for each describe block below.
+local function fresh()
+  emu = emulator.shared()
+  emu:reset()
+  g = emu:client()
+end
+
 describe("emulator entities against the Graph v1.0 CSDL extract", function()
-  local emulator = require "support.emulator"
-  local emu, g
-  setup(function()
-    emu = emulator.shared()
-    emu:reset()
-    g = emu:client()
-  end)
+  setup(fresh)
 
   local function get(path, query)
     local doc, err = g.request{ path = path, query = query }
@@ -149,8 +154,7 @@ describe("emulator entities against the Graph v1.0 CSDL extract", function()
     for _, t in ipairs{ "group", "directoryRole", "administrativeUnit" } do
       select[#select + 1] = property_names(NS .. t)
     end
-    local lynne = require("support.fixtures").lynne_id
-    local page = get("/users/" .. lynne .. "/memberOf",
+    local page = get("/users/" .. fx.lynne_id .. "/memberOf",
       { ["$select"] = table.concat(select, ","), ["$top"] = 999 })
     local seen = {}
     for _, o in ipairs(page.value) do seen[o["@odata.type"]] = true end
@@ -186,14 +190,7 @@ describe("emulator entities against the Graph v1.0 CSDL extract", function()
 end)
 
 describe("writes and their content type, as Graph takes them", function()
-  local emulator = require "support.emulator"
-  local fx = require "support.fixtures"
-  local emu, g
-  setup(function() emu = emulator.shared() end)
-  before_each(function()
-    emu:reset()
-    g = emu:client()
-  end)
+  before_each(fresh)
 
   it("revoke_sessions POSTs no body and no body type (libcurl's form type is removed)", function()
     assert.is_true((util.expect_success(g.users.revoke_sessions, { id = fx.adele_id })))
@@ -222,14 +219,7 @@ describe("writes and their content type, as Graph takes them", function()
 end)
 
 describe("$filter operators and $search terms, as Graph's directory takes them", function()
-  local emulator = require "support.emulator"
-  local fx = require "support.fixtures"
-  local emu, g
-  setup(function()
-    emu = emulator.shared()
-    emu:reset()
-    g = emu:client()
-  end)
+  setup(fresh)
 
   it("endsWith only on mail, userPrincipalName, otherMails and proxyAddresses, as an advanced query", function()
     local list = util.expect_success(g.users.list, { filter = "endswith(mail,'@contoso.onmicrosoft.com')" })
