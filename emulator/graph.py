@@ -17,8 +17,8 @@ import odata
 import security
 from odata import ODataError, Query
 from schema import (ALERT_TYPE, COMPLEX, DIRECTORY_OBJECT_TYPE, ENUMS, MEMBER_TYPES,
-                    SUBSCRIBED_SKU_TYPE, USER, USER_DEFAULT, USER_DELEGATED_ONLY, USER_READ_ONLY,
-                    USER_TYPE, edm_name)
+                    SUBSCRIBED_SKU_TYPE, USER, USER_DEFAULT, USER_DELEGATED_ONLY, USER_NOT_NULL,
+                    USER_READ_ONLY, USER_TYPE, edm_name)
 from wire import Response, http_date, json_bytes, new_guid, utc_now
 
 ODATA_JSON = ("application/json;odata.metadata=minimal;odata.streaming=true;"
@@ -590,6 +590,8 @@ class GraphService:
             if canon in USER_READ_ONLY:
                 raise GraphError(400, "Request_BadRequest",
                                  "Property '%s' is read-only and cannot be set." % canon)
+            if value is None and canon in USER_NOT_NULL:
+                raise not_null(canon, USER[canon])         # Nullable="false" in the CSDL
             check_value(canon, USER[canon], value)
             changes[canon] = value
         if "displayName" in changes and not (changes["displayName"] or "").strip():

@@ -80,6 +80,7 @@ USER_DEFAULT = ["businessPhones", "displayName", "givenName", "jobTitle", "mail"
                 "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"]
 
 USER = properties("entityTypes", "microsoft.graph.user")
+USER_NOT_NULL = non_nullable("entityTypes", "microsoft.graph.user")   # e.g. birthday
 
 # G-USER / G-USERUPD: properties a PATCH may not set.  signInActivity is
 # computed; mailboxSettings has its own endpoint (/users/{id}/mailboxSettings).

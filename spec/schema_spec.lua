@@ -216,6 +216,15 @@ describe("writes and their content type, as Graph takes them", function()
     local user = util.expect_success(g.users.get, { id = fx.adele_id, select = "jobTitle" })
     assert.are_not.equal("x", user.jobTitle)
   end)
+
+  it("PATCH takes the CSDL's types: a null for a non-nullable property is refused", function()
+    for _, body in ipairs{ { deviceEnrollmentLimit = "5" }, { birthday = cjson.null },
+                           { businessPhones = cjson.null }, { mailboxSettings = { timeZone = "UTC" } } } do
+      local err = util.expect_failure(g.users.update, { id = fx.adele_id, body = body })
+      assert.are.equal(400, err.status_code, cjson.encode(body))
+    end
+    util.expect_success(g.users.update, { id = fx.adele_id, body = { deviceEnrollmentLimit = 1000 } })
+  end)
 end)
 
 describe("$filter operators and $search terms, as Graph's directory takes them", function()
