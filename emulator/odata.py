@@ -545,10 +545,10 @@ class Filter:
             return node[1]
         if kind == "prop":
             head, _, rest = node[1].partition("/")
-            if head in env:
-                item = env[head]
-                return item.get(rest) if rest and isinstance(item, dict) else item
-            return obj.get(self.etype.lookup(node[1]))
+            item = env[head] if head in env else obj.get(self.etype.lookup(head))
+            if not rest:
+                return item
+            return item.get(rest) if isinstance(item, dict) else None
         return self.eval(node, obj, env)
 
     def eval(self, node, obj, env):

@@ -257,6 +257,14 @@ describe("$filter operators and $search terms, as Graph's directory takes them",
     assert.is_true(ids[fx.adele_id])
   end)
 
+  it("a complex property's member: employeeOrgData/division", function()
+    local user = util.expect_success(g.users.get, { id = fx.adele_id, select = "employeeOrgData" })
+    local list = util.expect_success(g.users.list, { select = "id,employeeOrgData",
+      filter = ("employeeOrgData/division eq '%s'"):format(user.employeeOrgData.division) })
+    assert.is_true(#list.value >= 1)
+    for _, u in ipairs(list.value) do assert.are.equal(user.employeeOrgData.division, u.employeeOrgData.division) end
+  end)
+
   it("a property the directory does not filter on is Request_UnsupportedQuery", function()
     for _, filter in ipairs{ "aboutMe eq 'x'", "mailboxSettings/timeZone eq 'UTC'", "startswith(accountEnabled,'t')" } do
       local err = util.expect_failure(g.users.list, { filter = filter })
