@@ -133,8 +133,20 @@ USER_TYPE = EntityType("user", "users", USER, USER_DEFAULT,
                        searchable=("displayName", "mail", "userPrincipalName", "givenName",
                                    "surname", "mailNickname", "jobTitle", "department"),
                        sortable=("displayName", "userPrincipalName"))
-GROUP_TYPE = entity("group", "groups", searchable=("displayName", "description"),
-                    sortable=("displayName",))
+# group resource: "Returned only on $select" (Exchange-backed and licensing
+# properties); the rest is the default set a group GET or memberOf returns.
+GROUP_SELECT_ONLY = {
+    "accessType", "allowExternalSenders", "assignedLabels", "assignedLicenses",
+    "autoSubscribeNewMembers", "hasMembersWithLicenseErrors", "hideFromAddressLists",
+    "hideFromOutlookClients", "infoCatalogs", "isArchived", "isFavorite",
+    "isManagementRestricted", "isSubscribedByMail", "licenseProcessingState",
+    "onPremisesExtensionAttributes", "organizationId", "uniqueName", "unseenConversationsCount",
+    "unseenCount", "unseenMessagesCount", "welcomeMessageEnabled",
+}
+_group_props = properties("entityTypes", "microsoft.graph.group")
+GROUP_TYPE = EntityType("group", "groups", _group_props,
+                        [p for p in _group_props if p not in GROUP_SELECT_ONLY],
+                        searchable=("displayName", "description"), sortable=("displayName",))
 ROLE_TYPE = entity("directoryRole", "directoryRoles", searchable=("displayName", "description"),
                    sortable=("displayName",))
 AU_TYPE = entity("administrativeUnit", "administrativeUnits",
