@@ -2,7 +2,6 @@
 -- JSON on stdout, the error's one line on stderr, and exit codes:
 -- 0 ok, 1 Graph, auth or decode error, 2 usage, 3 transport.
 -- @module graph.cli
-local cjson = require "cjson.safe"
 local pretty = require "graph.pretty"
 
 local M = {}
@@ -11,8 +10,7 @@ local unpack = table.unpack or unpack      -- Lua 5.1 and LuaJIT
 local EXIT = { ok = 0, graph = 1, auth = 1, decode = 1, usage = 2, transport = 3 }
 M.EXIT = EXIT
 
-local codec = cjson.new()
-codec.decode_invalid_numbers(false)          -- "nan" and "inf" stay strings
+local codec = require "graph.json"           -- "nan" and "inf" are not JSON: they stay strings
 
 -- A usage error: raised as a table so it is told apart from a Lua error.
 local Usage = {}
