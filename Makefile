@@ -225,7 +225,8 @@ repl: deps
 # ---------------------------------------------------------------------------
 # Benchmark (bench/, see bench/README.md): `make bench` prints a table and
 # writes bench/results.md. Not part of `make test` or CI.
-BENCH_DEB_PKGS := nginx-light wrk lua-socket lua-sec curl util-linux time valgrind
+# lua-cjson: the peer rows (LuaSocket/LuaSec + lua-cjson, curl + lua-cjson) only
+BENCH_DEB_PKGS := nginx-light wrk lua-socket lua-sec lua-cjson curl util-linux time valgrind
 
 bench-deps: deps
 	@sh bench/deps.sh $(BENCH_DEB_PKGS)
