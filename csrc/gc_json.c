@@ -39,6 +39,19 @@ void gc_json_push_array_mt(lua_State *L) {
 }
 
 
+/* A zeroed userdata of n bytes whose metatable mt frees what it will hold,
+** then the array metatable above it. */
+static void *new_codec(lua_State *L, size_t n, const char *mt) {
+  void *p;
+  luaL_checkstack(L, 8, "graph.core: JSON codec");
+  p = lua_newuserdatauv(L, n, 0);
+  memset(p, 0, n);
+  luaL_setmetatable(L, mt);
+  gc_json_push_array_mt(L);
+  return p;
+}
+
+
 /*
 ** {======================================================
 ** Decoding
@@ -46,16 +59,16 @@ void gc_json_push_array_mt(lua_State *L) {
 */
 
 typedef struct frame {
-  int first;    /* stack index of the first value not yet in the table */
-  int table;    /* stack index of the container's table; 0 until made */
-  int n;        /* array: elements already in the table */
+  int first; /* stack index of the first value not yet in the table */
+  int table; /* stack index of the container's table; 0 until made */
+  int n;     /* array: elements already in the table */
   int is_array;
 } frame;
 
 typedef struct decoder {
   lua_State *L;
   yajl_handle h;
-  int mt;            /* stack index of the array metatable */
+  int mt; /* stack index of the array metatable */
   int depth;
   const char *error; /* why a callback stopped the parse; NULL: yajl's error */
   gc_buf num;        /* a long number's text, NUL-terminated */
@@ -163,8 +176,8 @@ static int on_number(void *ctx, const char *s, size_t n) {
   char *text = small;
   if (!room(d, 0)) return 0;
   if (n < sizeof small) {
-    memcpy(small, s, n);
-    small[n] = '\0';
+    memcpy(text, s, n);
+    text[n] = '\0';
   } else {
     gc_buf_reset(&d->num, 0);
     if (gc_buf_append(&d->num, s, n) != 0) return stop(d, "out of memory");
@@ -210,13 +223,17 @@ static int close_container(void *ctx) {
 }
 
 
-static int on_start_map(void *ctx) { return open_container((decoder *)ctx, 0); }
-static int on_start_array(void *ctx) { return open_container((decoder *)ctx, 1); }
+static int on_start_map(void *ctx) {
+  return open_container((decoder *)ctx, 0);
+}
+static int on_start_array(void *ctx) {
+  return open_container((decoder *)ctx, 1);
+}
 
 
 static const yajl_callbacks decode_callbacks = {
-    on_null, on_boolean, NULL,     NULL,           on_number,      on_string,
-    on_start_map, on_key, close_container, on_start_array, close_container};
+    on_null, on_boolean,      NULL,           NULL,           on_number, on_string, on_start_map,
+    on_key,  close_container, on_start_array, close_container};
 
 
 static int decoder_gc(lua_State *L) {
@@ -234,11 +251,11 @@ static void push_decode_error(lua_State *L, decoder *d, const char *s, size_t n,
   char why[96];
   unsigned long at = (unsigned long)(at_end ? n : yajl_get_bytes_consumed(d->h));
   if (d->error) {
-    snprintf(why, sizeof why, "%s", d->error);
+    (void)snprintf(why, sizeof why, "%s", d->error);
   } else {
     unsigned char *e = yajl_get_error(d->h, 0, (const unsigned char *)s, n);
     size_t len;
-    snprintf(why, sizeof why, "%s", e ? (const char *)e : "error");
+    (void)snprintf(why, sizeof why, "%s", e ? (const char *)e : "error");
     if (e) yajl_free_error(d->h, e);
     len = strlen(why);
     while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == '.')) why[--len] = '\0';
@@ -251,12 +268,8 @@ int gc_json_decode(lua_State *L, const char *s, size_t n) {
   int base = lua_gettop(L), at_end;
   yajl_status st;
   decoder *d;
-  luaL_checkstack(L, 8, "graph.core: JSON decoder");
-  d = (decoder *)lua_newuserdatauv(L, sizeof *d, 0);
-  memset(d, 0, sizeof *d);
-  luaL_setmetatable(L, DECODER_MT);
+  d = (decoder *)new_codec(L, sizeof *d, DECODER_MT);
   d->L = L;
-  gc_json_push_array_mt(L);
   d->mt = lua_gettop(L);
   d->h = yajl_alloc(&decode_callbacks, NULL, d);
   if (d->h == NULL) return luaL_error(L, "graph.core: out of memory");
@@ -317,7 +330,6 @@ static int fail(encoder *e, int level, const char *what) {
   gc_buf_puts(b, "cannot encode ");
   gc_buf_puts(b, what);
   for (i = 0; i < level && b->len < 120; i++) {
-    char index[24];
     if (i == 0) gc_buf_puts(b, " at ");
     if (e->at[i] > 0) {
       size_t n;
@@ -325,7 +337,8 @@ static int fail(encoder *e, int level, const char *what) {
       if (i > 0) gc_buf_puts(b, ".");
       gc_buf_append(b, k, n > 64 ? 64 : n);
     } else {
-      snprintf(index, sizeof index, "[%d]", -e->at[i]);
+      char index[24];
+      (void)snprintf(index, sizeof index, "[%d]", -e->at[i]);
       gc_buf_puts(b, index);
     }
   }
@@ -353,10 +366,10 @@ static int encode_float(encoder *e, int level, double v) {
   if (v == floor(v) && v >= -9223372036854775808.0 && v < 9223372036854775808.0)
     return check(e, level, yajl_gen_integer(e->g, (long long)v));
   for (prec = 15; prec < 17; prec++) {
-    snprintf(buf, sizeof buf, "%.*g", prec, v);
+    (void)snprintf(buf, sizeof buf, "%.*g", prec, v);
     if (strtod(buf, NULL) == v) break;
   }
-  if (prec == 17) snprintf(buf, sizeof buf, "%.17g", v);
+  if (prec == 17) (void)snprintf(buf, sizeof buf, "%.17g", v);
   p = strchr(buf, localeconv()->decimal_point[0]); /* the C locale may not use '.' */
   if (p) *p = '.';
   return check(e, level, yajl_gen_number(e->g, buf, strlen(buf)));
@@ -372,8 +385,10 @@ static lua_Number array_index(lua_State *L, int idx) {
 }
 
 
+/* The encoder recurses once per level, at most GC_JSON_MAX_DEPTH deep. */
 static int encode_value(encoder *e, int idx, int level);
 
+// NOLINTNEXTLINE(misc-no-recursion): bounded by GC_JSON_MAX_DEPTH
 static int encode_object(encoder *e, int t, int level) {
   lua_State *L = e->L;
   if (check(e, level, yajl_gen_map_open(e->g))) return -1;
@@ -381,9 +396,10 @@ static int encode_object(encoder *e, int t, int level) {
     size_t n;
     const char *k;
     if (lua_type(L, -2) != LUA_TSTRING)
-      return fail(e, level, array_index(L, -2) ? "a table mixing string and integer keys"
-                                               : "a table with a key that is neither a string "
-                                                 "nor a positive integer");
+      return fail(e, level,
+                  array_index(L, -2) ? "a table mixing string and integer keys"
+                                     : "a table with a key that is neither a string "
+                                       "nor a positive integer");
     e->at[level] = lua_gettop(L) - 1;
     k = lua_tolstring(L, -2, &n);
     if (check(e, level + 1, yajl_gen_string(e->g, (const unsigned char *)k, n))) return -1;
@@ -394,6 +410,7 @@ static int encode_object(encoder *e, int t, int level) {
 }
 
 
+// NOLINTNEXTLINE(misc-no-recursion): bounded by GC_JSON_MAX_DEPTH
 static int encode_array(encoder *e, int t, int level, int marked) {
   lua_State *L = e->L;
   lua_Number count = 0, max = 0;
@@ -402,8 +419,9 @@ static int encode_array(encoder *e, int t, int level, int marked) {
     lua_Number k = array_index(L, -2);
     if (k == 0) {
       if (lua_type(L, -2) == LUA_TSTRING)
-        return fail(e, level, marked ? "an array (graph.array) with a string key"
-                                     : "a table mixing string and integer keys");
+        return fail(e, level,
+                    marked ? "an array (graph.array) with a string key"
+                           : "a table mixing string and integer keys");
       return fail(e, level, "a table with a key that is neither a string nor a positive integer");
     }
     if (k > max) max = k;
@@ -412,8 +430,8 @@ static int encode_array(encoder *e, int t, int level, int marked) {
   } while (lua_next(L, t));
   if (max != count || count > INT_MAX) {
     char what[96];
-    snprintf(what, sizeof what, "a sparse array (%.0f elements, largest index %.0f)", (double)count,
-             (double)max);
+    (void)snprintf(what, sizeof what, "a sparse array (%.0f elements, largest index %.0f)",
+                   (double)count, (double)max);
     return fail(e, level, what);
   }
   if (check(e, level, yajl_gen_array_open(e->g))) return -1;
@@ -430,11 +448,11 @@ static int encode_array(encoder *e, int t, int level, int marked) {
 /* A table with the array metatable is an array (even empty); an unmarked
 ** table is an object when its first key is a string, an array when its
 ** keys are exactly 1..n, and {} when empty. */
+// NOLINTNEXTLINE(misc-no-recursion): bounded by GC_JSON_MAX_DEPTH
 static int encode_table(encoder *e, int t, int level) {
   lua_State *L = e->L;
   int marked = 0;
-  if (level >= GC_JSON_MAX_DEPTH)
-    return fail(e, level, "a table " TOO_DEEP " (a cycle?)");
+  if (level >= GC_JSON_MAX_DEPTH) return fail(e, level, "a table " TOO_DEEP " (a cycle?)");
   if (!lua_checkstack(L, 6)) return fail(e, level, "a table nested too deep for the Lua stack");
   if (lua_getmetatable(L, t)) {
     marked = lua_rawequal(L, -1, e->mt);
@@ -452,31 +470,32 @@ static int encode_table(encoder *e, int t, int level) {
 }
 
 
+// NOLINTNEXTLINE(misc-no-recursion): bounded by GC_JSON_MAX_DEPTH
 static int encode_value(encoder *e, int idx, int level) {
   lua_State *L = e->L;
   switch (lua_type(L, idx)) {
-  case LUA_TNIL: return check(e, level, yajl_gen_null(e->g));
-  case LUA_TBOOLEAN: return check(e, level, yajl_gen_bool(e->g, lua_toboolean(L, idx)));
-  case LUA_TNUMBER:
+    case LUA_TNIL: return check(e, level, yajl_gen_null(e->g));
+    case LUA_TBOOLEAN: return check(e, level, yajl_gen_bool(e->g, lua_toboolean(L, idx)));
+    case LUA_TNUMBER:
 #if LUA_VERSION_NUM >= 503
-    if (lua_isinteger(L, idx))
-      return check(e, level, yajl_gen_integer(e->g, (long long)lua_tointeger(L, idx)));
+      if (lua_isinteger(L, idx))
+        return check(e, level, yajl_gen_integer(e->g, (long long)lua_tointeger(L, idx)));
 #endif
-    return encode_float(e, level, (double)lua_tonumber(L, idx));
-  case LUA_TSTRING: {
-    size_t n;
-    const char *s = lua_tolstring(L, idx, &n);
-    return check(e, level, yajl_gen_string(e->g, (const unsigned char *)s, n));
-  }
-  case LUA_TTABLE: return encode_table(e, idx, level);
-  case LUA_TLIGHTUSERDATA:
-    if (lua_touserdata(L, idx) == NULL) return check(e, level, yajl_gen_null(e->g));
-    return fail(e, level, "a light userdata (only json.null is null)");
-  default: {
-    char what[48];
-    snprintf(what, sizeof what, "a %s", lua_typename(L, lua_type(L, idx)));
-    return fail(e, level, what);
-  }
+      return encode_float(e, level, (double)lua_tonumber(L, idx));
+    case LUA_TSTRING: {
+      size_t n;
+      const char *s = lua_tolstring(L, idx, &n);
+      return check(e, level, yajl_gen_string(e->g, (const unsigned char *)s, n));
+    }
+    case LUA_TTABLE: return encode_table(e, idx, level);
+    case LUA_TLIGHTUSERDATA:
+      if (lua_touserdata(L, idx) == NULL) return check(e, level, yajl_gen_null(e->g));
+      return fail(e, level, "a light userdata (only json.null is null)");
+    default: {
+      char what[48];
+      (void)snprintf(what, sizeof what, "a %s", lua_typename(L, lua_type(L, idx)));
+      return fail(e, level, what);
+    }
   }
 }
 
@@ -486,12 +505,8 @@ int gc_json_encode(lua_State *L, int idx) {
   encoder *e;
   idx = lua_absindex(L, idx);
   base = lua_gettop(L);
-  luaL_checkstack(L, 8, "graph.core: JSON encoder");
-  e = (encoder *)lua_newuserdatauv(L, sizeof *e, 0);
-  memset(e, 0, sizeof *e);
-  luaL_setmetatable(L, ENCODER_MT);
+  e = (encoder *)new_codec(L, sizeof *e, ENCODER_MT);
   e->L = L;
-  gc_json_push_array_mt(L);
   e->mt = lua_gettop(L);
   e->g = yajl_gen_alloc(NULL);
   if (e->g == NULL || !yajl_gen_config(e->g, yajl_gen_validate_utf8, 1))

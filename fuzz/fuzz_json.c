@@ -56,8 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (gc_json_decode(L, (const char *)data, size) != 0) { /* 1: a message */
     if (lua_type(L, 1) != LUA_TSTRING || strncmp(lua_tostring(L, 1), "invalid JSON: ", 14) != 0)
       abort();
-  } else {                                          /* 1: the value */
-    if (gc_json_encode(L, 1) != 0) abort();         /* 2: its text */
+  } else {                                  /* 1: the value */
+    if (gc_json_encode(L, 1) != 0) abort(); /* 2: its text */
     first = lua_tolstring(L, 2, &n1);
     if (gc_json_decode(L, first, n1) != 0) abort(); /* 3: the value again */
     if (gc_json_encode(L, 3) != 0) abort();         /* 4: its text */
