@@ -70,6 +70,7 @@ typedef struct decoder {
   yajl_handle h;
   int mt; /* stack index of the array metatable */
   int depth;
+  int room;          /* the stack has slots up to this index */
   const char *error; /* why a callback stopped the parse; NULL: yajl's error */
   gc_buf num;        /* a long number's text, NUL-terminated */
   frame frames[GC_JSON_MAX_DEPTH];
@@ -119,10 +120,14 @@ static void fill(lua_State *L, const decoder *d, frame *f) {
 ** what it has into its table first (an object only between pairs). */
 static int room(decoder *d, int is_key) {
   lua_State *L = d->L;
-  if (!lua_checkstack(L, 4)) return stop(d, "too large for the Lua stack");
+  int top = lua_gettop(L);
+  if (top + 4 > d->room) { /* ask for stack in steps, not for every value */
+    if (!lua_checkstack(L, 64)) return stop(d, "too large for the Lua stack");
+    d->room = top + 64;
+  }
   if (d->depth > 0) {
     frame *f = &d->frames[d->depth - 1];
-    if ((f->is_array || is_key) && lua_gettop(L) - f->first + 1 >= GC_JSON_CHUNK) fill(L, d, f);
+    if ((f->is_array || is_key) && top - f->first + 1 >= GC_JSON_CHUNK) fill(L, d, f);
   }
   return 1;
 }
