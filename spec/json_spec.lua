@@ -260,6 +260,24 @@ describe("JSON against the emulator", function()
     assert.equal("[]", pretty.json(after.otherMails))
   end)
 
+  it("has the msgraph tool print [] and integers", function()
+    local q = util.shell_quote
+    local lua = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))    -- luacheck: ignore 113
+    local env = ("env -i PATH=%s AZURE_TENANT_ID=%s AZURE_CLIENT_ID=%s AZURE_CLIENT_SECRET=%s " ..
+                 "GRAPH_URL=%s AZURE_AUTHORITY_HOST=%s"):format(q(os.getenv("PATH") or "/usr/bin:/bin"),
+      q(emu.tenant_id), q(emu.client_id), q(emu.client_secret), q(emu.url), q(emu.url))
+    local function msgraph(args)
+      local out, ok = util.run(("%s %s %s %s </dev/null"):format(env, lua, q(util.root .. "/bin/msgraph"), args))
+      assert(ok, out)
+      return out
+    end
+    local out = msgraph("users get " .. q(fx.guest_upn) .. " --select businessPhones,otherMails --raw")
+    assert.equal('{"businessPhones":[],"otherMails":["john.smith@fabrikam.com"]}',
+                 (out:gsub('"@odata.context":"[^"]*",', ""):gsub("%s+$", "")))
+    out = msgraph("users list --count --top 1 --select id --raw")
+    assert.matches('"@odata.count":%d+[,}]', out)
+  end)
+
   it("reads @odata.count as an integer and prints it without .0", function()
     local page = util.expect_success(g.users.list, { count = true, top = 1 })
     local count = page["@odata.count"]
