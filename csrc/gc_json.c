@@ -523,8 +523,10 @@ int gc_json_encode(lua_State *L, int idx) {
     size_t n;
     yajl_gen_get_buf(e->g, &out, &n);
     lua_pushlstring(L, (const char *)out, n);
+  } else if (e->msg.data == NULL) {
+    lua_pushliteral(L, "cannot encode: out of memory");
   } else {
-    lua_pushlstring(L, e->msg.data ? e->msg.data : "cannot encode", e->msg.len);
+    lua_pushlstring(L, e->msg.data, e->msg.len);
   }
   lua_replace(L, base + 1);
   lua_settop(L, base + 1);
