@@ -23,7 +23,7 @@ ALL_CFLAGS  := -std=c99 $(CWARNS) -fPIC -fvisibility=hidden -DGC_VERSION='"$(VER
                $(CFLAGS) $(LUA_CFLAGS) $(CURL_CFLAGS)
 LIBFLAG     ?= -shared
 # never link liblua into the module: the host interpreter provides it
-LIBS        := $(CURL_LIBS) -lcrypto -lpthread
+LIBS        := $(CURL_LIBS) -lyajl -lcrypto -lpthread
 
 SRCS    := $(wildcard csrc/*.c)
 HDRS    := $(wildcard csrc/*.h)
@@ -38,7 +38,7 @@ export LUA_PATH  := ./lua/?.lua;./lua/?/init.lua;./spec/?.lua;;
 export LUA_CPATH := ./$(CORE_DIR)/?.so;;
 
 # Debian packages the project needs (build, tests, emulator, demo)
-DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev lua-cjson \
+DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev \
             lua-busted luarocks libssl-dev python3 openssl ca-certificates procps tmux
 DEB_lua5.1  := lua5.1 liblua5.1-0-dev
 DEB_lua5.2  := lua5.2 liblua5.2-dev
@@ -171,14 +171,14 @@ test-valgrind: deps
 
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
-FUZZ_TARGETS := headers retry_after encoders
+FUZZ_TARGETS := headers retry_after encoders json
 FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 $(LUA_CFLAGS) $(CURL_CFLAGS)
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< csrc/gc_util.c csrc/gc_headers.c csrc/gc_jwt.c \
-	  -llua$(LUA_VERSION) -lcrypto -lm
+	  csrc/gc_json.c csrc/gc_compat.c -llua$(LUA_VERSION) -lyajl -lcrypto -lm
 
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="clang-14 libfuzzer-14-dev valgrind"
@@ -231,7 +231,8 @@ repl: deps
 # ---------------------------------------------------------------------------
 # Benchmark (bench/, see bench/README.md): `make bench` prints a table and
 # writes bench/results.md. Not part of `make test` or CI.
-BENCH_DEB_PKGS := nginx-light wrk lua-socket lua-sec curl util-linux time valgrind
+# lua-cjson: the peer rows (LuaSocket/LuaSec + lua-cjson, curl + lua-cjson) only
+BENCH_DEB_PKGS := nginx-light wrk lua-socket lua-sec lua-cjson curl util-linux time valgrind
 
 bench-deps: deps
 	@sh bench/deps.sh $(BENCH_DEB_PKGS)

@@ -1,17 +1,15 @@
 /*
 ** gc_oauth.c: token endpoint requests (RFC 6749 sections 4.3, 4.4, 6; RFC
 ** 8628 device flow; RFC 7523 client assertions), their JSON replies decoded
-** with lua-cjson, and the access-token cache.
+** with gc_json, and the access-token cache.
 */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gc_err.h"
 #include "gc_headers.h"
+#include "gc_json.h"
 #include "gc_oauth.h"
-
-static const char decoder_key = 'd'; /* registry keys: their addresses are unique */
-static const char encoder_key = 'e';
 
 /* Renew this long before expiry (Graph SDKs and MSAL use 5 minutes). */
 #define GC_TOKEN_MARGIN       300.0
@@ -19,22 +17,6 @@ static const char encoder_key = 'e';
 #define GC_DEVICE_GRANT       "urn:ietf:params:oauth:grant-type:device_code"
 #define GC_BEARER_PREFIX      "Authorization: Bearer "
 #define GC_JWT_BEARER         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-void gc_oauth_open(lua_State *L) {
-  lua_getglobal(L, "require");
-  lua_pushliteral(L, "cjson.safe");
-  lua_call(L, 1, 1);
-  lua_getfield(L, -1, "new"); /* a private instance: no shared config */
-  lua_call(L, 0, 1);
-  lua_pushlightuserdata(L, (void *)&decoder_key);
-  lua_getfield(L, -2, "decode");
-  lua_rawset(L, LUA_REGISTRYINDEX);
-  lua_pushlightuserdata(L, (void *)&encoder_key);
-  lua_getfield(L, -2, "encode");
-  lua_rawset(L, LUA_REGISTRYINDEX);
-  lua_pop(L, 2);
-}
 
 
 void gc_oauth_init(gc_oauth *o) {
@@ -99,12 +81,13 @@ static int add_param(gc_buf *b, const char *name, const char *value) {
 }
 
 
-/* JSON-encode the table at the top (popped) with the private cjson codec. */
+/* JSON-encode the table at the top (popped): its text, or nil. */
 static void encode_top(lua_State *L) {
-  lua_pushlightuserdata(L, (void *)&encoder_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  lua_insert(L, -2);
-  lua_call(L, 1, 1);
+  if (gc_json_encode(L, -1) != 0) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+  lua_remove(L, -2);
 }
 
 
@@ -214,10 +197,7 @@ static int post_form(lua_State *L, gc_oauth *o, gc_http *h, const char *url, con
     gc_err_setstring(L, "client_request_id", crid);
     return 2;
   }
-  lua_pushlightuserdata(L, (void *)&decoder_key);
-  lua_rawget(L, LUA_REGISTRYINDEX);
-  lua_pushlstring(L, h->body.data, h->body.len);
-  lua_call(L, 1, 1); /* cjson.safe: nil on bad input, never raises */
+  gc_json_decode(L, h->body.data, h->body.len); /* a message on bad input: not a table */
   if (!lua_istable(L, -1)) {
     lua_pop(L, 1);
     lua_pushnil(L);
@@ -360,7 +340,7 @@ static int device_url(const gc_oauth *o, gc_buf *b) {
 }
 
 
-/* cjson gives every number as a float: show whole seconds as integers. */
+/* A number may be a float (a numeric string, Lua 5.1): whole seconds as integers. */
 static void push_seconds(lua_State *L, double v) {
   if (v == (double)(lua_Integer)v)
     lua_pushinteger(L, (lua_Integer)v);

@@ -36,7 +36,6 @@ typedef struct gc_oauth {
   unsigned long token_requests;
 } gc_oauth;
 
-void gc_oauth_open(lua_State *L); /* keep a private cjson codec */
 void gc_oauth_init(gc_oauth *o);
 void gc_oauth_free(lua_State *L, gc_oauth *o);
 void gc_oauth_drop(gc_oauth *o);       /* forget the access token */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gc_err.h"
+#include "gc_json.h"
 #include "gc_oauth.h"
 #include "gc_session.h"
 #include "gc_util.h"
@@ -91,11 +92,17 @@ GC_API int luaopen_graph_core(lua_State *L) {
                                    {"sleep", core_sleep},
                                    {"retry_after", core_retry_after},
                                    {"error", gc_err_new},
+                                   {"json_decode", gc_json_l_decode},
+                                   {"json_encode", gc_json_l_encode},
                                    {NULL, NULL}};
   gc_err_open(L);
   gc_session_open(L);
-  gc_oauth_open(L);
+  gc_json_open(L);
   luaL_newlib(L, funcs);
+  gc_json_push_array_mt(L); /* graph.array() marks a table with it */
+  lua_setfield(L, -2, "json_array");
+  lua_pushlightuserdata(L, NULL);
+  lua_setfield(L, -2, "json_null");
   lua_pushliteral(L, GC_VERSION);
   lua_setfield(L, -2, "_VERSION");
   lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);

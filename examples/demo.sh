@@ -26,7 +26,7 @@ while [ ! -s "$ready" ]; do
 done
 
 # Configure the library the way a user would: from the environment.
-field() { "$LUA" -e "print(require('cjson').decode(io.read('a'))['$1'])" < "$ready"; }
+field() { "$PYTHON" -c "import json, sys; print(json.load(sys.stdin)['$1'])" < "$ready"; }
 AZURE_TENANT_ID=$(field tenant_id)
 AZURE_CLIENT_ID=$(field client_id)
 AZURE_CLIENT_SECRET=$(field client_secret)

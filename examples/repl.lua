@@ -9,7 +9,7 @@
 -- luacheck: ignore 131 (the globals are for the person at the prompt)
 graph = require "graph"
 pretty = require "graph.pretty"
-cjson = require "cjson"
+json = require "graph.json"
 
 local root = (debug.getinfo(1, "S").source:match("^@(.*)/examples/[^/]+$")) or "."
 
@@ -44,7 +44,7 @@ local function start_emulator()
   local info
   repeat
     local text = read_file(ready)
-    info = text and text ~= "" and cjson.decode(text) or nil
+    info = text and text ~= "" and json.decode(text) or nil
     if not info and graph.core.now() > deadline then
       os.execute("kill " .. spawned .. " 2>/dev/null")
       error("the emulator did not start; its log:\n" .. (read_file(log) or ""), 0)

@@ -9,7 +9,7 @@ local function keys(t)
   return ks
 end
 
-local null = require("cjson").null
+local null = require("graph").null
 
 local function render(v, indent, out)
   if v == null then

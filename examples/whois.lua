@@ -29,7 +29,7 @@ for _, m in ipairs(member.value) do
   table.insert(by_kind[k], m.displayName)
 end
 
-local null = require("cjson").null
+local null = require("graph").null
 local function s(v) return (v == nil or v == null) and "-" or tostring(v) end
 print(("%s <%s>"):format(user.displayName, user.userPrincipalName))
 print(("  %-12s %s"):format("id", user.id))

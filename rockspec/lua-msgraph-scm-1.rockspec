@@ -16,7 +16,7 @@ description = {
     Get and update Entra ID users, read their group and role memberships and
     their Teams presence through Microsoft Graph. A C core on libcurl keeps
     connections alive, verifies TLS, runs the OAuth2 grants and caches tokens;
-    the Lua API takes and returns plain tables (JSON through lua-cjson).
+    the Lua API takes and returns plain tables (JSON decoded in C with yajl).
   ]],
   license = "MIT",
   labels = { "microsoft-graph", "entra", "oauth2", "http", "libcurl" },
@@ -24,7 +24,6 @@ description = {
 
 dependencies = {
   "lua >= 5.1, < 5.5",
-  "lua-cjson",
 }
 
 -- Only the library is probed: Debian puts curl/curl.h under a multiarch
@@ -32,6 +31,7 @@ dependencies = {
 external_dependencies = {
   CURL = { library = "curl" },
   CRYPTO = { library = "crypto" },      -- OpenSSL libcrypto: certificate assertions
+  YAJL = { header = "yajl/yajl_parse.h" }, -- JSON (Debian: libyajl-dev)
 }
 
 test_dependencies = { "busted" }
@@ -61,13 +61,13 @@ build = {
     ["graph.core"] = {
       sources = {
         "csrc/graph_core.c", "csrc/gc_compat.c", "csrc/gc_err.c", "csrc/gc_headers.c",
-        "csrc/gc_hlist.c", "csrc/gc_http.c", "csrc/gc_jwt.c", "csrc/gc_multi.c", "csrc/gc_oauth.c",
-        "csrc/gc_session.c", "csrc/gc_util.c",
+        "csrc/gc_hlist.c", "csrc/gc_http.c", "csrc/gc_json.c", "csrc/gc_jwt.c", "csrc/gc_multi.c",
+        "csrc/gc_oauth.c", "csrc/gc_session.c", "csrc/gc_util.c",
       },
       defines = { 'GC_VERSION="0.1.0"' },
-      incdirs = { "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)" },
-      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)" },
-      libraries = { "curl", "crypto", "pthread" },
+      incdirs = { "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)", "$(YAJL_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(YAJL_LIBDIR)" },
+      libraries = { "curl", "yajl", "crypto", "pthread" },
     },
   },
   copy_directories = { "examples" },

@@ -4,7 +4,7 @@
 describe("auth", function()
   local graph = require "graph"
   local core = require "graph.core"
-  local cjson = require "cjson"
+  local json = require "graph.json"
   local options = require "graph.options"
   local emulator = require "support.emulator"
   local util = require "support.util"
@@ -74,7 +74,7 @@ describe("auth", function()
   local function jwt_parts(jwt)
     local h, c, s = jwt:match("^([%w_-]+)%.([%w_-]+)%.([%w_-]+)$")
     assert(h, "not a compact JWS: " .. tostring(jwt):sub(1, 40))
-    return cjson.decode(b64url_decode(h)), cjson.decode(b64url_decode(c)), s
+    return json.decode(b64url_decode(h)), json.decode(b64url_decode(c)), s
   end
 
   local function sh(cmd)
@@ -92,7 +92,7 @@ describe("auth", function()
 
   -- A compact JWS signed with the key in `key_pem` by the openssl CLI.
   local function sign_jwt(key_pem, header, claims)
-    local input = b64url(cjson.encode(header)) .. "." .. b64url(cjson.encode(claims))
+    local input = b64url(json.encode(header)) .. "." .. b64url(json.encode(claims))
     local dir = util.tmpdir()
     util.write_file(dir .. "/input", input)
     local opts = header.alg == "PS256" and " -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32" or ""
@@ -119,7 +119,7 @@ describe("auth", function()
     local status, _, _, body = s:request("POST", token_url,
       { ["Content-Type"] = "application/x-www-form-urlencoded" }, table.concat(parts, "&"), false)
     s:close()
-    local doc = cjson.decode(body)
+    local doc = json.decode(body)
     if status ~= 200 then expose(doc) end
     return status, doc
   end
@@ -393,7 +393,7 @@ describe("auth", function()
           infos[#infos + 1] = info
           -- the end user approves from elsewhere while the library polls
           os.execute(("(sleep 0.5; curl -s -o /dev/null -X POST -H 'Content-Type: application/json' --data %s %s) >/dev/null 2>&1 &")
-            :format(util.shell_quote(cjson.encode{ user_code = info.user_code, username = fx.adele_upn }),
+            :format(util.shell_quote(json.encode{ user_code = info.user_code, username = fx.adele_upn }),
                     util.shell_quote(emu.url .. "/_emulator/device/approve")))
         end }
         works(g)
@@ -574,7 +574,7 @@ describe("auth", function()
       local status, doc = raw_token{ grant_type = "client_credentials", client_id = fx.client_id,
         scope = "https://graph.microsoft.com/.default", client_assertion_type = JWT_BEARER,
         client_assertion = jwt }
-      assert.equal(200, status, cjson.encode(doc))
+      assert.equal(200, status, json.encode(doc))
       remember(doc.access_token)
     end)
 

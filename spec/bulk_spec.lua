@@ -98,7 +98,7 @@ describe("bulk calls", function()
       for _, r in ipairs(posts) do
         if r.path:find("getPresencesByUserId", 1, true) then
           assert.equal("POST", r.method)
-          assert.is_true(#require("cjson").decode(r.body).ids <= 650)
+          assert.is_true(#require("graph.json").decode(r.body).ids <= 650)
         end
       end
     end)

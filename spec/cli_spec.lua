@@ -4,7 +4,7 @@ local util = require "support.util"
 local emulator = require "support.emulator"
 local fixtures = require "support.fixtures"
 local secrets = require "support.secrets"
-local cjson = require "cjson"
+local codec = require "graph.json"
 
 local MSGRAPH = util.root .. "/bin/msgraph"
 local q = util.shell_quote
@@ -63,8 +63,8 @@ describe("msgraph", function()
   end
 
   local function json_of(out)
-    local ok, v = pcall(cjson.decode, out)
-    assert(ok, "stdout is not JSON: " .. out:sub(1, 300))
+    local v = codec.decode(out)
+    assert(v ~= nil, "stdout is not JSON: " .. out:sub(1, 300))
     return v
   end
 
@@ -264,7 +264,7 @@ describe("msgraph", function()
     local function patched()
       local patches = emu:requests_to("/v1.0/users/" .. fixtures.lynne_upn:gsub("@", "%%40"), "PATCH")
       assert.are.equal(1, #patches)
-      return cjson.decode(patches[1].body), patches[1].body
+      return codec.decode(patches[1].body), patches[1].body
     end
 
     it("PATCHes each value with its property's type from the schema; a get shows the change", function()
@@ -277,14 +277,14 @@ describe("msgraph", function()
       assert.are.equal("12345", body.mobilePhone)          -- Edm.String stays a string
       assert.are.equal("000123", body.employeeId)
       assert.are.equal(false, body.accountEnabled)         -- Edm.Boolean
-      assert.are.equal(cjson.null, body.officeLocation)    -- := is raw JSON
+      assert.are.equal(codec.null, body.officeLocation)    -- := is raw JSON
       assert.are.same({ "+1 425 555 0100", "+1 425 555 0101" }, body.businessPhones)
       out = msgraph{ "users", "get", fixtures.lynne_upn,
         "--select", "jobTitle,accountEnabled,officeLocation,usageLocation,department,mobilePhone" }
       local user = json_of(out)
       assert.are.equal('Head of "Ops"', user.jobTitle)
       assert.are.equal(false, user.accountEnabled)
-      assert.are.equal(cjson.null, user.officeLocation)
+      assert.are.equal(codec.null, user.officeLocation)
       assert.are.equal("DE", user.usageLocation)
       assert.are.equal("42x", user.department)
       assert.are.equal("12345", user.mobilePhone)
@@ -301,6 +301,14 @@ describe("msgraph", function()
       assert.are.same({ "a@fabrikam.com", "b@fabrikam.com" }, body.otherMails)
       assert.are.equal("null", body.jobTitle)               -- a string property: the word itself
       assert.are.same({ division = "Ops", costCenter = "C1" }, body.employeeOrgData)
+    end)
+
+    it("clears a string list with an empty value: otherMails= sends []", function()
+      local _, err, code = msgraph{ "users", "update", fixtures.lynne_upn, "otherMails=" }
+      assert.are.equal(0, code, err)
+      local body, text = patched()
+      assert.truthy(text:find('"otherMails":[]', 1, true), text)
+      assert.are.same({}, body.otherMails)
     end)
 
     it("exits 2, sending nothing, for an unknown property or a value of the wrong type", function()
@@ -485,7 +493,7 @@ describe("msgraph", function()
       local json = screen:match("\n(%[\n.-\n%])\n")
       assert.truthy(json, screen)
       assert.truthy(json:find('\n    "availability": "', 1, true), json)
-      local presences = cjson.decode(json)
+      local presences = codec.decode(json)
       assert.are.equal(40, #presences)
       assert.are.equal(ids()[1], presences[1].id)
     end)

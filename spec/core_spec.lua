@@ -1,7 +1,7 @@
 -- graph.core: the C session object, its helpers and its request primitive.
 describe("graph.core", function()
   local core = require "graph.core"
-  local cjson = require "cjson"
+  local json = require "graph.json"
   local emulator = require "support.emulator"
   local util = require "support.util"
 
@@ -166,7 +166,7 @@ describe("graph.core", function()
       assert.is_table(headers)
       for k in pairs(headers) do assert.equal(k:lower(), k) end
       assert.is_string(headers["request-id"])
-      local doc = cjson.decode(body)
+      local doc = json.decode(body)
       assert.equal("InvalidAuthenticationToken", doc.error.code)
     end)
 
@@ -274,7 +274,7 @@ describe("graph.core", function()
       assert.equal(200, status)
       -- the emulator compresses whenever gzip is accepted; the caller gets plain JSON
       assert.equal("gzip", headers["content-encoding"])
-      assert.equal(fx.adele_id, cjson.decode(body).id)
+      assert.equal(fx.adele_id, json.decode(body).id)
     end)
 
     it("reports a corrupt gzip body as bad_encoding", function()

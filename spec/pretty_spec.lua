@@ -1,6 +1,6 @@
 -- graph.pretty: readable JSON for the REPL and the msgraph tool.
 local pretty = require "graph.pretty"
-local cjson = require "cjson"
+local json = require "graph.json"
 
 describe("pretty.json", function()
   it("indents nested objects and arrays by two spaces, keys sorted", function()
@@ -19,7 +19,21 @@ describe("pretty.json", function()
       '}' }, "\n"), pretty.json(v))
   end)
 
-  it("writes empty tables as {} (as cjson does) and scalars on their own", function()
+  it("writes an empty array as [] and an empty object as {}", function()
+    assert.are.equal("[]", pretty.json(json.array()))
+    local doc = json.decode('{"businessPhones":[],"extensions":{},"nested":[[],{}]}')
+    assert.are.equal('{\n  "businessPhones": [],\n  "extensions": {},\n  "nested": [\n    [],\n    {}\n  ]\n}',
+      pretty.json(doc))
+    assert.are.equal('{"businessPhones":[],"extensions":{},"nested":[[],{}]}', pretty.json(doc, { compact = true }))
+    assert.are.equal("[]", tostring(doc.businessPhones))        -- a decoded array prints as JSON
+  end)
+
+  it("writes integers without .0, as read from Graph", function()
+    local doc = json.decode('{"@odata.count":257,"big":12345678901234567890,"f":2.5}')
+    assert.are.equal('{"@odata.count":257,"big":1.2345678901234567e+19,"f":2.5}', pretty.json(doc, { compact = true }))
+  end)
+
+  it("writes unmarked empty tables as {} and scalars on their own", function()
     assert.are.equal("{}", pretty.json({}))
     assert.are.equal('{\n  "value": {}\n}', pretty.json({ value = {} }))
     assert.are.equal("[\n  {},\n  {}\n]", pretty.json({ {}, {} }))
@@ -29,19 +43,19 @@ describe("pretty.json", function()
     assert.are.equal("1.5", pretty.json(1.5))
   end)
 
-  it("writes cjson.null as null, in objects and in arrays with holes", function()
-    assert.are.equal('{\n  "officeLocation": null\n}', pretty.json({ officeLocation = cjson.null }))
+  it("writes json.null as null, in objects and in arrays with holes", function()
+    assert.are.equal('{\n  "officeLocation": null\n}', pretty.json({ officeLocation = json.null }))
     assert.are.equal("[\n  1,\n  null,\n  3\n]", pretty.json({ 1, nil, 3 }))
-    assert.are.equal("[\n  null\n]", pretty.json({ cjson.null }))
+    assert.are.equal("[\n  null\n]", pretty.json({ json.null }))
   end)
 
-  it("decides arrays against objects as cjson does", function()
+  it("decides arrays against objects as json.encode does", function()
     -- mixed keys: an object, numeric keys as strings
     assert.are.equal('{\n  "1": "a",\n  "x": "b"\n}', pretty.json({ "a", x = "b" }))
-    -- an excessively sparse array (cjson refuses it by default) is an object here
+    -- an excessively sparse array (json.encode refuses any sparse one) is an object here
     assert.are.equal('{\n  "1": 1,\n  "20": 2\n}', pretty.json({ [1] = 1, [20] = 2 }))
-    for _, v in ipairs{ { 1, 2, 3 }, { a = { 1, { b = 2 } } }, { 1, nil, 3 } } do
-      assert.are.same(cjson.decode(cjson.encode(v)), cjson.decode(pretty.json(v)))
+    for _, v in ipairs{ { 1, 2, 3 }, { a = { 1, { b = 2 } } }, { a = json.array(), b = {} } } do
+      assert.are.same(json.decode(json.encode(v)), json.decode(pretty.json(v)))
     end
   end)
 
@@ -49,11 +63,11 @@ describe("pretty.json", function()
     local s = 'quote " backslash \\ slash / nl \n tab \t cr \r ctl \1 del \127 ü €'
     local out = pretty.json({ s = s })
     assert.are.equal('{\n  "s": "quote \\" backslash \\\\ slash / nl \\n tab \\t cr \\r ctl \\u0001' ..
-      ' del \\u007f ü €"\n}', out)
-    assert.are.equal(s, cjson.decode(out).s)
+      ' del \127 ü €"\n}', out)  -- DEL needs no escape (RFC 8259)
+    assert.are.equal(s, json.decode(out).s)
     -- a backslash before a slash stays a backslash and a slash
     assert.are.equal('"\\\\/"', pretty.json("\\/"))
-    assert.are.equal("\\/", cjson.decode(pretty.json("\\/")))
+    assert.are.equal("\\/", json.decode(pretty.json("\\/")))
   end)
 
   it("writes integers exactly", function()
@@ -68,7 +82,7 @@ describe("pretty.json", function()
 
   it("writes one line without spaces with { compact = true }", function()
     assert.are.equal('{"a":[1,2],"b":{"c":null}}',
-      pretty.json({ b = { c = cjson.null }, a = { 1, 2 } }, { compact = true }))
+      pretty.json({ b = { c = json.null }, a = { 1, 2 } }, { compact = true }))
   end)
 
   it("never raises: functions, NaN and cycles become strings or null", function()
@@ -87,7 +101,7 @@ end)
 describe("pretty.document", function()
   local function sample()
     return { displayName = "Adele Vance", id = "87d3", businessPhones = { "+1 425 555 0109" },
-             officeLocation = cjson.null }
+             officeLocation = json.null }
   end
 
   it("prints the table as pretty JSON through tostring", function()
@@ -108,12 +122,12 @@ describe("pretty.document", function()
     assert.is_true(pretty.is_document(t))
   end)
 
-  it("leaves pairs, ipairs, # and cjson.encode as on a plain table", function()
+  it("leaves pairs, ipairs, # and json.encode as on a plain table", function()
     local doc, plain = pretty.document(sample()), sample()
     local n = 0
     for k, v in pairs(doc) do
       n = n + 1
-      if v ~= cjson.null and type(v) ~= "table" then assert.are.equal(plain[k], v) end
+      if v ~= json.null and type(v) ~= "table" then assert.are.equal(plain[k], v) end
     end
     assert.are.equal(4, n)
     local list = pretty.document({ "a", "b", "c" })
@@ -121,8 +135,8 @@ describe("pretty.document", function()
     for i, v in ipairs(list) do seen[i] = v end
     assert.are.same({ "a", "b", "c" }, seen)
     assert.are.equal(3, #list)
-    assert.are.same(cjson.decode(cjson.encode(plain)), cjson.decode(cjson.encode(doc)))
-    assert.are.equal('["a","b","c"]', cjson.encode(list))
+    assert.are.same(json.decode(json.encode(plain)), json.decode(json.encode(doc)))
+    assert.are.equal('["a","b","c"]', json.encode(list))
   end)
 
   it("keeps a metatable already set, and passes non-tables through", function()

@@ -5,7 +5,7 @@ describe("any endpoint", function()
   local util = require "support.util"
   local emulator = require "support.emulator"
   local fx = require "support.fixtures"
-  local cjson = require "cjson"
+  local json = require "graph.json"
 
   local E3_SKU = "6fd2c87f-b296-42f0-b197-1e91e994b900"        -- ENTERPRISEPACK
   local SWAY_PLAN = "a23b959c-7ce8-4e57-9140-b90eb88a9e97"
@@ -143,7 +143,7 @@ describe("any endpoint", function()
       local user = util.expect_success(g.users.assign_license, { id = fx.svc_upn,
         add = { { sku_id = E3_SKU, disabled_plans = { SWAY_PLAN } } } })
       assert.is_string(user.id)
-      local body = cjson.decode(last_request().body)
+      local body = json.decode(last_request().body)
       assert.same({ { skuId = E3_SKU, disabledPlans = { SWAY_PLAN } } }, body.addLicenses)
       assert.same({}, body.removeLicenses)
       assert.matches('"removeLicenses":%[%]', last_request().body)

@@ -1,5 +1,5 @@
 -- The rock: `luarocks make` into a private tree, then require it from a
--- fresh lua5.4 that sees only that tree (plus the system's lua-cjson).
+-- fresh lua5.4 that sees only that tree (no other Lua module is needed).
 describe("the rockspec", function()
   local util = require "support.util"
 
@@ -49,6 +49,7 @@ describe("the rockspec", function()
       print("GRAPHFILE=" .. package.searchpath("graph", package.path))
       print("COREFILE=" .. package.searchpath("graph.core", package.cpath))
       assert(type(graph.client) == "function" and type(graph.configure) == "function")
+      assert(require("graph.json").encode({ a = graph.array() }) == '{"a":[]}')
     ]], {}, { lua_path = lpath, lua_cpath = cpath, cwd = tree, lua = luajit and "luajit" or "lua" .. v })
     assert.is_true(ok, out)
     assert.truthy(out:match("CORE=%d+%.%d+%.%d+"), out)

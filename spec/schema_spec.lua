@@ -2,7 +2,7 @@
 -- written from Microsoft's CSDL by emulator/csdl_extract.py): every property it
 -- emits must be declared, of the JSON type its EDM type gives, and every enum
 -- value a member. Fails when the emulator drifts from the extract.
-local cjson = require "cjson"
+local cjson = require "graph.json"
 local util = require "support.util"
 
 local extract = cjson.decode((assert(util.read_file(util.root .. "/emulator/graph-v1.0-extract.json"))))

@@ -1,6 +1,6 @@
 -- users.get and users.update.
 describe("users", function()
-  local cjson = require "cjson"
+  local json = require "graph.json"
   local emulator = require "support.emulator"
   local util = require "support.util"
   local fx = require "support.fixtures"
@@ -132,7 +132,7 @@ describe("users", function()
       assert.equal("PATCH", r.method)
       assert.equal("/v1.0/users/" .. fx.adele_id, r.path)
       assert.truthy((r.headers["content-type"] or ""):find("application/json", 1, true))
-      assert.same({ jobTitle = "Chief Spec Officer" }, cjson.decode(r.body))
+      assert.same({ jobTitle = "Chief Spec Officer" }, json.decode(r.body))
       local user = util.expect_success(g.users.get, { id = fx.adele_id, select = "jobTitle" })
       assert.equal("Chief Spec Officer", user.jobTitle)
       assert.equal("Chief Spec Officer", emu:user_state(fx.adele_id).jobTitle)

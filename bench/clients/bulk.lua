@@ -11,7 +11,7 @@
 -- A call the library does not have yet prints "PENDING <reason>" and exits 0.
 local graph = require "graph"
 local core = require "graph.core"
-local cjson = require "cjson"
+local json = require "graph.json"
 
 local mode = arg[1]
 local here = arg[0]:gsub("[^/]*$", "")
@@ -34,11 +34,11 @@ local function slurp(path)
   return s
 end
 
-local ready = cjson.decode(slurp(arg[2]))
+local ready = json.decode(slurp(arg[2]))
 local n = assert(tonumber(arg[3]), "N")
 local conc = tonumber(arg[4])
 
-local tenant = cjson.decode(slurp(here .. "../../emulator/tenant.json"))
+local tenant = json.decode(slurp(here .. "../../emulator/tenant.json"))
 local seeded = {}
 for _, u in ipairs(tenant.users) do seeded[#seeded + 1] = u.id end
 local ids = {}
@@ -53,7 +53,7 @@ local control = core.session{}
 local function graph_requests()
   local status, _, _, body = control:request("GET", ready.url .. "/_emulator/stats", nil, nil, false)
   assert(status == 200, "emulator stats")
-  return cjson.decode(body).graph_requests
+  return json.decode(body).graph_requests
 end
 
 -- an entry is an error if it carries an error's fields (kind) or is wrapped as { err = }

@@ -2,7 +2,6 @@
 -- JSON on stdout, the error's one line on stderr, and exit codes:
 -- 0 ok, 1 Graph, auth or decode error, 2 usage, 3 transport.
 -- @module graph.cli
-local cjson = require "cjson.safe"
 local compat = require "graph.compat"
 local pretty = require "graph.pretty"
 
@@ -12,8 +11,7 @@ local unpack = table.unpack or unpack      -- Lua 5.1 and LuaJIT
 local EXIT = { ok = 0, graph = 1, auth = 1, decode = 1, usage = 2, transport = 3 }
 M.EXIT = EXIT
 
-local codec = cjson.new()
-codec.decode_invalid_numbers(false)          -- "nan" and "inf" stay strings
+local codec = require "graph.json"           -- "nan" and "inf" are not JSON: they stay strings
 
 -- A usage error: raised as a table so it is told apart from a Lua error.
 local Usage = {}
@@ -102,7 +100,7 @@ local function string_list(v)
     for _, item in ipairs(list) do if type(item) ~= "string" then return nil end end
     return list
   end
-  local list = {}
+  local list = codec.array()            -- "otherMails=" clears the list: []
   for item in (v .. ","):gmatch("([^,]*),") do
     if item ~= "" then list[#list + 1] = item end
   end

@@ -12,7 +12,7 @@ local M = {}
 
 local find, lower = string.find, string.lower
 local decode = json.decode
-local DOCUMENT = pretty.DOCUMENT      -- a fresh decoded table has no metatable yet
+local DOCUMENT = pretty.DOCUMENT      -- a fresh decoded object has no metatable yet
 
 -- Methods keep `self` for a uniform call style even where they need no state.
 -- luacheck: ignore 212/self
@@ -272,7 +272,8 @@ function Client:document(method, status, reason, headers, body, crid, raw)
     return unusable(self, status, reason, headers, crid, "invalid_json",
                     "response is not valid JSON: " .. tostring(msg or "not an object"))
   end
-  return setmetatable(doc, DOCUMENT), response  -- prints as JSON in a REPL
+  -- prints as JSON in a REPL (a top-level array keeps its marker, which prints so too)
+  return getmetatable(doc) and doc or setmetatable(doc, DOCUMENT), response
 end
 
 --- The URL of `path` (below the version root) with an encoded query string.

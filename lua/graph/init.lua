@@ -3,6 +3,7 @@
 local batch = require "graph.batch"
 local client = require "graph.client"
 local core = require "graph.core"
+local json = require "graph.json"
 local presence = require "graph.presence"
 local request = require "graph.request"
 local security = require "graph.security"
@@ -49,6 +50,15 @@ function graph.client(opts)
   bind(c, actions, c)
   return c
 end
+
+--- graph.array([t]) -> t: mark `t` (or a new empty table) as a JSON array,
+-- so it is sent as `[...]`, and as `[]` when empty (an unmarked empty table
+-- is the object `{}`). Arrays read from Graph are already marked.
+-- @usage g.users.update{ id = id, body = { businessPhones = graph.array() } }
+graph.array = json.array
+
+--- graph.null: JSON null, as read (`u.officeLocation == graph.null`) and to send.
+graph.null = json.null
 
 local default_opts, default_client
 

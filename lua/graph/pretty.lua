@@ -1,33 +1,29 @@
 --- graph.pretty: readable JSON for people (the REPL, the msgraph tool).
 -- `pretty.json(v)` writes any Lua value as indented JSON with sorted keys;
 -- `pretty.document(t)` makes a result table print that way while it stays a
--- plain table for pairs, ipairs and cjson.encode.
--- Scalars and strings are encoded by lua-cjson; only tables are walked here.
+-- plain table for pairs, ipairs and json.encode. Decoded arrays (and
+-- `graph.array` tables) print that way too, and stay `[]` when empty.
+-- Scalars and strings are encoded by graph.json; only tables are walked here.
 -- @module graph.pretty
-local cjson = require "cjson.safe"
+local json = require "graph.json"
 
 local M = {}
 
-local codec = cjson.new()
-codec.encode_invalid_numbers("null")          -- NaN and infinities print as null
-if codec.encode_escape_forward_slash then codec.encode_escape_forward_slash(false) end
-
-local null = codec.null
+local encode, null, ARRAY = json.encode, json.null, json.ARRAY
 local floor, huge = math.floor, math.huge
 local concat, sort, rep = table.concat, table.sort, string.rep
 
--- A string as JSON. lua-cjson before 2.1.0.9 writes "/" as "\/": legal but
--- not required. Every "/" in its output is escaped and every backslash is
--- doubled, so each "\/" pair is an escaped slash and can be unescaped.
+-- A string as JSON; one that is not UTF-8 (JSON cannot hold it) is shown
+-- with U+FFFD for every byte above 127.
 local function string_json(s)
-  return (codec.encode(s):gsub("\\/", "/"))
+  return encode(s) or encode((s:gsub("[\128-\255]", "\239\191\189")))
 end
 
--- Integral numbers exactly (cjson's 14 significant digits would round
--- 2^53 or a large Lua 5.4 integer); others as cjson writes them.
+-- Integers exactly, floats in their shortest exact form; NaN and the
+-- infinities (not JSON) as null.
 local function number_json(n)
-  if n == floor(n) and n >= -2^63 and n < 2^63 then return ("%d"):format(n) end
-  return codec.encode(n)
+  if n ~= n or n == huge or n == -huge then return "null" end
+  return encode(n)
 end
 
 local function scalar_json(v)
@@ -44,10 +40,12 @@ local function key_string(k)
   return tostring(k)
 end
 
--- The length of `t` when cjson would write it as an array, else nil:
--- only positive integer keys, not excessively sparse (cjson's defaults:
--- more than half holes past index 10). Empty tables are objects, as in cjson.
+-- The length of `t` when it is shown as an array, else nil: a marked array
+-- (even empty), or only positive integer keys, not excessively sparse (more
+-- than half holes past index 10; holes show as null). Other empty tables are
+-- objects, as json.encode writes them.
 local function array_length(t)
+  if getmetatable(t) == ARRAY and next(t) == nil then return 0 end
   local max, n = 0, 0
   for k in pairs(t) do
     if type(k) ~= "number" or k < 1 or k ~= floor(k) or k == huge then return nil end
@@ -73,6 +71,11 @@ local function render(v, out, indent, depth, seen)
   local colon = indent and ": " or ":"
   local n = array_length(v)
   if n then
+    if n == 0 then
+      out[#out + 1] = "[]"
+      seen[v] = nil
+      return
+    end
     out[#out + 1] = "["
     for i = 1, n do
       out[#out + 1] = (i > 1 and "," or "") .. nl
@@ -98,8 +101,8 @@ local function render(v, out, indent, depth, seen)
 end
 
 --- Any Lua value as JSON: indented by two spaces, object keys sorted,
--- tables as arrays or objects as lua-cjson would write them, cjson.null as
--- null. Never raises: values JSON cannot hold (functions, cycles) are
+-- tables as arrays or objects as json.encode writes them (an array with
+-- holes shows them as null), json.null as null. Never raises: values JSON cannot hold (functions, cycles) are
 -- written as strings describing them.
 -- @param v the value
 -- @param[opt] opts `{ compact = true }` for one line without spaces
@@ -118,7 +121,7 @@ local DOCUMENT = {
 
 --- Give a decoded Graph result a `__tostring` that prints it as pretty JSON.
 -- The table is otherwise untouched: no __index, __pairs or __len, so pairs,
--- ipairs, # and cjson.encode see a plain table. Tables that already have a
+-- ipairs, # and json.encode see a plain table. Tables that already have a
 -- metatable, and non-tables, are returned as they are.
 -- @param t the result table
 -- @return t
@@ -129,6 +132,9 @@ function M.document(t)
 end
 --- The metatable `document` sets (the library marks fresh results with it).
 M.DOCUMENT = DOCUMENT
+
+-- Decoded arrays print as JSON too (in the REPL, tostring).
+ARRAY.__tostring = DOCUMENT.__tostring
 
 --- Whether `t` was marked by `pretty.document`.
 function M.is_document(t)

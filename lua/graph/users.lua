@@ -120,6 +120,13 @@ end
 
 local LICENSE = { id = "id", add = "table", remove = "table" }
 
+-- A JSON array of the list's elements (the caller's table is left unmarked).
+local function copy(list)
+  local t = {}
+  for i, v in ipairs(list or {}) do t[i] = v end
+  return t
+end
+
 --- users.assign_license{ id, add = { { sku_id =, disabled_plans = {...} } },
 -- remove = { sku_id, ... } } -> the updated user, response
 function M.assign_license(client, a)
@@ -133,16 +140,15 @@ function M.assign_license(client, a)
     for j, plan in ipairs(l.disabled_plans or {}) do
       check.field(name, "disabled_plans[" .. j .. "]", plan, "id", true)
     end
-    add[i] = ('{"disabledPlans":%s,"skuId":%s}'):format(
-      json.array(l.disabled_plans or {}), json.encode(l.sku_id))
+    add[i] = { disabledPlans = json.array(copy(l.disabled_plans)), skuId = l.sku_id }
   end
   for i, sku in ipairs(a.remove or {}) do check.field(fn, "remove[" .. i .. "]", sku, "id", true) end
   if #add == 0 and #(a.remove or {}) == 0 then
     check.raise(fn .. ": give 'add', 'remove' or both")
   end
-  -- Graph wants both arrays, empty or not; cjson would write {} for an empty table.
-  local body = ('{"addLicenses":[%s],"removeLicenses":%s}'):format(
-    table.concat(add, ","), json.array(a.remove or {}))
+  -- Graph wants both arrays, empty or not.
+  local body = assert(json.encode({ addLicenses = json.array(add),
+                                    removeLicenses = json.array(copy(a.remove)) }))
   return request.send(client, "POST", args.user_path(a.id) .. "/assignLicense", nil, nil, body)
 end
 

@@ -18,7 +18,7 @@ M.NONE = setmetatable({}, { __tostring = function() return "emulator.NONE" end }
 local START_TIMEOUT = 10
 
 local function core() return require "graph.core" end
-local function cjson() return require "cjson" end
+local function json() return require "graph.json" end
 
 local Emu = {}
 Emu.__index = Emu
@@ -72,8 +72,8 @@ function M.start(opts)
   while true do
     local text = util.read_file(ready)
     if text and text ~= "" then
-      local ok, t = pcall(cjson().decode, text)
-      if ok and type(t) == "table" and t.url then info = t break end
+      local t = json().decode(text)
+      if type(t) == "table" and t.url then info = t break end
     end
     local exited = spawned and not os.execute("kill -0 " .. spawned .. " 2>/dev/null")
     if exited or c.now() > deadline then
@@ -143,7 +143,7 @@ function Emu:call(method, path, body)
   local payload
   if body ~= nil then
     headers["content-type"] = "application/json"
-    payload = cjson().encode(body)
+    payload = assert(json().encode(body))
   end
   local status, reason, _, resp = self.control:request(method, self.url .. path, headers, payload, false)
   if not status then
@@ -152,7 +152,7 @@ function Emu:call(method, path, body)
   if status >= 300 then
     error(("emulator control %s %s: %d %s %s"):format(method, path, status, tostring(reason), tostring(resp)), 2)
   end
-  if resp and resp:match("^%s*[%[{]") then return cjson().decode(resp) end
+  if resp and resp:match("^%s*[%[{]") then return (assert(json().decode(resp))) end
   return resp
 end
 
