@@ -48,7 +48,10 @@ function M.run(client, requests, opts)
       batch[k] = sent[i]
       attempts[i] = attempts[i] + 1
     end
-    local out, err = client.session:request_many(batch, opts.concurrency, true)
+    -- the token first, in Lua (retried within the budget; a rotation reported)
+    local out, err
+    out, err, retries, waited = client:authorize(retries, waited)
+    if out then out, err = client.session:request_many(batch, opts.concurrency, true) end
     if not out then                      -- no token: every request of the round fails
       for _, i in ipairs(round) do
         err.attempts = attempts[i]
@@ -112,7 +115,6 @@ function M.run(client, requests, opts)
     pending = retry
     for _, i in ipairs(later) do pending[#pending + 1] = i end
   end
-  client:notice_rotation()
   return results
 end
 
