@@ -152,6 +152,33 @@ describe("bulk calls", function()
     end)
   end)
 
+  describe("a redirect", function()
+    it("is an error for a get_many item, not the user", function()
+      local g = emu:client()
+      emu:fault{ target = "graph", path = "lynne", status = 302, count = 1,
+                 headers = { Location = "https://attacker.example/" },
+                 json = { id = fx.lynne_id, displayName = "Not Lynne" } }
+      local res, summary = g.users.get_many{ ids = { fx.adele_id, fx.lynne_upn } }
+      assert.same({ ok = 1, failed = 1 }, summary)
+      assert.is_true(is_error(res[2]))
+      assert.equal("graph", res[2].kind)
+      assert.equal(302, res[2].status_code)
+      assert.equal("https://attacker.example/", res[2].location)
+    end)
+
+    it("is not ok for a $batch item", function()
+      local g = emu:client()
+      emu:fault{ target = "batch_item", path = "lynne", status = 307, count = 1,
+                 headers = { Location = "https://attacker.example/" } }
+      local res, summary = g.batch{ requests = {
+        { method = "GET", url = "/users/" .. fx.adele_id },
+        { method = "PATCH", url = "/users/" .. fx.lynne_upn, body = { jobTitle = "x" } },
+      } }
+      assert.equal(307, res[2].status)
+      assert.same({ ok = 1, failed = 1 }, summary)
+    end)
+  end)
+
   describe("pacing", function()
     it("holds a bulk call to the configured rate", function()
       local g = emu:client{ pacing = { directory = { requests = 4, per = 0.5 } } }

@@ -44,9 +44,9 @@ end
 
 --- Error for a response whose status is not 2xx: kind "graph", `code`
 -- Graph's error.code, or "http_<status>" when the body is not Graph's
--- error envelope (a proxy's HTML page, a redirect, an empty body). A 3xx
--- is never followed (the token would go with it): `location` says where
--- it pointed. `sent_crid` is the client-request-id we sent; `redact`
+-- error envelope (a proxy's HTML page, an empty body) and for any 3xx: a
+-- redirect is never followed (the token would go with it), `location`
+-- says where it pointed. `sent_crid` is the client-request-id we sent; `redact`
 -- scrubs secrets from every string field.
 function M.from_response(status, reason, headers, body, sent_crid, redact)
   local err = {
@@ -55,9 +55,10 @@ function M.from_response(status, reason, headers, body, sent_crid, redact)
     request_id = headers["request-id"],
     client_request_id = headers["client-request-id"] or sent_crid,
     retry_after = headers["retry-after"] and core.retry_after(headers["retry-after"]),
-    location = status >= 300 and status < 400 and headers.location or nil,
   }
-  local doc = (body ~= "") and json.decode(body) or nil
+  local redirect = status >= 300 and status < 400
+  err.location = redirect and headers.location or nil
+  local doc = (body ~= "" and not redirect) and json.decode(body) or nil
   if type(doc) == "table" and type(doc.error) == "table" then
     local e, inner = doc.error, innererror(doc.error)
     err.code = str(e.code) or err.code
@@ -66,7 +67,7 @@ function M.from_response(status, reason, headers, body, sent_crid, redact)
     err.client_request_id = headers["client-request-id"] or str(inner["client-request-id"])
       or sent_crid
     err.date = str(inner.date)
-  elseif body ~= "" or (status >= 300 and status < 400) then
+  elseif body ~= "" or redirect then
     err.message = not_envelope(status, reason, headers)
   else
     err.message = reason
