@@ -134,12 +134,50 @@ describe("errors and resilience", function()
       assert.truthy(err.message:find("AADSTS50076", 1, true), err.message)
     end)
 
-    it("keep the status of an HTML 502", function()
+    it("make an HTML 502 from a proxy an HTTP error: kind graph, code http_502", function()
       emu:fault{ target = "graph", path = USER_PATH, action = "html_502", count = 10 }
       local err = util.expect_failure(emu:client{ max_retries = 0 }.users.get, { id = fx.adele_id })
+      assert.equal("graph", err.kind)
       assert.equal(502, err.status_code)
-      assert.truthy(err.kind == "graph" or err.kind == "decode", err.kind)
+      assert.equal("http_502", err.code)
+      assert.matches("text/html", err.message)
       assert_one_line(err)
+    end)
+
+    it("make a non-JSON 414 and an empty 500 HTTP errors too", function()
+      emu:fault{ target = "graph", path = USER_PATH, status = 414, count = 1,
+                 body = "URI Too Long", headers = { ["Content-Type"] = "text/plain" } }
+      local err = util.expect_failure(emu:client{ max_retries = 0 }.users.get, { id = fx.adele_id })
+      assert.equal("graph", err.kind)
+      assert.equal(414, err.status_code)
+      assert.equal("http_414", err.code)
+      emu:fault{ target = "graph", path = USER_PATH, status = 500, count = 1, body = "" }
+      err = util.expect_failure(emu:client{ max_retries = 0 }.users.get, { id = fx.adele_id })
+      assert.equal("graph", err.kind)
+      assert.equal("http_500", err.code)
+    end)
+
+    it("are redacted in every string field and header a server can fill", function()
+      local secret = fx.client_secret
+      emu:fault{ target = "graph", path = USER_PATH, status = 400, count = 1,
+        headers = { ["request-id"] = "rid-" .. secret, ["client-request-id"] = "crid-" .. secret,
+                    ["X-Echo"] = "x " .. secret },
+        json = { error = { code = "Bad_" .. secret, message = "you sent " .. secret,
+                           innerError = { date = secret } } } }
+      local err = util.expect_failure(emu:client().users.get, { id = fx.adele_id })
+      assert.equal(400, err.status_code)
+      for _, s in ipairs(util.strings_in(err)) do
+        assert.is_nil(s:find(secret, 1, true), s)
+      end
+      assert.matches("^Bad_", err.code)
+      assert.matches("^x ", err.headers["x-echo"])
+      -- a redirect's Location too
+      emu:fault{ target = "graph", path = USER_PATH, status = 307, count = 1,
+        headers = { Location = "https://elsewhere.example/?s=" .. secret } }
+      err = util.expect_failure(emu:client().users.get, { id = fx.adele_id })
+      assert.is_string(err.location)
+      assert.is_nil(err.location:find(secret, 1, true), err.location)
+      assert.is_nil(tostring(err):find(secret, 1, true))
     end)
   end)
 
