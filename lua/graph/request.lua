@@ -93,20 +93,24 @@ function M.request(client, spec)
   return client:fetch(method, client:url(path, query, version), headers, body, true)
 end
 
+-- The page iterator of a checked g.pages / g.items table.
+local function walk(fname, client, spec)
+  local _, path, query, headers, _, version = prepare(fname, spec, "GET", PAGES)
+  return client:walk(client:url(path, query, version), headers, spec.max_pages)
+end
+
 --- for page, err in g.pages{ path =, query =, max_pages = } do ... end:
 -- one request per page, following @odata.nextLink lazily. A failure ends
 -- the loop with (false, err) as its last step, never a silent end.
 function M.pages(client, spec)
-  local _, path, query, headers, _, version = prepare("graph.pages", spec, "GET", PAGES)
-  return client:walk(client:url(path, query, version), headers, spec.max_pages)
+  return walk("graph.pages", client, spec)
 end
 
 --- for item, err in g.items{ path =, query =, max_pages = } do
 --   if not item then ... end end: every element of every page's `value`,
 -- fetching pages as needed; a failure is a last (false, err) step.
 function M.items(client, spec)
-  check.table("graph.items", spec, PAGES)
-  local next_page = M.pages(client, spec)
+  local next_page = walk("graph.items", client, spec)
   local page, i = nil, 0
   return function()
     while true do
