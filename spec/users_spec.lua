@@ -265,9 +265,18 @@ describe("users", function()
   describe("a huge id", function()
     it("is refused up front with an argument error naming the field", function()
       local big = ("a"):rep(1024 * 1024)
-      for _, call in ipairs{ g.users.get, g.users.update, g.presence.get, g.users.memberof } do
-        assert.has_error(function() call{ id = big, body = {} } end)
+      local calls = {
+        { g.users.get, "graph.users.get" }, { g.presence.get, "graph.presence.get" },
+        { g.users.memberof, "graph.users.memberof" }, { g.security.alerts.get, "graph.security.alerts.get" },
+        { g.users.revoke_sessions, "graph.users.revoke_sessions" },
+      }
+      for _, c in ipairs(calls) do
+        assert.has_error(function() c[1]{ id = big } end, c[2] .. ": field 'id' is longer than 1024 bytes")
       end
+      assert.has_error(function() g.users.update{ id = big, body = { jobTitle = "x" } } end,
+        "graph.users.update: field 'id' is longer than 1024 bytes")
+      assert.has_error(function() g.users.get{ ["path parameters"] = { ["user id"] = big } } end,
+        "graph.users.get: field 'id' is longer than 1024 bytes")
       local ok, msg = pcall(g.users.get, { id = big })
       assert.is_false(ok)
       assert.matches("graph.users.get: field 'id' is longer than 1024 bytes", msg, 1, true)
