@@ -51,7 +51,10 @@ function M.run(client, requests, opts)
     -- the token first, in Lua (retried within the budget; a rotation reported)
     local out, err
     out, err, retries, waited = client:authorize(retries, waited)
-    if out then out, err = client.session:request_many(batch, opts.concurrency, true) end
+    if out then
+      out, err = client.session:request_many(batch, opts.concurrency, true)
+      if client.on_refresh_token then client:notice_rotation() end   -- after, never from inside
+    end
     if not out then                      -- no token: every request of the round fails
       for _, i in ipairs(round) do
         err.attempts = attempts[i]
