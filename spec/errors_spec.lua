@@ -357,4 +357,34 @@ describe("errors and resilience", function()
       assert.is_true(core.now() - t0 < 3)
     end)
   end)
+
+  describe("the suite's secrets scan", function()
+    local secrets = require "support.secrets"
+
+    it("observes what client actions return, down to a batch item's error body", function()
+      local marker = "marker " .. core.guid()
+      emu:fault{ target = "batch_item", path = "lynne", status = 400, count = 1,
+                 headers = { ["X-Marker"] = "h " .. marker },
+                 json = { error = { code = "BadRequest", innerError = { detail = "b " .. marker } } } }
+      emu:client().batch{ requests = { { method = "GET", url = "/users/" .. fx.lynne_upn } } }
+      assert.is_true(secrets.seen["h " .. marker])
+      assert.is_true(secrets.seen["b " .. marker])
+      local n = 0
+      for page in emu:client().pages{ path = "/users", query = { ["$top"] = 29 } } do
+        n = n + 1
+        assert.is_true(secrets.seen[page["@odata.context"]])
+      end
+      assert.equal(2, n)
+    end)
+
+    it("finds a secret anywhere in the strings of a nested value", function()
+      local planted = "planted-" .. core.guid()
+      local value = { { status = 400, headers = { ["x-a"] = "b" },
+                        body = { error = { details = { { message = "x" .. planted .. "y" } } } } } }
+      local hits = secrets.scan(util.strings_in(value), { [planted] = true, ["absent-secret"] = true })
+      assert.equal(1, #hits)
+      assert.equal(planted, hits[1].secret)
+      assert.equal("x" .. planted .. "y", hits[1].seen)
+    end)
+  end)
 end)

@@ -193,6 +193,8 @@ describe("users.memberof", function()
       { "(displayName:a OR mail:b) AND description:c", '("displayName:a" OR "mail:b") AND "description:c"' },
       { "displayName:John Smith", '"displayName:John Smith"' },
       { "displayName:for OR", '"displayName:for OR"' },
+      { "(displayName:a(b) OR mail:c)", '("displayName:a(b)" OR "mail:c")' },
+      { " displayName:x ", ' "displayName:x" ' },
     }
     for _, case in ipairs(cases) do
       emu:reset()

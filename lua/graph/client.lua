@@ -257,7 +257,8 @@ end
 function Client:exchange(method, url, headers, body)
   local sent = request_headers(headers, body)
   local session, fresh = self.session, not IDEMPOTENT[method]
-  local attempts, retries, waited, reauthenticated = 0, 0, 0, false
+  -- retries: of the token and of the request (one budget); resent: of the request
+  local attempts, retries, resent, waited, reauthenticated = 0, 0, 0, 0, false
   local first_crid
   while true do
     local tokens = self.logger and session:stats().token_requests
@@ -283,10 +284,10 @@ function Client:exchange(method, url, headers, body)
     else
       local delay = self:next_delay(retryable, err, retries, waited, attempts)
       if not delay then return nil, err end
-      retries = retries + 1
+      retries, resent = retries + 1, resent + 1
       self:wait(retries, err, delay, method, url)
       waited = waited + delay
-      sent = again_headers(sent, first_crid, retries)
+      sent = again_headers(sent, first_crid, resent)
     end
   end
 end

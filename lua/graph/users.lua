@@ -61,8 +61,13 @@ local MEMBEROF = {
 -- "displayName:a" OR "mail:b". A term already quoted (or holding a quote:
 -- Graph's own syntax) stays as it is; parentheses stay outside the quotes.
 local function quote_term(term)
-  local open, inner, close = term:match("^(%(*)(.-)(%)*)$")
+  local open, inner, close = term:match("^(%s*%(*)(.-)(%)*%s*)$")
   if inner == "" or inner:find('"', 1, true) then return term end
+  local _, opened = inner:gsub("%(", "")
+  local _, closed = inner:gsub("%)", "")
+  while opened > closed and close:sub(1, 1) == ")" do   -- "a(b)": the ")" is the term's
+    inner, close, closed = inner .. ")", close:sub(2), closed + 1
+  end
   return open .. '"' .. inner .. '"' .. close
 end
 

@@ -94,15 +94,17 @@ function M.add_key_file(path)
   end
 end
 
---- The hits: { { secret =, seen = } }. The distinct strings are joined
--- into one text (a NUL between them: no secret holds one) and each secret
--- searched once; only a secret found is traced back to its strings.
-function M.scan()
+--- The hits: { { secret =, seen = } } of `secrets` (a set; all the run's
+-- by default) in the strings `observed` (all observed by default). They are
+-- joined into one text (a NUL between them: no secret holds one) and each
+-- secret searched once; only a secret found is traced back to its strings.
+function M.scan(observed, secrets)
+  observed, secrets = observed or M.observed, secrets or M.secrets
   local hits = {}
-  local text = table.concat(M.observed, "\0")
-  for secret in pairs(M.secrets) do
+  local text = table.concat(observed, "\0")
+  for secret in pairs(secrets) do
     if text:find(secret, 1, true) then
-      for _, seen in ipairs(M.observed) do
+      for _, seen in ipairs(observed) do
         if seen:find(secret, 1, true) then hits[#hits + 1] = { secret = secret, seen = seen } end
       end
     end
