@@ -128,9 +128,8 @@ function M.run(client, a)
     end
     if #retry > 0 then
       if waited + delay > client.retry_budget then break end   -- keep the 429s as results
-      client:retrying(attempts[retry[1]], { status_code = results[retry[1]].status }, delay,
-                      "POST", "$batch")
-      core.sleep(delay)
+      client:wait(attempts[retry[1]], { status_code = results[retry[1]].status }, delay,
+                  "POST", "$batch")
       waited = waited + delay
     end
     pending = retry

@@ -106,8 +106,7 @@ function M.run(client, requests, opts)
         retry = kept
       else
         retries = retries + 1
-        client:retrying(retries, sent[retry[1]].last_err or {}, delay, "*", "(bulk)")
-        core.sleep(delay)
+        client:wait(retries, sent[retry[1]].last_err or {}, delay, "*", "(bulk)")
         waited = waited + delay
       end
     end

@@ -130,8 +130,8 @@ local IDEMPOTENT = { GET = true, HEAD = true }
 local NEVER_SENT = { couldnt_connect = true, couldnt_resolve = true, proxy = true }
 local TRANSIENT = { send = true, recv = true, timeout = true }
 
--- Whether a transport failure may be retried; `any` allows what only an
--- idempotent request may be (a reset or a timeout before any response byte).
+-- Whether a transport failure may be retried; `idempotent` also allows a
+-- reset or a timeout before any response byte.
 local function retryable_transport(err, idempotent)
   if err.kind ~= "transport" then return false end
   if NEVER_SENT[err.code] then return true end

@@ -36,14 +36,14 @@ function M.observe(v)
 end
 
 -- Observe every value of a call's return, and give them back unchanged.
-local function observed(...)
+local function observe_results(...)
   for i = 1, select("#", ...) do M.observe((select(i, ...))) end
   return ...
 end
 
 -- An iterator (g.pages, g.items) whose every step is observed.
 local function observed_iterator(iter)
-  return function(...) return observed(iter(...)) end
+  return function(...) return observe_results(iter(...)) end
 end
 
 local ITERATORS = { pages = true, items = true }
@@ -59,7 +59,7 @@ function M.watch(tree, names)
       if ITERATORS[name] then
         tree[name] = function(...) return observed_iterator(f(...)) end
       else
-        tree[name] = function(...) return observed(f(...)) end
+        tree[name] = function(...) return observe_results(f(...)) end
       end
     elseif type(f) == "table" then
       local inner = {}
