@@ -108,6 +108,21 @@ describe("errors and resilience", function()
       assert.truthy(text:find("404", 1, true), text)
     end)
 
+    it("from the token endpoint are redacted in every field and header too", function()
+      local secret = fx.client_secret
+      emu:fault{ target = "token", status = 400, count = 1,
+        headers = { ["X-Echo"] = "x " .. secret, ["x-ms-request-id"] = "r " .. secret },
+        json = { error = "invalid_request", error_description = "AADSTS900144: got " .. secret,
+                 trace_id = "t " .. secret, correlation_id = "c " .. secret } }
+      local err = util.expect_failure(emu:client{ max_retries = 0 }.users.get, { id = fx.adele_id })
+      assert.equal("auth", err.kind)
+      assert.equal("invalid_request", err.code)
+      for _, str in ipairs(util.strings_in(err)) do
+        assert.is_nil(str:find(secret, 1, true), str)
+      end
+      assert.matches("^x ", err.headers["x-echo"])
+    end)
+
     it("carry the OAuth error and the AADSTS code for an auth error", function()
       local err = util.expect_failure(emu:client{ client_secret = "bad" }.users.get, { id = fx.adele_id })
       assert.equal("auth", err.kind)
