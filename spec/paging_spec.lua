@@ -4,6 +4,7 @@
 describe("paging", function()
   local emulator = require "support.emulator"
   local util = require "support.util"
+  local fx = require "support.fixtures"
 
   local emu
   setup(function() emu = emulator.shared() end)
@@ -156,6 +157,13 @@ describe("paging", function()
     assert.equal("page_limit", ierr.code)
     local all = util.expect_success(g.users.list, { top = 10, all = true, max_pages = 3 })
     assert.equal(30, #all.value)
+    -- memberOf and security alerts take it too (Lynne has 3 pages of memberships)
+    err = util.expect_failure(g.users.memberof, { id = fx.lynne_id, all = true, max_pages = 2 })
+    assert.equal("page_limit", err.code)
+    err = util.expect_failure(g.security.alerts.list, { top = 4, all = true, max_pages = 3 })
+    assert.equal("page_limit", err.code)
+    assert.equal(15, #util.expect_success(g.security.alerts.list, { top = 4, all = true,
+                                                                     max_pages = 4 }).value)
   end)
 
   it("max_pages defaults to 10,000 and must be a positive integer", function()

@@ -55,6 +55,7 @@ end
 local MEMBEROF = {
   id = "id", filter = "string", search = "string", orderby = "string",
   count = "boolean", top = "posint", select = "string|table", all = "boolean",
+  max_pages = "posint",
 }
 
 -- $search wants each term in double quotes, joined by AND or OR:
@@ -127,7 +128,7 @@ local function collection(client, fn, path, a)
   return request.send(client, "GET", path, query, headers)
 end
 
---- users.memberof{ id, filter, search, orderby, count, top, select, all }
+--- users.memberof{ id, filter, search, orderby, count, top, select, all, max_pages }
 -- -> { value = {...}, ["@odata.count"] = n? }, response
 function M.memberof(client, a)
   local fn = "graph.users.memberof"
@@ -140,7 +141,7 @@ local LIST = {
   top = "posint", select = "string|table", all = "boolean", max_pages = "posint",
 }
 
---- users.list{ filter, search, orderby, count, top, select, all }
+--- users.list{ filter, search, orderby, count, top, select, all, max_pages }
 -- -> { value = {...}, ["@odata.count"] = n? }, response
 function M.list(client, a)
   local fn = "graph.users.list"
