@@ -99,14 +99,28 @@ describe("paging", function()
     end)
   end)
 
-  it("a page without a value array is not_a_collection", function()
-    each_way(function(tokens)
-      return { target = "graph", path = "skiptoken=" .. tokens[1], status = 200,
-               json = { id = "x", displayName = "not a page" } }
-    end, function(err, how)
-      assert.equal("decode", err.kind, how)
-      assert.equal("not_a_collection", err.code, how)
+  local not_pages = {
+    ["without a value"] = { id = "x", displayName = "not a page" },
+    ["whose value is an object"] = { value = { id = "x" } },
+    ["whose value is a string"] = { value = "x" },
+  }
+  for what, json in pairs(not_pages) do
+    it(("a page %s is not_a_collection"):format(what), function()
+      each_way(function(tokens)
+        return { target = "graph", path = "skiptoken=" .. tokens[1], status = 200, json = json }
+      end, function(err, how)
+        assert.equal("decode", err.kind, how)
+        assert.equal("not_a_collection", err.code, how)
+      end)
     end)
+  end
+
+  it("a last page with an empty value ends the walk normally", function()
+    local tokens = skiptokens()
+    emu:fault{ target = "graph", path = "skiptoken=" .. tokens[2], status = 200,
+               json = { value = {} } }
+    local all = util.expect_success(emu:client().users.list, { top = 10, all = true })
+    assert.equal(20, #all.value)
   end)
 
   for what, bad in pairs{ ["a space"] = "a b", ["a control byte"] = "a\1b", ["a tab"] = "a\tb" } do

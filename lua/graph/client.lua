@@ -372,7 +372,9 @@ end
 -- message; else nil and the next URL (nil at the end). `followed` holds
 -- the URLs already requested.
 function Client:next_link(page, n, followed)
-  if type(page) ~= "table" or type(page.value) ~= "table" then
+  local value = type(page) == "table" and page.value
+  -- an array: empty, or with a first element (an object has neither)
+  if type(value) ~= "table" or (value[1] == nil and next(value) ~= nil) then
     return "not_a_collection", "page " .. n .. " is not a collection (it has no 'value' array)"
   end
   local link = page["@odata.nextLink"]
