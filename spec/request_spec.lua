@@ -226,6 +226,17 @@ describe("any endpoint", function()
       end
     end)
 
+    it("logs a failed token request, and its retry", function()
+      local lines = {}
+      local g = emu:client{ log = function(l) lines[#lines + 1] = l end }
+      emu:fault{ target = "token", status = 503, count = 1, headers = { ["Retry-After"] = "0.05" },
+                 json = { error = "temporarily_unavailable", error_description = "AADSTS0: later" } }
+      util.expect_success(g.users.get, { id = fx.adele_id })
+      assert.matches("^graph: token request failed: auth: 503 temporarily_unavailable", lines[1])
+      assert.matches("^graph: token acquired %(token request 2%)", lines[2])
+      assert.matches("200 OK", lines[3])
+    end)
+
     it("GRAPH_DEBUG=1 logs to stderr", function()
       local out, ok = util.run_lua(([[
         local graph = require "graph"

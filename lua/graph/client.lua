@@ -200,6 +200,7 @@ function Client:authorize(retries, waited)
       return true, nil, retries, waited
     end
     self:scrub(err)
+    if self.logger then self:log("graph: token request failed: %s", tostring(err)) end
     local after = type(err.headers) == "table" and err.headers["retry-after"]
     if after and not err.retry_after then err.retry_after = core.retry_after(after) end
     local delay = self:next_delay(retryable_token(self, err), err, retries, waited, tries)
