@@ -30,8 +30,19 @@ typedef struct gc_session {
   gc_hcache hcache;   /* response field strings, reused */
   int busy;           /* request_many is running: its callbacks may not close or nest it */
   unsigned long requests;
+  int token_ready; /* s:token() just succeeded: the next request uses that token as it is */
   int closed;
 } gc_session;
+
+
+/* Whether a request must acquire the token itself: not when Lua has just
+** done it with s:token() (a token no longer "fresh" at once, with a short
+** lifetime, is still the one to use), else when it is missing or stale. */
+static int must_acquire(gc_session *s) {
+  int ready = s->token_ready && s->oauth.access_token != NULL;
+  s->token_ready = 0;
+  return !ready && !gc_oauth_fresh(&s->oauth);
+}
 
 
 static gc_session *check_session(lua_State *L) {
@@ -313,7 +324,7 @@ static int session_request(lua_State *L) {
   lua_settop(L, 7);
   build_headers(L, 4, &s->headers, s->last_crid, s->cfg.user_agent, body != NULL);
   if (use_auth) {
-    if (!gc_oauth_fresh(&s->oauth)) {
+    if (must_acquire(s)) {
       int r = gc_oauth_acquire(L, &s->oauth, &s->http);
       if (r != 0) return r;
     }
@@ -450,7 +461,7 @@ static int session_request_many(lua_State *L) {
   if (s->busy) return luaL_error(L, "graph.core: request_many is already running on this session");
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     return luaL_error(L, "graph.core: this session has no credentials");
-  if (use_auth && !gc_oauth_fresh(&s->oauth)) {
+  if (use_auth && must_acquire(s)) {
     r = gc_oauth_acquire(L, &s->oauth, &s->http);
     if (r != 0) return r;
   }
@@ -528,10 +539,12 @@ static int session_token(lua_State *L) {
   gc_session *s = check_session(L);
   if (s->oauth.grant == GC_GRANT_NONE)
     return luaL_error(L, "graph.core: this session has no credentials");
+  s->token_ready = 0;
   if (!gc_oauth_fresh(&s->oauth)) {
     int r = gc_oauth_acquire(L, &s->oauth, &s->http);
     if (r != 0) return r;
   }
+  s->token_ready = 1;
   lua_pushboolean(L, 1);
   return 1;
 }

@@ -152,6 +152,71 @@ describe("bulk calls", function()
     end)
   end)
 
+  describe("a redirect", function()
+    it("is an error for a get_many item, not the user", function()
+      local g = emu:client()
+      emu:fault{ target = "graph", path = "lynne", status = 302, count = 1,
+                 headers = { Location = "https://attacker.example/" },
+                 json = { id = fx.lynne_id, displayName = "Not Lynne" } }
+      local res, summary = g.users.get_many{ ids = { fx.adele_id, fx.lynne_upn } }
+      assert.same({ ok = 1, failed = 1 }, summary)
+      assert.is_true(is_error(res[2]))
+      assert.equal("graph", res[2].kind)
+      assert.equal(302, res[2].status_code)
+      assert.equal("https://attacker.example/", res[2].location)
+    end)
+
+    it("is not ok for a $batch item", function()
+      local g = emu:client()
+      emu:fault{ target = "batch_item", path = "lynne", status = 307, count = 1,
+                 headers = { Location = "https://attacker.example/" } }
+      local res, summary = g.batch{ requests = {
+        { method = "GET", url = "/users/" .. fx.adele_id },
+        { method = "PATCH", url = "/users/" .. fx.lynne_upn, body = { jobTitle = "x" } },
+      } }
+      assert.equal(307, res[2].status)
+      assert.same({ ok = 1, failed = 1 }, summary)
+    end)
+  end)
+
+  describe("the token", function()
+    it("is retried after the token endpoint's 503, once for the whole call", function()
+      local g = emu:client{ max_retries = 2 }
+      emu:fault{ target = "token", status = 503, count = 1, headers = { ["Retry-After"] = "0.1" },
+                 json = { error = "temporarily_unavailable" } }
+      local res, summary = g.users.get_many{ ids = { fx.adele_id, fx.lynne_id, fx.adele_upn } }
+      assert.same({ ok = 3, failed = 0 }, summary)
+      assert.equal(fx.lynne_id, res[2].id)
+      assert.equal(2, #emu:token_requests())
+    end)
+
+    it("gives every request the token endpoint's final error, with retry_after", function()
+      local g = emu:client{ max_retries = 1 }
+      emu:fault{ target = "token", status = 429, count = 10, headers = { ["Retry-After"] = "0.05" },
+                 json = { error = "too_many_requests" } }
+      local res, summary = g.batch{ requests = { { method = "GET", url = "/users/" .. fx.adele_id } } }
+      assert.same({ ok = 0, failed = 1 }, summary)
+      assert.equal(429, res[1].status_code)
+      assert.equal(0.05, res[1].retry_after)
+      assert.equal(2, #emu:token_requests())
+    end)
+  end)
+
+  describe("a failed $batch item", function()
+    it("has its headers and Graph's error scrubbed of secrets", function()
+      local g = emu:client()
+      local secret = fx.client_secret
+      emu:fault{ target = "batch_item", path = "lynne", status = 400, count = 1,
+                 headers = { ["X-Echo"] = "got " .. secret },
+                 json = { error = { code = "BadRequest", message = "you sent " .. secret } } }
+      local res = g.batch{ requests = { { method = "GET", url = "/users/" .. fx.lynne_upn } } }
+      assert.equal(400, res[1].status)
+      assert.equal("BadRequest", res[1].body.error.code)
+      for _, str in ipairs(util.strings_in(res)) do assert.is_nil(str:find(secret, 1, true), str) end
+      assert.matches("^got ", res[1].headers["x-echo"])
+    end)
+  end)
+
   describe("pacing", function()
     it("holds a bulk call to the configured rate", function()
       local g = emu:client{ pacing = { directory = { requests = 4, per = 0.5 } } }

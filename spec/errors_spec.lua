@@ -108,6 +108,21 @@ describe("errors and resilience", function()
       assert.truthy(text:find("404", 1, true), text)
     end)
 
+    it("from the token endpoint are redacted in every field and header too", function()
+      local secret = fx.client_secret
+      emu:fault{ target = "token", status = 400, count = 1,
+        headers = { ["X-Echo"] = "x " .. secret, ["x-ms-request-id"] = "r " .. secret },
+        json = { error = "invalid_request", error_description = "AADSTS900144: got " .. secret,
+                 trace_id = "t " .. secret, correlation_id = "c " .. secret } }
+      local err = util.expect_failure(emu:client{ max_retries = 0 }.users.get, { id = fx.adele_id })
+      assert.equal("auth", err.kind)
+      assert.equal("invalid_request", err.code)
+      for _, str in ipairs(util.strings_in(err)) do
+        assert.is_nil(str:find(secret, 1, true), str)
+      end
+      assert.matches("^x ", err.headers["x-echo"])
+    end)
+
     it("carry the OAuth error and the AADSTS code for an auth error", function()
       local err = util.expect_failure(emu:client{ client_secret = "bad" }.users.get, { id = fx.adele_id })
       assert.equal("auth", err.kind)
@@ -134,12 +149,50 @@ describe("errors and resilience", function()
       assert.truthy(err.message:find("AADSTS50076", 1, true), err.message)
     end)
 
-    it("keep the status of an HTML 502", function()
+    it("make an HTML 502 from a proxy an HTTP error: kind graph, code http_502", function()
       emu:fault{ target = "graph", path = USER_PATH, action = "html_502", count = 10 }
       local err = util.expect_failure(emu:client{ max_retries = 0 }.users.get, { id = fx.adele_id })
+      assert.equal("graph", err.kind)
       assert.equal(502, err.status_code)
-      assert.truthy(err.kind == "graph" or err.kind == "decode", err.kind)
+      assert.equal("http_502", err.code)
+      assert.matches("text/html", err.message)
       assert_one_line(err)
+    end)
+
+    it("make a non-JSON 414 and an empty 500 HTTP errors too", function()
+      emu:fault{ target = "graph", path = USER_PATH, status = 414, count = 1,
+                 body = "URI Too Long", headers = { ["Content-Type"] = "text/plain" } }
+      local err = util.expect_failure(emu:client{ max_retries = 0 }.users.get, { id = fx.adele_id })
+      assert.equal("graph", err.kind)
+      assert.equal(414, err.status_code)
+      assert.equal("http_414", err.code)
+      emu:fault{ target = "graph", path = USER_PATH, status = 500, count = 1, body = "" }
+      err = util.expect_failure(emu:client{ max_retries = 0 }.users.get, { id = fx.adele_id })
+      assert.equal("graph", err.kind)
+      assert.equal("http_500", err.code)
+    end)
+
+    it("are redacted in every string field and header a server can fill", function()
+      local secret = fx.client_secret
+      emu:fault{ target = "graph", path = USER_PATH, status = 400, count = 1,
+        headers = { ["request-id"] = "rid-" .. secret, ["client-request-id"] = "crid-" .. secret,
+                    ["X-Echo"] = "x " .. secret },
+        json = { error = { code = "Bad_" .. secret, message = "you sent " .. secret,
+                           innerError = { date = secret } } } }
+      local err = util.expect_failure(emu:client().users.get, { id = fx.adele_id })
+      assert.equal(400, err.status_code)
+      for _, s in ipairs(util.strings_in(err)) do
+        assert.is_nil(s:find(secret, 1, true), s)
+      end
+      assert.matches("^Bad_", err.code)
+      assert.matches("^x ", err.headers["x-echo"])
+      -- a redirect's Location too
+      emu:fault{ target = "graph", path = USER_PATH, status = 307, count = 1,
+        headers = { Location = "https://elsewhere.example/?s=" .. secret } }
+      err = util.expect_failure(emu:client().users.get, { id = fx.adele_id })
+      assert.is_string(err.location)
+      assert.is_nil(err.location:find(secret, 1, true), err.location)
+      assert.is_nil(tostring(err):find(secret, 1, true))
     end)
   end)
 
@@ -317,6 +370,36 @@ describe("errors and resilience", function()
       assert.equal("transport", err.kind)
       assert.equal("timeout", err.code)
       assert.is_true(core.now() - t0 < 3)
+    end)
+  end)
+
+  describe("the suite's secrets scan", function()
+    local secrets = require "support.secrets"
+
+    it("observes what client actions return, down to a batch item's error body", function()
+      local marker = "marker " .. core.guid()
+      emu:fault{ target = "batch_item", path = "lynne", status = 400, count = 1,
+                 headers = { ["X-Marker"] = "h " .. marker },
+                 json = { error = { code = "BadRequest", innerError = { detail = "b " .. marker } } } }
+      emu:client().batch{ requests = { { method = "GET", url = "/users/" .. fx.lynne_upn } } }
+      assert.is_true(secrets.seen["h " .. marker])
+      assert.is_true(secrets.seen["b " .. marker])
+      local n = 0
+      for page in emu:client().pages{ path = "/users", query = { ["$top"] = 29 } } do
+        n = n + 1
+        assert.is_true(secrets.seen[page["@odata.context"]])
+      end
+      assert.equal(2, n)
+    end)
+
+    it("finds a secret anywhere in the strings of a nested value", function()
+      local planted = "planted-" .. core.guid()
+      local value = { { status = 400, headers = { ["x-a"] = "b" },
+                        body = { error = { details = { { message = "x" .. planted .. "y" } } } } } }
+      local hits = secrets.scan(util.strings_in(value), { [planted] = true, ["absent-secret"] = true })
+      assert.equal(1, #hits)
+      assert.equal(planted, hits[1].secret)
+      assert.equal("x" .. planted .. "y", hits[1].seen)
     end)
   end)
 end)

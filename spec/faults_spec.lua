@@ -40,7 +40,7 @@ describe("faults", function()
       { "a stalled body", { action = "stall_body", stall = 2 }, "transport", "timeout", nil, { timeout = 0.6 } },
       { "malformed JSON", { action = "malformed_json" }, "decode", "invalid_json", 200 },
       { "truncated JSON", { action = "truncated_json" }, "decode", "invalid_json", 200 },
-      { "an HTML 502 page", { action = "html_502" }, "decode", "invalid_json", 502 },
+      { "an HTML 502 page", { action = "html_502" }, "graph", "http_502", 502 },
       { "a wrong Content-Type", { action = "wrong_content_type" }, "decode", "content_type", 200 },
       { "corrupt gzip", { action = "corrupt_gzip" }, "transport", "bad_encoding" },
       { "an oversized body", { action = "oversized", size = 300000 }, "transport", "too_large", nil,

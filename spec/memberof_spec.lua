@@ -184,6 +184,26 @@ describe("users.memberof", function()
     assert.equal('"displayName:tier"', query["$search"])
   end)
 
+  it("quotes each term of a search with several terms, not the whole string", function()
+    local cases = {
+      { "displayName:a OR mail:b", '"displayName:a" OR "mail:b"' },
+      { "displayName:tier AND mail:lynne", '"displayName:tier" AND "mail:lynne"' },
+      { '"displayName:a" OR mail:b', '"displayName:a" OR "mail:b"' },
+      { '"displayName:a OR b"', '"displayName:a OR b"' },
+      { "(displayName:a OR mail:b) AND description:c", '("displayName:a" OR "mail:b") AND "description:c"' },
+      { "displayName:John Smith", '"displayName:John Smith"' },
+      { "displayName:for OR", '"displayName:for OR"' },
+      { "(displayName:a(b) OR mail:c)", '("displayName:a(b)" OR "mail:c")' },
+      { " displayName:x ", ' "displayName:x" ' },
+    }
+    for _, case in ipairs(cases) do
+      emu:reset()
+      pcall(g.users.memberof, { id = fx.lynne_id, search = case[1] })   -- the emulator may refuse it
+      local _, query = first_request()
+      assert.equal(case[2], query["$search"], case[1])
+    end
+  end)
+
   it("percent-encodes query values so they cannot add parameters", function()
     util.expect_success(g.users.memberof, { id = fx.adele_id, filter = "displayName eq 'R&D $top=1'" })
     local _, query = first_request()

@@ -45,6 +45,34 @@ describe("any endpoint", function()
       assert.equal("Lab 8", emu:user_state(fx.adele_id).officeLocation)
     end)
 
+    it("sends a string body holding newlines as it is", function()
+      local g = emu:client()
+      local body = '{\n  "officeLocation": "Lab\\n9"\n}\n'
+      local ok = util.expect_success(g.request, { method = "PATCH", path = "/users/" .. fx.adele_id,
+        body = body })
+      assert.is_true(ok)
+      assert.equal(body, last_request().body)
+      assert.equal("Lab\n9", emu:user_state(fx.adele_id).officeLocation)
+      -- headers, paths and query values still refuse CR and LF
+      assert.has_error(function() g.request{ path = "/users", headers = { X = "a\nb" }, body = "a\nb" } end)
+      assert.has_error(function() g.request{ path = "/users", query = { ["$filter"] = "a\nb" } } end)
+    end)
+
+    it("takes a body with a trailing newline from msgraph request --body -", function()
+      local lua = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
+      local q = util.shell_quote
+      local cmd = ("printf '%%s\\n' %s | env -i PATH=%s AZURE_TENANT_ID=%s AZURE_CLIENT_ID=%s " ..
+        "AZURE_CLIENT_SECRET=%s GRAPH_URL=%s AZURE_AUTHORITY_HOST=%s %s %s request PATCH %s --body -")
+        :format(q('{"officeLocation":"Lab 10"}'), q(os.getenv("PATH") or "/usr/bin:/bin"),
+          q(emu.tenant_id), q(emu.client_id), q(emu.client_secret), q(emu.url), q(emu.url),
+          lua, q(util.root .. "/bin/msgraph"), q("/users/" .. fx.adele_id))
+      local out, ok = util.run(cmd)
+      require("support.secrets").observe(out)
+      assert.is_true(ok, out)
+      assert.equal('{"officeLocation":"Lab 10"}\n', last_request().body)
+      assert.equal("Lab 10", emu:user_state(fx.adele_id).officeLocation)
+    end)
+
     it("returns a non-JSON answer as its text", function()
       local g = emu:client()
       local count, response = util.expect_success(g.request, { path = "/users/$count",
@@ -196,6 +224,17 @@ describe("any endpoint", function()
       for _, token in ipairs(emu:access_tokens()) do
         for _, l in ipairs(lines) do assert.is_nil(l:find(token, 1, true)) end
       end
+    end)
+
+    it("logs a failed token request, and its retry", function()
+      local lines = {}
+      local g = emu:client{ log = function(l) lines[#lines + 1] = l end }
+      emu:fault{ target = "token", status = 503, count = 1, headers = { ["Retry-After"] = "0.05" },
+                 json = { error = "temporarily_unavailable", error_description = "AADSTS0: later" } }
+      util.expect_success(g.users.get, { id = fx.adele_id })
+      assert.matches("^graph: token request failed: auth: 503 temporarily_unavailable", lines[1])
+      assert.matches("^graph: token acquired %(token request 2%)", lines[2])
+      assert.matches("200 OK", lines[3])
     end)
 
     it("GRAPH_DEBUG=1 logs to stderr", function()

@@ -524,4 +524,137 @@ describe("retries", function()
       assert.truthy(tostring(msg):find("stall_timeout", 1, true), msg)
     end)
   end)
+
+  -- The token endpoint (issue 10): its 429 and 503 are retried after their
+  -- Retry-After within the call's budget; a redemption that never left is
+  -- retried; one that may have reached the server is never re-sent.
+  describe("the token endpoint", function()
+    local function token_fault(status, retry_after, count)
+      return { target = "token", status = status, count = count or 1,
+        headers = retry_after and { ["Retry-After"] = retry_after } or nil,
+        json = { error = status == 429 and "too_many_requests" or "temporarily_unavailable",
+                 error_description = "AADSTS90000: try again later" } }
+    end
+
+    for _, status in ipairs{ 429, 503 } do
+      it(("retries a %d after its Retry-After, and the call succeeds"):format(status), function()
+        emu:fault(token_fault(status, "0.2", 2))
+        local g, seen = recording_client{ max_retries = 3 }
+        local t0 = core.now()
+        local user = util.expect_success(get_user, g)
+        assert.equal(fx.adele_id, user.id)
+        assert.is_true(core.now() - t0 >= 0.38)
+        assert.equal(3, #emu:token_requests())
+        assert.equal(1, #user_requests())
+        assert.equal(2, #seen)
+        assert.equal(status, seen[1].status_code)
+        assert.equal(0.2, seen[1].delay)
+      end)
+    end
+
+    it("gives up after max_retries with the status and retry_after", function()
+      emu:fault(token_fault(429, "0.1", 10))
+      local err = util.expect_failure(get_user, emu:client{ max_retries = 2 })
+      assert.equal(429, err.status_code)
+      assert.equal(0.1, err.retry_after)
+      assert.equal(3, err.attempts)
+      assert.equal(3, #emu:token_requests())
+      assert.equal(0, #user_requests())
+    end)
+
+    it("returns at once when Retry-After is beyond the retry budget", function()
+      emu:fault(token_fault(503, "30", 10))
+      local t0 = core.now()
+      local err = util.expect_failure(get_user, emu:client{ retry_budget = 5 })
+      assert.is_true(core.now() - t0 < 2)
+      assert.equal(503, err.status_code)
+      assert.equal(30, err.retry_after)
+      assert.equal(1, #emu:token_requests())
+    end)
+
+    it("does not count its retries in the request's Retry-Attempt", function()
+      emu:fault(token_fault(503, "0.05", 1))
+      emu:fault(throttle(429, "0.05", 1))
+      util.expect_success(get_user, emu:client{ max_retries = 3 })
+      local reqs = user_requests()
+      assert.equal(2, #reqs)
+      assert.is_nil(reqs[1].headers["retry-attempt"])
+      assert.equal("1", reqs[2].headers["retry-attempt"])
+    end)
+
+    it("shares one retry budget with the Graph request", function()
+      emu:fault(token_fault(429, "0.05", 1))
+      emu:fault(throttle(429, "0.05", 10))
+      local err = util.expect_failure(get_user, emu:client{ max_retries = 1 })
+      assert.equal(429, err.status_code)
+      assert.equal(2, #emu:token_requests())
+      assert.equal(1, #user_requests())          -- the one retry went to the token
+    end)
+
+    it("does not retry a 500 or a refusal", function()
+      emu:fault{ target = "token", status = 500, count = 10, json = { error = "server_error" } }
+      util.expect_failure(get_user, emu:client{ max_retries = 3 })
+      assert.equal(1, #emu:token_requests())
+      emu:reset()
+      util.expect_failure(get_user, emu:client{ max_retries = 3, client_secret = "wrong" })
+      assert.equal(1, #emu:token_requests())
+    end)
+
+    it("never re-sends a redemption that may have reached the server", function()
+      emu:fault{ target = "token", action = "drop", count = 10 }
+      local g, seen = recording_client{ max_retries = 3, retry_delay = 0.01 }
+      local err = util.expect_failure(get_user, g)
+      assert.equal("transport", err.kind)
+      assert.equal(1, #emu:token_requests())
+      assert.equal(0, #seen)
+    end)
+
+    it("retries a redemption that never left (connection refused)", function()
+      local closed = emulator.closed_port()
+      local g, seen = recording_client{ login_url = "http://127.0.0.1:" .. closed,
+        max_retries = 2, retry_delay = 0.01 }
+      local err = util.expect_failure(get_user, g)
+      assert.equal("transport", err.kind)
+      assert.equal("couldnt_connect", err.code)
+      assert.equal(3, err.attempts)
+      assert.equal(2, #seen)
+      assert.equal("couldnt_connect", seen[1].code)
+      assert.equal(0, #emu:requests())
+    end)
+  end)
+
+  -- Rotated refresh tokens (issue 10): on_refresh_token hears of a rotation
+  -- before the call that caused it returns, whatever that call comes to.
+  describe("a rotated refresh token", function()
+    local outcomes = {
+      { "a 404", { status = 404 } },
+      { "a 503", { status = 503, count = 10 } },
+      { "a dropped connection", { action = "drop", count = 10 } },
+    }
+    for _, case in ipairs(outcomes) do
+      it(("reaches on_refresh_token when the call then ends in %s"):format(case[1]), function()
+        local seen = {}
+        local g = emu:client{ refresh_token = fx.seed_refresh_token, max_retries = 0,
+          on_refresh_token = function(rt) seen[#seen + 1] = rt end }
+        local f = { target = "graph", path = USER_PATH }
+        for k, v in pairs(case[2]) do f[k] = v end
+        emu:fault(f)
+        util.expect_failure(get_user, g)
+        assert.equal(1, #seen)
+        assert.are_not.equal(fx.seed_refresh_token, seen[1])
+        assert.equal(g:refresh_token(), seen[1])
+      end)
+    end
+
+    it("reaches on_refresh_token from a bulk call whose requests all fail", function()
+      local seen = {}
+      local g = emu:client{ refresh_token = fx.seed_refresh_token, max_retries = 0,
+        on_refresh_token = function(rt) seen[#seen + 1] = rt end }
+      local res, summary = g.users.get_many{ ids = { fx.missing_id, fx.missing_id } }
+      assert.same({ ok = 0, failed = 2 }, summary)
+      assert.equal(404, res[1].status_code)
+      assert.equal(1, #seen)
+      assert.equal(g:refresh_token(), seen[1])
+    end)
+  end)
 end)

@@ -209,4 +209,83 @@ describe("users", function()
       assert.equal("/v1.0/users/" .. fx.adele_id, only_graph_request().path)
     end)
   end)
+
+  -- A redirect is never success and never followed (the token would go
+  -- with it): nil, err of kind graph with the status and the Location.
+  describe("a redirect", function()
+    local ELSEWHERE = "https://attacker.example/v1.0/users/x"
+
+    local function redirect(path, status, method, json)
+      emu:fault{ target = "graph", path = path, method = method, status = status, count = 1,
+                 headers = { Location = ELSEWHERE }, json = json }
+    end
+
+    local function assert_redirect_error(err, status)
+      assert.equal("graph", err.kind)
+      assert.equal(status, err.status_code)
+      assert.equal("http_" .. status, err.code)
+      assert.equal(ELSEWHERE, err.location)
+      assert.truthy(err.message:find("not followed", 1, true), err.message)
+      assert.equal(1, #emu:graph_requests())          -- not followed, not retried
+    end
+
+    for _, status in ipairs{ 307, 308 } do
+      it(("%d to a PATCH makes users.update fail, and nothing changes"):format(status), function()
+        local before = emu:user_state(fx.adele_id).jobTitle
+        redirect("^/v1\\.0/users/" .. fx.adele_id .. "$", status, "PATCH")
+        local err = util.expect_failure(g.users.update, { id = fx.adele_id,
+          body = { jobTitle = "Redirected" } })
+        assert_redirect_error(err, status)
+        assert.equal(before, emu:user_state(fx.adele_id).jobTitle)
+      end)
+    end
+
+    it("308 on revoke_sessions is a failure, not true", function()
+      redirect("revokeSignInSessions", 308, "POST")
+      local err = util.expect_failure(g.users.revoke_sessions, { id = fx.adele_id })
+      assert_redirect_error(err, 308)
+    end)
+
+    it("302 with a JSON body is not the user", function()
+      redirect("^/v1\\.0/users/" .. fx.adele_id .. "$", 302, "GET",
+               { id = fx.adele_id, displayName = "Not Adele" })
+      local err = util.expect_failure(g.users.get, { id = fx.adele_id })
+      assert_redirect_error(err, 302)
+    end)
+
+    it("301 without a Location is still an error", function()
+      emu:fault{ target = "graph", status = 301, count = 1, body = "" }
+      local err = util.expect_failure(g.users.get, { id = fx.adele_id })
+      assert.equal("graph", err.kind)
+      assert.equal(301, err.status_code)
+      assert.is_nil(err.location)
+    end)
+  end)
+
+  describe("a huge id", function()
+    it("is refused up front with an argument error naming the field", function()
+      local big = ("a"):rep(1024 * 1024)
+      local calls = {
+        { g.users.get, "graph.users.get" }, { g.presence.get, "graph.presence.get" },
+        { g.users.memberof, "graph.users.memberof" }, { g.security.alerts.get, "graph.security.alerts.get" },
+        { g.users.revoke_sessions, "graph.users.revoke_sessions" },
+      }
+      for _, c in ipairs(calls) do
+        assert.has_error(function() c[1]{ id = big } end, c[2] .. ": field 'id' is longer than 1024 bytes")
+      end
+      assert.has_error(function() g.users.update{ id = big, body = { jobTitle = "x" } } end,
+        "graph.users.update: field 'id' is longer than 1024 bytes")
+      assert.has_error(function() g.users.get{ ["path parameters"] = { ["user id"] = big } } end,
+        "graph.users.get: field 'id' is longer than 1024 bytes")
+      local ok, msg = pcall(g.users.get, { id = big })
+      assert.is_false(ok)
+      assert.matches("graph.users.get: field 'id' is longer than 1024 bytes", msg, 1, true)
+      assert.has_error(function() g.users.get_many{ ids = { "x", big } } end,
+        "graph.users.get_many: field 'ids[2]' is longer than 1024 bytes")
+      assert.equal(0, #emu:requests())
+      -- 1024 bytes is still an id (a 404, not a raise)
+      local err = util.expect_failure(g.users.get, { id = ("b"):rep(1024) })
+      assert.equal(404, err.status_code)
+    end)
+  end)
 end)

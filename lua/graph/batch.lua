@@ -27,11 +27,34 @@ local function check_items(requests)
     local name = ("%s: requests[%d]"):format(FN, i)
     check.table(name, r, ITEM)
     check.field(name, "method", r.method, "string", true)
-    check.field(name, "url", r.url, "id", true)
+    check.field(name, "url", r.url, "url", true)
     for k, v in pairs(r.headers or {}) do
       check.field(name, "headers." .. tostring(k), v, "string", true)
     end
   end
+end
+
+-- Only a 2xx item succeeded: a 3xx is not followed, a 1xx is no answer.
+local function succeeded(status)
+  return type(status) == "number" and status >= 200 and status < 300
+end
+
+-- Every string of a table from the server, through `redact`, in place.
+local function redact_tree(t, redact)
+  for k, v in pairs(t) do
+    if type(v) == "string" then t[k] = redact(v)
+    elseif type(v) == "table" then redact_tree(v, redact) end
+  end
+end
+
+-- One item's result. A failed item's headers and body (Graph's error) are
+-- scrubbed of secrets like any error the library returns.
+local function answer(client, status, headers, body)
+  if not succeeded(status) then
+    redact_tree(headers, client.redact)
+    if type(body) == "table" then redact_tree(body, client.redact) end
+  end
+  return { status = status, headers = headers, body = body }
 end
 
 -- The body of one $batch call for the items `idx` of `requests`.
@@ -95,7 +118,7 @@ function M.run(client, a)
           retry[#retry + 1] = i
           results[i] = { status = status, headers = headers, body = item.body }
         else
-          results[i] = (status and { status = status, headers = headers, body = item.body })
+          results[i] = (status and answer(client, status, headers, item.body))
             or r.err or core.error{ kind = "decode", code = "invalid_response",
                                     message = "the batch response has no item for this request" }
           done = done + 1
@@ -105,16 +128,15 @@ function M.run(client, a)
     end
     if #retry > 0 then
       if waited + delay > client.retry_budget then break end   -- keep the 429s as results
-      client:retrying(attempts[retry[1]], { status_code = results[retry[1]].status }, delay,
-                      "POST", "$batch")
-      core.sleep(delay)
+      client:wait(attempts[retry[1]], { status_code = results[retry[1]].status }, delay,
+                  "POST", "$batch")
       waited = waited + delay
     end
     pending = retry
   end
   local ok = 0
   for i = 1, #requests do
-    if results[i].status and results[i].status < 400 then ok = ok + 1 end
+    if succeeded(results[i].status) then ok = ok + 1 end
   end
   return results, { ok = ok, failed = #requests - ok }
 end

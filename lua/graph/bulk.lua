@@ -48,7 +48,13 @@ function M.run(client, requests, opts)
       batch[k] = sent[i]
       attempts[i] = attempts[i] + 1
     end
-    local out, err = client.session:request_many(batch, opts.concurrency, true)
+    -- the token first, in Lua (retried within the budget; a rotation reported)
+    local out, err
+    out, err, retries, waited = client:authorize(retries, waited)
+    if out then
+      out, err = client.session:request_many(batch, opts.concurrency, true)
+      if client.on_refresh_token then client:notice_rotation() end   -- after, never from inside
+    end
     if not out then                      -- no token: every request of the round fails
       for _, i in ipairs(round) do
         err.attempts = attempts[i]
@@ -100,8 +106,7 @@ function M.run(client, requests, opts)
         retry = kept
       else
         retries = retries + 1
-        client:retrying(retries, sent[retry[1]].last_err or {}, delay, "*", "(bulk)")
-        core.sleep(delay)
+        client:wait(retries, sent[retry[1]].last_err or {}, delay, "*", "(bulk)")
         waited = waited + delay
       end
     end
@@ -112,7 +117,6 @@ function M.run(client, requests, opts)
     pending = retry
     for _, i in ipairs(later) do pending[#pending + 1] = i end
   end
-  client:notice_rotation()
   return results
 end
 

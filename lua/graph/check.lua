@@ -37,6 +37,8 @@ local kinds = {
   table = function(v) return type(v) == "table" end,
   ["function"] = function(v) return type(v) == "function" end,
   id = function(v) return type(v) == "string" and v ~= "" end,
+  url = function(v) return type(v) == "string" and v ~= "" end,
+  body = function(v) return type(v) == "string" or type(v) == "table" end,
   posint = function(v) return type(v) == "number" and v >= 1 and v % 1 == 0 end,
   ["string|table"] = function(v) return type(v) == "string" or type(v) == "table" end,
   ["string|boolean"] = function(v) return type(v) == "string" or type(v) == "boolean" end,
@@ -46,6 +48,8 @@ local kinds = {
 
 local descriptions = {
   id = "a non-empty string",
+  url = "a non-empty string",
+  body = "a string or a table",
   posint = "a positive integer",
   ["string|table"] = "a string or an array of strings",
   ["string|boolean"] = "a boolean",
@@ -53,9 +57,16 @@ local descriptions = {
   concurrency = "an integer from 1 to 256",
 }
 
+--- Identifiers (user ids and UPNs, alert ids, SKUs) are at most this many
+-- bytes: Graph's are far shorter (a GUID is 36, a UPN at most 113), and a
+-- larger one could only make a URL no server takes.
+M.MAX_ID = 1024
+local MAX_ID = M.MAX_ID
+
 --- Raise unless the present `value` has `kind`. The plain Lua type names are
 -- tested directly: this runs for every field of every call. A string with
--- CR, LF or NUL would split a header or a log line: refused too.
+-- CR, LF or NUL would split a header or a log line: refused too, except in
+-- a request body (kind "body"), where JSON or text may hold newlines.
 function M.value(fname, name, value, kind)
   local t, ok = type(value), true
   if kind ~= t then
@@ -65,9 +76,12 @@ function M.value(fname, name, value, kind)
     raise(("%s: field '%s' must be %s, got %s"):format(
       fname, name, descriptions[kind] or ("a " .. kind), typename(value)))
   end
-  if t == "string" and (find(value, "\r", 1, true) or find(value, "\n", 1, true)
-                        or find(value, "\0", 1, true)) then
+  if t ~= "string" or kind == "body" then return end
+  if find(value, "\r", 1, true) or find(value, "\n", 1, true) or find(value, "\0", 1, true) then
     raise(("%s: field '%s' contains CR, LF or NUL"):format(fname, name))
+  end
+  if kind == "id" and #value > MAX_ID then
+    raise(("%s: field '%s' is longer than %d bytes"):format(fname, name, MAX_ID))
   end
 end
 local check_value = M.value

@@ -4,6 +4,7 @@
 -- @module graph.cli
 local compat = require "graph.compat"
 local pretty = require "graph.pretty"
+local users = require "graph.users"
 
 local M = {}
 local unpack = table.unpack or unpack      -- Lua 5.1 and LuaJIT
@@ -185,8 +186,7 @@ end
 -- the one users.list sends (advanced queries need ConsistencyLevel: eventual).
 local function list_all(g, o)
   local advanced = o.filter or o.search or o.orderby or o.count
-  local search = o.search
-  if search and not search:find('"', 1, true) then search = '"' .. search .. '"' end
+  local search = users.search_query(o.search)
   local query = {
     { "$select", o.select }, { "$filter", o.filter }, { "$search", search },
     { "$orderby", o.orderby }, { "$top", o.top and positive_integer("top", o.top) },

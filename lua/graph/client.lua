@@ -64,6 +64,7 @@ function M.new(user)
                        os.getenv("GRAPH_DEBUG") ~= "0" and M.stderr_log) or nil,
     on_refresh_token = o.on_refresh_token,
     last_refresh_token = o.refresh_token,
+    redact = function(s) return session:redact(s) end,
   }, Client)
   return self
 end
@@ -129,11 +130,13 @@ local IDEMPOTENT = { GET = true, HEAD = true }
 local NEVER_SENT = { couldnt_connect = true, couldnt_resolve = true, proxy = true }
 local TRANSIENT = { send = true, recv = true, timeout = true }
 
-local function retryable_transport(method, err)
+-- Whether a transport failure may be retried; `idempotent` also allows a
+-- reset or a timeout before any response byte.
+local function retryable_transport(err, idempotent)
   if err.kind ~= "transport" then return false end
   if NEVER_SENT[err.code] then return true end
   if not TRANSIENT[err.code] then return false end
-  return err.request_sent == false or (IDEMPOTENT[method] and not err.response_started)
+  return err.request_sent == false or (idempotent and not err.response_started) or false
 end
 
 local function is_token_rejection(status, body)
@@ -151,16 +154,73 @@ function Client:delay(n, err)
   return ceiling * math.random()
 end
 
---- What one exchange came to: "ok"; "reauth" (Graph refused the token); or
--- an error, with whether it is worth another try.
+--- The delay before another try of what failed with `err`, when it is
+-- `retryable` and fits in the call's budget (`retries` made, `waited`
+-- seconds); else nil, with `err` marked final: its attempts, and the
+-- retry_after a retryable failure would have waited.
+function Client:next_delay(retryable, err, retries, waited, attempts)
+  local delay = retryable and self:delay(retries + 1, err)
+  if not retryable or retries >= self.max_retries or waited + delay > self.retry_budget then
+    err.attempts = attempts
+    if retryable then err.retry_after = err.retry_after or delay end
+    return nil
+  end
+  return delay
+end
+
+--- `err` with every string a user sees passed through the session's
+-- redaction (the server may echo a secret in any field or header).
+function Client:scrub(err)
+  return errors.scrub(err, self.redact)
+end
+
+-- The token endpoint's answers worth another try: it refused the request
+-- unread. A redemption that may have reached the server is never re-sent
+-- (it may have rotated the refresh token); one that never left may be.
+local TOKEN_RETRY = { [429] = true, [503] = true }
+
+local function retryable_token(self, err)
+  if err.kind == "transport" then return retryable_transport(err, false) end
+  return TOKEN_RETRY[err.status_code] and self.retry_statuses[err.status_code] or false
+end
+
+--- Make sure the session holds a usable token before a request leaves:
+-- acquire it here, in Lua, so that the token endpoint's 429 and 503 are
+-- retried after their Retry-After within the call's budget (`retries` and
+-- seconds `waited`, returned updated) and a rotated refresh token reaches
+-- on_refresh_token before the call returns, whatever it comes to.
+-- Returns true, nil, retries, waited or nil, err, retries, waited.
+function Client:authorize(retries, waited)
+  local session, tries = self.session, 0
+  while true do
+    tries = tries + 1
+    local ok, err = session:token()
+    if ok then
+      if self.on_refresh_token then self:notice_rotation() end
+      return true, nil, retries, waited
+    end
+    self:scrub(err)
+    if self.logger then self:log("graph: token request failed: %s", tostring(err)) end
+    local after = type(err.headers) == "table" and err.headers["retry-after"]
+    if after and not err.retry_after then err.retry_after = core.retry_after(after) end
+    local delay = self:next_delay(retryable_token(self, err), err, retries, waited, tries)
+    if not delay then return nil, err, retries, waited end
+    retries = retries + 1
+    self:wait(retries, err, delay, "POST", "(token)")
+    waited = waited + delay
+  end
+end
+
+--- What one exchange came to: "ok" (a 2xx); "reauth" (Graph refused the
+-- token); or an error, with whether it is worth another try. Any other
+-- status is an error, a 3xx included: redirects are never followed.
 function Client:outcome(method, status, reason, headers, body, crid)
   if not status then
-    local err = reason
-    return "error", err, retryable_transport(method, err)
+    local err = self:scrub(reason)
+    return "error", err, retryable_transport(err, IDEMPOTENT[method])
   end
-  if status < 400 then return "ok" end
-  local err = errors.from_response(status, reason, headers, body, crid,
-                                   function(s) return self.session:redact(s) end)
+  if status >= 200 and status < 300 then return "ok" end
+  local err = errors.from_response(status, reason, headers, body, crid, self.redact)
   if is_token_rejection(status, body) then return "reauth", err, false end
   return "error", err, self.retry_statuses[status] == true
 end
@@ -192,24 +252,27 @@ local function again_headers(sent, crid, retries)
   return again
 end
 
---- One logical request: returns status, reason, headers, body (status < 400),
--- attempts; or nil, err after the retries and the one
--- re-authentication allowed.
+--- One logical request: returns status, reason, headers, body (a 2xx),
+-- attempts; or nil, err after the retries and the one re-authentication
+-- allowed.
 function Client:exchange(method, url, headers, body)
   local sent = request_headers(headers, body)
   local session, fresh = self.session, not IDEMPOTENT[method]
-  local attempts, retries, waited, reauthenticated = 0, 0, 0, false
+  -- retries: of the token and of the request (one budget); resent: of the request
+  local attempts, retries, resent, waited, reauthenticated = 0, 0, 0, 0, false
   local first_crid
   while true do
-    attempts = attempts + 1
     local tokens = self.logger and session:stats().token_requests
+    local authorized, terr
+    authorized, terr, retries, waited = self:authorize(retries, waited)
+    if not authorized then return nil, terr end
+    attempts = attempts + 1
     local started = tokens and core.now()
     local status, reason, rheaders, rbody = session:request(method, url, sent, body, true, fresh)
     if tokens then
       self:log_exchange(method, url, attempts, started, status, reason, rheaders, tokens)
     end
-    if status and status < 400 then            -- the usual case, first
-      if self.on_refresh_token then self:notice_rotation() end
+    if status and status >= 200 and status < 300 then      -- the usual case, first
       return status, reason, rheaders, rbody, attempts
     end
     local crid = status and session:client_request_id() or reason.client_request_id
@@ -220,19 +283,20 @@ function Client:exchange(method, url, headers, body)
       session:drop_token()
       sent = again_headers(sent, first_crid)
     else
-      local delay = retryable and self:delay(retries + 1, err)
-      if not retryable or retries >= self.max_retries or waited + delay > self.retry_budget then
-        err.attempts = attempts
-        if retryable then err.retry_after = err.retry_after or delay end
-        return nil, err
-      end
-      retries = retries + 1
-      self:retrying(retries, err, delay, method, url)
-      core.sleep(delay)
+      local delay = self:next_delay(retryable, err, retries, waited, attempts)
+      if not delay then return nil, err end
+      retries, resent = retries + 1, resent + 1
+      self:wait(retries, err, delay, method, url)
       waited = waited + delay
-      sent = again_headers(sent, first_crid, retries)
+      sent = again_headers(sent, first_crid, resent)
     end
   end
+end
+
+--- Tell on_retry, then sleep `delay` seconds before retry number `attempt`.
+function Client:wait(attempt, err, delay, method, url)
+  self:retrying(attempt, err, delay, method, url)
+  core.sleep(delay)
 end
 
 function Client:retrying(attempt, err, delay, method, url)
@@ -244,8 +308,8 @@ end
 
 -- A success that cannot be used: a decode error, with the client-request-id.
 local function unusable(self, status, reason, headers, crid, code, message)
-  return nil, errors.decode(status, reason, headers, crid or self.session:client_request_id(),
-                            code, message)
+  return nil, self:scrub(errors.decode(status, reason, headers,
+                                       crid or self.session:client_request_id(), code, message))
 end
 
 --- The document a successful response carries: the decoded JSON, or true
@@ -297,29 +361,73 @@ function Client:owns(link)
   return link:sub(1, #self.graph_url + 1) == self.graph_url .. "/"
 end
 
-function Client:bad_link(response)
-  return errors.decode(response.status_code, response.reason, response.headers, nil,
-    "bad_next_link", "@odata.nextLink points outside the configured Graph endpoint")
+--- Pages a walk follows at most, unless the call gives `max_pages`.
+M.MAX_PAGES = 10000
+
+-- A walk that cannot go on: a decode error about the page just read.
+function Client:paging_error(response, code, message)
+  return self:scrub(errors.decode(response.status_code, response.reason, response.headers,
+                                  nil, code, message))
 end
 
---- Follow @odata.nextLink from `first` until the end, merging `value`.
--- Links must stay on this client's Graph endpoint: the token goes with them.
-function Client:follow(first, response, headers)
-  local result = first
-  local values = first.value
-  if type(values) ~= "table" then return first, response end
-  local page = first
-  while type(page["@odata.nextLink"]) == "string" do
-    local link = page["@odata.nextLink"]
-    if not self:owns(link) then
-      return nil, self:bad_link(response)
+-- Why `page` (page number `n`) cannot be walked on from: a code and a
+-- message; else nil and the next URL (nil at the end). `followed` holds
+-- the URLs already requested.
+function Client:next_link(page, n, followed)
+  local value = type(page) == "table" and page.value
+  -- an array: empty, or with a first element (an object has neither)
+  if type(value) ~= "table" or (value[1] == nil and next(value) ~= nil) then
+    return "not_a_collection", "page " .. n .. " is not a collection (it has no 'value' array)"
+  end
+  local link = page["@odata.nextLink"]
+  if link == nil then return nil, nil end
+  if type(link) ~= "string" or not self:owns(link) or find(link, "[%s%c]") then
+    return "bad_next_link", "@odata.nextLink of page " .. n .. " is not a URL on the " ..
+      "configured Graph endpoint"
+  end
+  if followed[link] then
+    return "page_loop", "@odata.nextLink of page " .. n .. " repeats a page already read"
+  end
+  return nil, link
+end
+
+--- Walk a collection from `url`, one request per step, at most `max_pages`
+-- (default M.MAX_PAGES) pages. Each step returns page, response; nil after
+-- the last page; or, once, false, err when a page fails, cannot be walked
+-- on from, or would pass max_pages (never a silent end).
+function Client:walk(url, headers, max_pages)
+  max_pages = max_pages or M.MAX_PAGES
+  local followed, n, done, last = { [url] = true }, 0, false, nil
+  return function()
+    if done or not url then return nil end
+    done = true                                  -- until this step succeeds
+    if n >= max_pages then
+      return false, self:paging_error(last, "page_limit",
+        ("the collection has more than max_pages (%d) pages"):format(max_pages))
     end
-    local err
-    page, err = self:fetch("GET", link, headers)
-    if not page then return nil, err end
-    response = err
-    if type(page.value) ~= "table" then break end
+    local page, response = self:fetch("GET", url, headers)
+    if not page then return false, response end
+    n = n + 1
+    local code, detail = self:next_link(page, n, followed)
+    if code then return false, self:paging_error(response, code, detail) end
+    url, last, done = detail, response, false
+    if url then followed[url] = true end
+    return page, response
+  end
+end
+
+--- Every page of the collection at `url` merged into the first one's
+-- `value` (all = true): result, last response; or nil, err when any page
+-- fails, never a partial `value`.
+function Client:collect(url, headers, max_pages)
+  local step = self:walk(url, headers, max_pages)
+  local result, response = step()
+  if not result then return nil, response end
+  local values = result.value
+  for page, r in step do
+    if not page then return nil, r end
     for _, item in ipairs(page.value) do values[#values + 1] = item end
+    response = r
   end
   result["@odata.nextLink"] = nil
   return result, response

@@ -10,8 +10,10 @@ local M = {}
 local FN = "graph.request"
 local SPEC = {
   method = "string", path = "string", query = "table", headers = "table",
-  body = "string|table", version = "string",
+  body = "body", version = "string",
 }
+local PAGES = { path = "string", query = "table", headers = "table", version = "string",
+                max_pages = "posint" }
 local VERSIONS = { ["v1.0"] = true, beta = true }
 
 --- One call: `path` below the version root ("/users/x"), `query` an encoded
@@ -59,11 +61,11 @@ local function query_string(q)
 end
 
 --- Validate a g.request / g.pages table; returns method, path, query, headers, body, version.
-local function prepare(fname, spec, default_method)
-  check.table(fname, spec, SPEC)
+local function prepare(fname, spec, default_method, schema)
+  check.table(fname, spec, schema or SPEC)
   local method = (spec.method or default_method):upper()
   if not method:match("^%u+$") then check.raise(fname .. ": field 'method' is not an HTTP method") end
-  local path = check.field(fname, "path", spec.path, "id", true)
+  local path = check.field(fname, "path", spec.path, "url", true)
   if path:sub(1, 1) ~= "/" or path:find("[%s?#%c]") then
     check.raise(("%s: field 'path' must start with '/' and hold no space, '?' or '#' " ..
       "(put parameters in 'query')"):format(fname))
@@ -91,42 +93,28 @@ function M.request(client, spec)
   return client:fetch(method, client:url(path, query, version), headers, body, true)
 end
 
---- for page, err in g.pages{ path =, query = } do ... end: one request per
--- page, following @odata.nextLink lazily. A failure ends the loop with
--- (false, err) as its last step.
-function M.pages(client, spec)
-  local _, path, query, headers, _, version = prepare("graph.pages", spec, "GET")
-  local url = client:url(path, query, version)
-  local finished = false
-  return function()
-    if finished or not url then return nil end
-    local page, response = client:fetch("GET", url, headers)
-    if not page then
-      finished = true
-      return false, response
-    end
-    local link = type(page) == "table" and page["@odata.nextLink"]
-    url = nil
-    if type(link) == "string" then
-      if client:owns(link) then
-        url = link
-      else                                   -- the token must not follow it elsewhere
-        finished = true
-        return false, client:bad_link(response)
-      end
-    end
-    return page, response
-  end
+-- The page iterator of a checked g.pages / g.items table.
+local function walk(fname, client, spec)
+  local _, path, query, headers, _, version = prepare(fname, spec, "GET", PAGES)
+  return client:walk(client:url(path, query, version), headers, spec.max_pages)
 end
 
---- for item, err in g.items{ path =, query = } do ... end: every element of
--- every page's `value`, fetching pages as needed.
+--- for page, err in g.pages{ path =, query =, max_pages = } do ... end:
+-- one request per page, following @odata.nextLink lazily. A failure ends
+-- the loop with (false, err) as its last step, never a silent end.
+function M.pages(client, spec)
+  return walk("graph.pages", client, spec)
+end
+
+--- for item, err in g.items{ path =, query =, max_pages = } do
+--   if not item then ... end end: every element of every page's `value`,
+-- fetching pages as needed; a failure is a last (false, err) step.
 function M.items(client, spec)
-  local next_page = M.pages(client, spec)
+  local next_page = walk("graph.items", client, spec)
   local page, i = nil, 0
   return function()
     while true do
-      if page and type(page.value) == "table" and i < #page.value then
+      if page and i < #page.value then
         i = i + 1
         return page.value[i]
       end

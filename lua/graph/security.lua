@@ -8,9 +8,10 @@ local request = require "graph.request"
 local M = {}
 
 local PATH = "/security/alerts_v2"
-local LIST = { filter = "string", top = "posint", select = "string|table", all = "boolean" }
+local LIST = { filter = "string", top = "posint", select = "string|table", all = "boolean",
+               max_pages = "posint" }
 
---- security.alerts.list{ filter =, top =, select =, all = } -> { value = {...} }, response
+--- security.alerts.list{ filter =, top =, select =, all =, max_pages = } -> { value = {...} }, response
 function M.list(client, a)
   local fn = "graph.security.alerts.list"
   a = a == nil and {} or a
@@ -20,9 +21,8 @@ function M.list(client, a)
     { "$filter", a.filter },
     { "$top", a.top and ("%d"):format(a.top) },
   }
-  local result, response = request.send(client, "GET", PATH, query)
-  if result and a.all then return client:follow(result, response) end
-  return result, response
+  if a.all then return client:collect(client:url(PATH, query), nil, a.max_pages) end
+  return request.send(client, "GET", PATH, query)
 end
 
 --- security.alerts.get{ id } -> the alert, response

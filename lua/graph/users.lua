@@ -55,13 +55,55 @@ end
 local MEMBEROF = {
   id = "id", filter = "string", search = "string", orderby = "string",
   count = "boolean", top = "posint", select = "string|table", all = "boolean",
+  max_pages = "posint",
 }
 
--- $search needs its value in double quotes: "displayName:term".
-local function quoted(search)
-  if search == nil or search:find('"', 1, true) then return search end
-  return '"' .. search .. '"'
+-- $search wants each term in double quotes, joined by AND or OR:
+-- "displayName:a" OR "mail:b". A term already quoted (or holding a quote:
+-- Graph's own syntax) stays as it is; parentheses stay outside the quotes.
+local function quote_term(term)
+  local open, inner, close = term:match("^(%s*%(*)(.-)(%)*%s*)$")
+  if inner == "" or inner:find('"', 1, true) then return term end
+  local _, opened = inner:gsub("%(", "")
+  local _, closed = inner:gsub("%)", "")
+  while opened > closed and close:sub(1, 1) == ")" do   -- "a(b)": the ")" is the term's
+    inner, close, closed = inner .. ")", close:sub(2), closed + 1
+  end
+  return open .. '"' .. inner .. '"' .. close
 end
+
+-- The next " AND " or " OR " outside double quotes, from `init`: its start
+-- and end, or nil.
+local function next_operator(s, init)
+  local quoted, i = false, init
+  while i <= #s do
+    local c = s:sub(i, i)
+    if c == '"' then
+      quoted = not quoted
+    elseif c == "\\" and quoted then
+      i = i + 1                                  -- an escaped character
+    elseif not quoted then
+      local first, last, word = s:find("^%s+(%u+)%s+", i)
+      if first and (word == "AND" or word == "OR") then return first, last end
+    end
+    i = i + 1
+  end
+end
+
+--- A $search value with each of its terms quoted, as Graph requires.
+function M.search_query(search)
+  if search == nil then return nil end
+  local parts, init = {}, 1
+  while true do
+    local first, last = next_operator(search, init)
+    parts[#parts + 1] = quote_term(search:sub(init, (first or #search + 1) - 1))
+    if not first then break end
+    parts[#parts + 1] = search:sub(first, last)
+    init = last + 1
+  end
+  return table.concat(parts)
+end
+local search_query = M.search_query
 
 -- filter, search, orderby and count are advanced queries on directory
 -- objects: Graph wants ConsistencyLevel: eventual and $count=true.
@@ -71,7 +113,7 @@ local function directory_query(fn, a)
   local query = args.query{
     { "$select", check.list(fn, "select", a.select) },
     { "$filter", a.filter },
-    { "$search", quoted(a.search) },
+    { "$search", search_query(a.search) },
     { "$orderby", a.orderby },
     { "$top", a.top and ("%d"):format(a.top) },
     { "$count", advanced and "true" or nil },
@@ -79,14 +121,14 @@ local function directory_query(fn, a)
   return query, headers
 end
 
+-- One page, or with `all` every page merged (nil, err if any fails).
 local function collection(client, fn, path, a)
   local query, headers = directory_query(fn, a)
-  local result, response = request.send(client, "GET", path, query, headers)
-  if result and a.all then return client:follow(result, response, headers) end
-  return result, response
+  if a.all then return client:collect(client:url(path, query), headers, a.max_pages) end
+  return request.send(client, "GET", path, query, headers)
 end
 
---- users.memberof{ id, filter, search, orderby, count, top, select, all }
+--- users.memberof{ id, filter, search, orderby, count, top, select, all, max_pages }
 -- -> { value = {...}, ["@odata.count"] = n? }, response
 function M.memberof(client, a)
   local fn = "graph.users.memberof"
@@ -96,10 +138,10 @@ end
 
 local LIST = {
   filter = "string", search = "string", orderby = "string", count = "boolean",
-  top = "posint", select = "string|table", all = "boolean",
+  top = "posint", select = "string|table", all = "boolean", max_pages = "posint",
 }
 
---- users.list{ filter, search, orderby, count, top, select, all }
+--- users.list{ filter, search, orderby, count, top, select, all, max_pages }
 -- -> { value = {...}, ["@odata.count"] = n? }, response
 function M.list(client, a)
   local fn = "graph.users.list"
