@@ -6,6 +6,8 @@
 #ifndef GC_MULTI_H
 #define GC_MULTI_H
 
+#include <sys/types.h>
+
 #include "gc_http.h"
 
 typedef struct gc_job {
@@ -19,6 +21,7 @@ typedef struct gc_job {
 
 typedef struct gc_multi {
   CURLM *multi; /* keeps its connections between runs */
+  pid_t pid;    /* the process multi and the slots belong to (fork) */
   gc_http *slots;
   int nslots;
 } gc_multi;

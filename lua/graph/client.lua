@@ -127,7 +127,7 @@ end
 -- fails verification fails again: never retried.
 local IDEMPOTENT = { GET = true, HEAD = true }
 local NEVER_SENT = { couldnt_connect = true, couldnt_resolve = true, proxy = true }
-local TRANSIENT = { send = true, recv = true, timeout = true }
+local TRANSIENT = { send = true, recv = true, timeout = true, mismatched_response = true }
 
 local function retryable_transport(method, err)
   if err.kind ~= "transport" then return false end
