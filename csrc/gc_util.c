@@ -306,7 +306,8 @@ int gc_random(unsigned char *out, size_t n) {
 
 
 /* Random bytes for GUIDs come from a small per-thread pool, so a request
-** costs no system call; the pool is refilled from the kernel. */
+** costs no read from the kernel; the pool is refilled from it, and emptied
+** in a child after fork(), which would otherwise repeat the parent's GUIDs. */
 #if defined(__GNUC__)
 #define GC_THREAD_LOCAL __thread
 #else
@@ -314,11 +315,17 @@ int gc_random(unsigned char *out, size_t n) {
 #endif
 static GC_THREAD_LOCAL unsigned char guid_pool[512];
 static GC_THREAD_LOCAL size_t guid_pool_left;
+static GC_THREAD_LOCAL pid_t guid_pool_pid;
 
 void gc_guid(char out[37]) {
   static const char hex[] = "0123456789abcdef";
   unsigned char *b;
   int i, j;
+  pid_t pid = getpid();
+  if (pid != guid_pool_pid) {
+    guid_pool_pid = pid;
+    guid_pool_left = 0;
+  }
   if (guid_pool_left < 16) {
     if (gc_random(guid_pool, sizeof guid_pool) != 0) { /* never expected on Linux */
       size_t k;
