@@ -57,9 +57,18 @@ typedef struct abandoned {
 static pthread_mutex_t abandoned_lock = PTHREAD_MUTEX_INITIALIZER;
 static abandoned *abandoned_list;
 
+/* Provided by LeakSanitizer when the process runs under it: an ignored
+** object counts as live, and so does everything it points to. Needed as
+** well as the list, because Lua unloads this library (and the list's root)
+** when its state closes. */
+extern void __lsan_ignore_object(const void *p) __attribute__((weak));
+
 void gc_http_abandon(void *handle) {
   abandoned *a;
-  if (handle == NULL || (a = (abandoned *)malloc(sizeof *a)) == NULL) return;
+  if (handle == NULL) return;
+  if (__lsan_ignore_object) __lsan_ignore_object(handle);
+  if ((a = (abandoned *)malloc(sizeof *a)) == NULL) return;
+  if (__lsan_ignore_object) __lsan_ignore_object(a);
   a->handle = handle;
   pthread_mutex_lock(&abandoned_lock);
   a->next = abandoned_list;
