@@ -294,7 +294,8 @@ static CURLcode setup(gc_http *h, const char *method, const char *url, struct cu
 
 
 /* The request's client-request-id, found in its header lines (each caller
-** sets one), so that the response can be checked against it. */
+** sets one), so that the response can be checked against it. Only a GUID:
+** a server may replace a value of another shape with its own. */
 static void find_crid(gc_http *h, const struct curl_slist *headers) {
   h->crid = NULL;
   h->crid_len = 0;
@@ -303,7 +304,7 @@ static void find_crid(gc_http *h, const struct curl_slist *headers) {
     size_t nlen, vlen;
     if (gc_header_split(line, strlen(line), &name, &nlen, &value, &vlen) && nlen == 17 &&
         strncasecmp(name, "client-request-id", 17) == 0) {
-      h->crid = value;
+      h->crid = vlen == 36 ? value : NULL;
       h->crid_len = vlen;
     }
   }
