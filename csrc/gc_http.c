@@ -161,10 +161,41 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 }
 
 
+/* CURLOPT_OPENSOCKETFUNCTION and CLOSESOCKETFUNCTION: keep the set of the
+** cache's sockets, for gc_http_drop_unread. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a) {
+  gc_socks *socks = (gc_socks *)ud;
+  curl_socket_t fd;
+  (void)purpose;
+  if (socks->n == socks->cap) {
+    int cap = socks->cap ? socks->cap * 2 : 8;
+    curl_socket_t *fds = (curl_socket_t *)realloc(socks->fds, (size_t)cap * sizeof *fds);
+    if (fds == NULL) return CURL_SOCKET_BAD;
+    socks->fds = fds;
+    socks->cap = cap;
+  }
+  fd = socket(a->family, a->socktype, a->protocol);
+  if (fd != CURL_SOCKET_BAD) socks->fds[socks->n++] = fd;
+  return fd;
+}
+
+static int close_socket(void *ud, curl_socket_t fd) {
+  gc_socks *socks = (gc_socks *)ud;
+  int i;
+  for (i = 0; i < socks->n; i++)
+    if (socks->fds[i] == fd) {
+      socks->fds[i] = socks->fds[--socks->n];
+      break;
+    }
+  return close(fd);
+}
+
+
 int gc_http_open(gc_http *h, const gc_http_config *cfg) {
   if (gc_http_global_init() != 0) return -1;
   h->cfg = cfg;
   h->pid = getpid();
+  h->socks = &h->own_socks;
   h->easy = curl_easy_init();
   return h->easy ? 0 : -1;
 }
@@ -174,7 +205,10 @@ int gc_http_open(gc_http *h, const gc_http_config *cfg) {
 ** to it and start over with a handle of our own. */
 static int own_handle(gc_http *h) {
   if (h->pid == getpid() && h->easy != NULL) return 0;
-  if (h->pid != getpid()) gc_http_abandon(h->easy);
+  if (h->pid != getpid()) {
+    gc_http_abandon(h->easy);
+    h->socks->n = 0; /* the parent's */
+  }
   h->pid = getpid();
   h->configured = h->plain_get = h->proxy_off = 0;
   h->bound = NULL;
@@ -191,6 +225,8 @@ void gc_http_close(gc_http *h) {
       gc_http_abandon(h->easy);
     h->easy = NULL;
   }
+  free(h->own_socks.fds); /* after the cleanup, which closes them through close_socket */
+  memset(&h->own_socks, 0, sizeof h->own_socks);
   gc_buf_free(&h->body, 1); /* may hold tokens */
   gc_buf_free(&h->head, 0);
 }
@@ -232,6 +268,10 @@ static CURLcode setup_fixed(gc_http *h) {
   SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response_bytes);
   SET(CURLOPT_WRITEFUNCTION, on_body);
   SET(CURLOPT_HEADERFUNCTION, on_header);
+  SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  SET(CURLOPT_OPENSOCKETDATA, (void *)h->socks);
+  SET(CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+  SET(CURLOPT_CLOSESOCKETDATA, (void *)h->socks);
   h->configured = 1;
   return CURLE_OK;
 }
@@ -335,19 +375,25 @@ static int request_too_large(gc_http *h, const char *url, const struct curl_slis
 ** its answer. libcurl cannot be told to drop one cached connection, and
 ** its TLS liveness check counts waiting bytes as alive: discard them and
 ** shut the socket, so that libcurl's own check finds it dead and closes it. */
-void gc_http_drop_unread(gc_http *h) {
-  curl_socket_t fd = CURL_SOCKET_BAD;
-  struct pollfd p;
-  char junk[4096];
-  if (curl_easy_getinfo(h->easy, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD)
-    return;
-  p.fd = fd;
-  p.events = POLLIN;
-  p.revents = 0;
-  if (poll(&p, 1, 0) <= 0) return;
-  while (recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0) {
+void gc_http_drop_unread(gc_socks *socks) {
+  struct pollfd p[16];
+  int i, base;
+  for (base = 0; base < socks->n; base += 16) {
+    int n = socks->n - base < 16 ? socks->n - base : 16;
+    for (i = 0; i < n; i++) {
+      p[i].fd = socks->fds[base + i];
+      p[i].events = POLLIN;
+      p[i].revents = 0;
+    }
+    if (poll(p, (nfds_t)n, 0) <= 0) continue;
+    for (i = 0; i < n; i++) {
+      char junk[4096];
+      if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      while (recv(p[i].fd, junk, sizeof junk, MSG_DONTWAIT) > 0) {
+      }
+      (void)shutdown(p[i].fd, SHUT_RDWR);
+    }
   }
-  (void)shutdown(fd, SHUT_RDWR);
 }
 
 
@@ -373,7 +419,7 @@ CURLcode gc_http_perform(gc_http *h, const char *method, const char *url,
                          struct curl_slist *headers, const char *body, size_t body_len) {
   CURLcode rc = gc_http_prepare(h, method, url, headers, body, body_len);
   if (rc == CURLE_OK) {
-    gc_http_drop_unread(h);
+    gc_http_drop_unread(h->socks);
     rc = curl_easy_perform(h->easy);
   }
   return gc_http_finish(h, rc);

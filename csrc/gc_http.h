@@ -22,8 +22,17 @@ typedef struct gc_http_config {
   size_t max_response_bytes;
 } gc_http_config;
 
+/* The sockets of a connection cache (an easy handle's, or a multi pool's),
+** recorded as libcurl opens and closes them. */
+typedef struct gc_socks {
+  curl_socket_t *fds;
+  int n, cap;
+} gc_socks;
+
 typedef struct gc_http {
   CURL *easy;
+  gc_socks own_socks; /* the easy handle's connections */
+  gc_socks *socks;    /* where this slot's connections live: own_socks or a pool's */
   const gc_http_config *cfg; /* owned by the session */
   gc_buf body;               /* response body of the last exchange */
   gc_buf head;               /* header lines of the final response */
@@ -71,10 +80,10 @@ CURLcode gc_http_finish(gc_http *h, CURLcode rc);
 CURLcode gc_http_perform(gc_http *h, const char *method, const char *url,
                          struct curl_slist *headers, const char *body, size_t body_len);
 
-/* Before reusing the slot's last connection: when bytes wait on it that no
-** request asked for, make sure libcurl closes it instead. Only while no
-** transfer runs on it (gc_multi: between runs). */
-void gc_http_drop_unread(gc_http *h);
+/* Before reusing kept connections: when bytes wait on one that no request
+** asked for, make sure libcurl closes it instead. Only while no transfer
+** runs on them (gc_multi: between runs). */
+void gc_http_drop_unread(gc_socks *socks);
 
 /* A one-line description of the last failure (never contains the URL query),
 ** and its stable code ("timeout", "mismatched_response", ...). */

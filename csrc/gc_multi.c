@@ -19,6 +19,7 @@ static void disown(gc_multi *m) {
   }
   free(m->slots);
   gc_http_abandon(m->multi);
+  m->socks.n = 0; /* the parent's */
   m->slots = NULL;
   m->nslots = 0;
   m->multi = NULL;
@@ -42,6 +43,7 @@ static int ensure_slots(gc_multi *m, const gc_http_config *cfg, int n) {
   m->slots = slots;
   for (i = m->nslots; i < n; i++) {
     if (gc_http_open(&slots[i], cfg) != 0) return -1;
+    slots[i].socks = &m->socks; /* the pool's connections, not the slot's */
     m->nslots = i + 1;
   }
   return 0;
@@ -57,6 +59,8 @@ void gc_multi_close(gc_multi *m) {
   m->nslots = 0;
   if (m->multi != NULL) curl_multi_cleanup(m->multi);
   m->multi = NULL;
+  free(m->socks.fds); /* after the cleanup, which closes them through the slots' callback */
+  memset(&m->socks, 0, sizeof m->socks);
 }
 
 
@@ -82,7 +86,7 @@ int gc_multi_run(gc_multi *m, const gc_http_config *cfg, const gc_job *jobs, int
   if (ensure_slots(m, cfg, concurrency) != 0) return -1;
   /* a previous run cut short by an error raised in `done` may have left some */
   for (i = 0; i < m->nslots; i++) curl_multi_remove_handle(m->multi, m->slots[i].easy);
-  for (i = 0; i < m->nslots; i++) gc_http_drop_unread(&m->slots[i]); /* nothing runs now */
+  gc_http_drop_unread(&m->socks); /* nothing runs now */
   curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)concurrency);
   curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)concurrency);
   job_of = (int *)malloc((size_t)concurrency * sizeof *job_of);

@@ -22,6 +22,7 @@ typedef struct gc_job {
 typedef struct gc_multi {
   CURLM *multi; /* keeps its connections between runs */
   pid_t pid;    /* the process multi and the slots belong to (fork) */
+  gc_socks socks; /* the pool's connections */
   gc_http *slots;
   int nslots;
 } gc_multi;

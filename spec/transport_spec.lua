@@ -234,6 +234,34 @@ while True:
       assert.equal(2, emu:stats().connections)
     end)
 
+    it("a pool connection with unread input is not reused by the next request_many", function()
+      local g = emu:client{ max_retries = 0 }
+      util.expect_success(g.users.get_many, { ids = { fx.adele_id }, concurrency = 1 })
+      emu:fault{ path = USER_PATH, action = "extra_response", count = 1,
+        headers = { ["client-request-id"] = require("cjson").null } }
+      util.expect_success(g.users.get_many, { ids = { fx.adele_id }, concurrency = 1 })
+      core.sleep(0.3)
+      local res = util.expect_success(g.users.get_many, { ids = { fx.lynne_id, fx.adele_id }, concurrency = 1 })
+      assert.equal(fx.lynne_id, res[1].id)
+      assert.equal(fx.adele_id, res[2].id)
+    end)
+
+    it("over TLS too: a stray answer is discarded, the next ones are right", function()
+      local tls = emulator.start{ tls = "server" }
+      finally(function() tls:stop() end)
+      local g = tls:client{ retry_delay = 0.01 }
+      util.expect_success(get_user, g)
+      tls:fault{ path = USER_PATH, action = "extra_response", count = 1,
+        headers = { ["client-request-id"] = require("cjson").null } }
+      util.expect_success(get_user, g)
+      core.sleep(0.3)
+      ids_in_turn(g, 2)
+      tls:fault(LATE_EXTRA)
+      util.expect_success(get_user, g)
+      ids_in_turn(g, 4)
+      assert.equal(3, tls:stats().connections)
+    end)
+
     it("keep-alive stays: ten sequential GETs use one connection", function()
       local g = emu:client()
       ids_in_turn(g, 10)
