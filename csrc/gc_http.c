@@ -357,12 +357,12 @@ static int request_too_large(gc_http *h, const char *url, const struct curl_slis
   for (; headers != NULL && total <= GC_MAX_REQHEAD; headers = headers->next)
     total += strlen(headers->data) + 2;
   if (ulen > GC_MAX_URL) {
-    (void)snprintf(h->errbuf, sizeof h->errbuf, "URL of %zu bytes refused (the limit is %d)", ulen,
+    (void)snprintf(h->errbuf, sizeof h->errbuf, "URL of %zu bytes refused (the limit is %zu)", ulen,
                    GC_MAX_URL);
     return 1;
   }
   if (total > GC_MAX_REQHEAD) {
-    (void)snprintf(h->errbuf, sizeof h->errbuf, "request head over %d bytes refused",
+    (void)snprintf(h->errbuf, sizeof h->errbuf, "request head over %zu bytes refused",
                    GC_MAX_REQHEAD);
     return 1;
   }
@@ -430,7 +430,8 @@ CURLcode gc_http_perform(gc_http *h, const char *method, const char *url,
 static int head_complete(const gc_buf *head) {
   const char *d = head->data;
   size_t n = head->len;
-  return n >= 2 && d[n - 1] == '\n' && (d[n - 2] == '\n' || (n >= 3 && d[n - 2] == '\r' && d[n - 3] == '\n'));
+  return n >= 2 && d[n - 1] == '\n' &&
+         (d[n - 2] == '\n' || (n >= 3 && d[n - 2] == '\r' && d[n - 3] == '\n'));
 }
 
 

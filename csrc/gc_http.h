@@ -31,8 +31,8 @@ typedef struct gc_socks {
 
 typedef struct gc_http {
   CURL *easy;
-  gc_socks own_socks; /* the easy handle's connections */
-  gc_socks *socks;    /* where this slot's connections live: own_socks or a pool's */
+  gc_socks own_socks;        /* the easy handle's connections */
+  gc_socks *socks;           /* where this slot's connections live: own_socks or a pool's */
   const gc_http_config *cfg; /* owned by the session */
   gc_buf body;               /* response body of the last exchange */
   gc_buf head;               /* header lines of the final response */
@@ -44,22 +44,22 @@ typedef struct gc_http {
   pid_t pid;                 /* the process the handles belong to (fork) */
   const char *crid;          /* the request's client-request-id (in its header list) */
   size_t crid_len;
-  const char *code;          /* the last failure's code when no CURLcode says it */
+  const char *code; /* the last failure's code when no CURLcode says it */
   long status;
   int sent;    /* any request byte went out */
   int started; /* any response byte came back */
   int too_large;
   int nomem;
   int stalled;
-  int mismatch; /* the response answers another request */
+  int mismatch;     /* the response answers another request */
   double last_byte; /* monotonic time the last response byte arrived */
   char errbuf[CURL_ERROR_SIZE];
 } gc_http;
 
 /* Longest URL and request head sent: past these libcurl itself fails with
 ** an "Out of memory" that cannot be told from a real one. */
-#define GC_MAX_URL     (64 * 1024)
-#define GC_MAX_REQHEAD (256 * 1024)
+#define GC_MAX_URL     ((size_t)64 * 1024)
+#define GC_MAX_REQHEAD ((size_t)256 * 1024)
 
 int gc_http_global_init(void); /* once per process, thread-safe */
 

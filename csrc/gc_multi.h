@@ -20,8 +20,8 @@ typedef struct gc_job {
 } gc_job;
 
 typedef struct gc_multi {
-  CURLM *multi; /* keeps its connections between runs */
-  pid_t pid;    /* the process multi and the slots belong to (fork) */
+  CURLM *multi;   /* keeps its connections between runs */
+  pid_t pid;      /* the process multi and the slots belong to (fork) */
   gc_socks socks; /* the pool's connections */
   gc_http *slots;
   int nslots;

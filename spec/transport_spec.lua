@@ -184,12 +184,20 @@ while True:
     -- stall: the extra answer comes 0.3 s after the real one, so the next
     -- request has left by then and is handed it
     local LATE_EXTRA = { path = USER_PATH, action = "extra_response", stall = 0.3, count = 1 }
+    -- no stall, no client-request-id: it waits on the connection, unrecognisable
+    local ANONYMOUS_EXTRA = { path = USER_PATH, action = "extra_response", count = 1,
+      headers = { ["client-request-id"] = require("cjson").null } }
+
+    -- a GET, then one answered with the fault's extra response
+    local function stray_answer(g, fault, e)
+      util.expect_success(get_user, g)
+      ;(e or emu):fault(fault)
+      util.expect_success(get_user, g)
+    end
 
     it("an extra response after a complete one is discarded, and no later answer shifts", function()
       local g = emu:client{ retry_delay = 0.01 }
-      util.expect_success(get_user, g)
-      emu:fault(LATE_EXTRA)
-      util.expect_success(get_user, g)
+      stray_answer(g, LATE_EXTRA)
       local user = util.expect_success(get_user, g, fx.lynne_id)
       assert.equal(fx.lynne_id, user.id)
       assert.equal(2, #emu:requests_to("/v1.0/users/" .. fx.lynne_id, "GET"), "mismatched, then retried")
@@ -198,9 +206,7 @@ while True:
 
     it("an answer with another request's client-request-id is nil, err mismatched_response", function()
       local g = emu:client{ max_retries = 0 }
-      util.expect_success(get_user, g)
-      emu:fault(LATE_EXTRA)
-      util.expect_success(get_user, g)
+      stray_answer(g, LATE_EXTRA)
       local err = util.expect_failure(get_user, g, fx.lynne_id)
       assert.equal("transport", err.kind)
       assert.equal("mismatched_response", err.code)
@@ -213,9 +219,7 @@ while True:
 
     it("a write is never handed another request's answer: it goes on a connection of its own", function()
       local g = emu:client{ retry_delay = 0.01 }
-      util.expect_success(get_user, g)
-      emu:fault(LATE_EXTRA)
-      util.expect_success(get_user, g)
+      stray_answer(g, LATE_EXTRA)
       assert.is_true(util.expect_success(g.users.update, { id = fx.lynne_id, body = { jobTitle = "Once" } }))
       assert.equal(1, #emu:requests_to("/v1.0/users/" .. fx.lynne_id, "PATCH"))
       assert.equal("Once", emu:user_state(fx.lynne_id).jobTitle)
@@ -224,10 +228,7 @@ while True:
 
     it("a kept connection with unread input is not reused, even without a client-request-id", function()
       local g = emu:client{ max_retries = 0 }
-      util.expect_success(get_user, g)
-      emu:fault{ path = USER_PATH, action = "extra_response", count = 1,
-        headers = { ["client-request-id"] = require("cjson").null } }
-      util.expect_success(get_user, g)
+      stray_answer(g, ANONYMOUS_EXTRA)
       core.sleep(0.3) -- the unsolicited answer is waiting on the connection
       local user = util.expect_success(get_user, g, fx.lynne_id)
       assert.equal(fx.lynne_id, user.id)
@@ -237,8 +238,7 @@ while True:
     it("a pool connection with unread input is not reused by the next request_many", function()
       local g = emu:client{ max_retries = 0 }
       util.expect_success(g.users.get_many, { ids = { fx.adele_id }, concurrency = 1 })
-      emu:fault{ path = USER_PATH, action = "extra_response", count = 1,
-        headers = { ["client-request-id"] = require("cjson").null } }
+      emu:fault(ANONYMOUS_EXTRA)
       util.expect_success(g.users.get_many, { ids = { fx.adele_id }, concurrency = 1 })
       core.sleep(0.3)
       local res = util.expect_success(g.users.get_many, { ids = { fx.lynne_id, fx.adele_id }, concurrency = 1 })
@@ -250,14 +250,10 @@ while True:
       local tls = emulator.start{ tls = "server" }
       finally(function() tls:stop() end)
       local g = tls:client{ retry_delay = 0.01 }
-      util.expect_success(get_user, g)
-      tls:fault{ path = USER_PATH, action = "extra_response", count = 1,
-        headers = { ["client-request-id"] = require("cjson").null } }
-      util.expect_success(get_user, g)
+      stray_answer(g, ANONYMOUS_EXTRA, tls)
       core.sleep(0.3)
       ids_in_turn(g, 2)
-      tls:fault(LATE_EXTRA)
-      util.expect_success(get_user, g)
+      stray_answer(g, LATE_EXTRA, tls)
       ids_in_turn(g, 4)
       assert.equal(3, tls:stats().connections)
     end)
