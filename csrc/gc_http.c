@@ -194,7 +194,7 @@ static int close_socket(void *ud, curl_socket_t fd) {
 int gc_http_open(gc_http *h, const gc_http_config *cfg) {
   if (gc_http_global_init() != 0) return -1;
   h->cfg = cfg;
-  h->pid = getpid();
+  h->forks = gc_forks();
   h->socks = &h->own_socks;
   h->easy = curl_easy_init();
   return h->easy ? 0 : -1;
@@ -204,12 +204,12 @@ int gc_http_open(gc_http *h, const gc_http_config *cfg) {
 /* After fork(), the handle and its connections are the parent's: leave them
 ** to it and start over with a handle of our own. */
 static int own_handle(gc_http *h) {
-  if (h->pid == getpid() && h->easy != NULL) return 0;
-  if (h->pid != getpid()) {
+  if (h->forks == gc_forks() && h->easy != NULL) return 0;
+  if (h->forks != gc_forks()) {
     gc_http_abandon(h->easy);
     h->socks->n = 0; /* the parent's */
   }
-  h->pid = getpid();
+  h->forks = gc_forks();
   h->configured = h->plain_get = h->proxy_off = 0;
   h->bound = NULL;
   h->easy = curl_easy_init();
@@ -219,7 +219,7 @@ static int own_handle(gc_http *h) {
 
 void gc_http_close(gc_http *h) {
   if (h->easy != NULL) {
-    if (h->pid == getpid())
+    if (h->forks == gc_forks())
       curl_easy_cleanup(h->easy);
     else
       gc_http_abandon(h->easy);

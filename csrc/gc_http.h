@@ -6,8 +6,6 @@
 #ifndef GC_HTTP_H
 #define GC_HTTP_H
 
-#include <sys/types.h>
-
 #include <curl/curl.h>
 #include "gc_util.h"
 
@@ -41,7 +39,7 @@ typedef struct gc_http {
   const void *bound;         /* where libcurl's callback data points: this slot, until it moves */
   int plain_get;             /* the last exchange was a GET on a kept connection */
   int proxy_off;             /* CURLOPT_PROXY is "" for the current plain-http URL */
-  pid_t pid;                 /* the process the handles belong to (fork) */
+  unsigned long forks;       /* gc_forks() when the handle was made (fork) */
   const char *crid;          /* the request's client-request-id (in its header list) */
   size_t crid_len;
   const char *code; /* the last failure's code when no CURLcode says it */

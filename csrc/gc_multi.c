@@ -3,7 +3,6 @@
 */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "gc_multi.h"
 
@@ -30,10 +29,10 @@ static void disown(gc_multi *m) {
 static int ensure_slots(gc_multi *m, const gc_http_config *cfg, int n) {
   gc_http *slots;
   int i;
-  if (m->multi != NULL && m->pid != getpid()) disown(m);
+  if (m->multi != NULL && m->forks != gc_forks()) disown(m);
   if (m->multi == NULL) {
     if (gc_http_global_init() != 0 || (m->multi = curl_multi_init()) == NULL) return -1;
-    m->pid = getpid();
+    m->forks = gc_forks();
   }
   if (n <= m->nslots) return 0;
   slots = (gc_http *)calloc((size_t)n, sizeof *slots);
@@ -52,7 +51,7 @@ static int ensure_slots(gc_multi *m, const gc_http_config *cfg, int n) {
 
 void gc_multi_close(gc_multi *m) {
   int i;
-  if (m->multi != NULL && m->pid != getpid()) disown(m);
+  if (m->multi != NULL && m->forks != gc_forks()) disown(m);
   for (i = 0; i < m->nslots; i++) gc_http_close(&m->slots[i]);
   free(m->slots);
   m->slots = NULL;

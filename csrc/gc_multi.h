@@ -6,8 +6,6 @@
 #ifndef GC_MULTI_H
 #define GC_MULTI_H
 
-#include <sys/types.h>
-
 #include "gc_http.h"
 
 typedef struct gc_job {
@@ -20,9 +18,9 @@ typedef struct gc_job {
 } gc_job;
 
 typedef struct gc_multi {
-  CURLM *multi;   /* keeps its connections between runs */
-  pid_t pid;      /* the process multi and the slots belong to (fork) */
-  gc_socks socks; /* the pool's connections */
+  CURLM *multi;        /* keeps its connections between runs */
+  unsigned long forks; /* gc_forks() when multi and the slots were made */
+  gc_socks socks;      /* the pool's connections */
   gc_http *slots;
   int nslots;
 } gc_multi;
