@@ -320,11 +320,16 @@ while True:
       s:close()
     end)
 
-    it("a 1 MiB URL is too_large and never sent", function()
+    it("a 1 MiB URL is too_large and never sent, and so is a huge request head", function()
       local s = core.session{ timeout = 5 }
       local status, err = s:request("GET", emu.url .. "/v1.0/users/" .. ("a"):rep(1024 * 1024), {}, nil, false)
       assert.is_nil(status)
       assert.equal("transport", err.kind)
+      assert.equal("too_large", err.code)
+      assert.is_false(err.request_sent)
+      -- so is a request head over 256 KiB (a caller's header)
+      status, err = s:request("GET", emu.url .. "/v1.0/users/x", { ["X-Big"] = ("b"):rep(300 * 1024) }, nil, false)
+      assert.is_nil(status)
       assert.equal("too_large", err.code)
       assert.is_false(err.request_sent)
       -- the same session works afterwards
