@@ -24,7 +24,7 @@
   X(CURLE_PARTIAL_FILE, "recv")                    \
   X(CURLE_HTTP2, "recv")                           \
   X(CURLE_HTTP2_STREAM, "recv")                    \
-  X(CURLE_WEIRD_SERVER_REPLY, "recv")              \
+  X(CURLE_WEIRD_SERVER_REPLY, "bad_response")      \
   X(CURLE_BAD_CONTENT_ENCODING, "bad_encoding")    \
   X(CURLE_FILESIZE_EXCEEDED, "too_large")          \
   X(CURLE_URL_MALFORMAT, "bad_url")                \

@@ -20,8 +20,17 @@ typedef struct gc_http_config {
   size_t max_response_bytes;
 } gc_http_config;
 
+/* The sockets of a connection cache (an easy handle's, or a multi pool's),
+** recorded as libcurl opens and closes them. */
+typedef struct gc_socks {
+  curl_socket_t *fds;
+  int n, cap;
+} gc_socks;
+
 typedef struct gc_http {
   CURL *easy;
+  gc_socks own_socks;        /* the easy handle's connections */
+  gc_socks *socks;           /* where this slot's connections live: own_socks or a pool's */
   const gc_http_config *cfg; /* owned by the session */
   gc_buf body;               /* response body of the last exchange */
   gc_buf head;               /* header lines of the final response */
@@ -29,17 +38,33 @@ typedef struct gc_http {
   int configured;            /* the options fixed for the slot's life are set */
   const void *bound;         /* where libcurl's callback data points: this slot, until it moves */
   int plain_get;             /* the last exchange was a GET on a kept connection */
+  int proxy_off;             /* CURLOPT_PROXY is "" for the current plain-http URL */
+  unsigned long forks;       /* gc_forks() when the handle was made (fork) */
+  const char *crid;          /* the request's client-request-id (in its header list) */
+  size_t crid_len;
+  const char *code; /* the last failure's code when no CURLcode says it */
   long status;
   int sent;    /* any request byte went out */
   int started; /* any response byte came back */
   int too_large;
   int nomem;
   int stalled;
+  int mismatch;     /* the response answers another request */
   double last_byte; /* monotonic time the last response byte arrived */
   char errbuf[CURL_ERROR_SIZE];
 } gc_http;
 
+/* Longest URL and request head sent: past these libcurl itself fails with
+** an "Out of memory" that cannot be told from a real one. */
+#define GC_MAX_URL     ((size_t)64 * 1024)
+#define GC_MAX_REQHEAD ((size_t)256 * 1024)
+
 int gc_http_global_init(void); /* once per process, thread-safe */
+
+/* Keep a handle inherited through fork() alive and unused: cleaning it up
+** would close the parent's connections (TLS close_notify). Kept reachable,
+** so leak checkers do not count it. */
+void gc_http_abandon(void *handle);
 void gc_http_config_free(gc_http_config *cfg);
 int gc_http_open(gc_http *h, const gc_http_config *cfg); /* 0 or -1 */
 void gc_http_close(gc_http *h);
@@ -53,8 +78,15 @@ CURLcode gc_http_finish(gc_http *h, CURLcode rc);
 CURLcode gc_http_perform(gc_http *h, const char *method, const char *url,
                          struct curl_slist *headers, const char *body, size_t body_len);
 
-/* A one-line description of the last failure (never contains the URL query). */
+/* Before reusing kept connections: when bytes wait on one that no request
+** asked for, make sure libcurl closes it instead. Only while no transfer
+** runs on them (gc_multi: between runs). */
+void gc_http_drop_unread(gc_socks *socks);
+
+/* A one-line description of the last failure (never contains the URL query),
+** and its stable code ("timeout", "mismatched_response", ...). */
 const char *gc_http_strerror(gc_http *h, CURLcode rc);
+const char *gc_http_code(const gc_http *h, CURLcode rc);
 
 /* Reason phrase for a status when the server sent none (HTTP/2). */
 const char *gc_http_reason(long status);

@@ -7,12 +7,32 @@
 #include "gc_multi.h"
 
 
+/* After fork(), the pool and its connections are the parent's: abandon the
+** handles (see gc_http_abandon), free only our own memory, start afresh. */
+static void disown(gc_multi *m) {
+  int i;
+  for (i = 0; i < m->nslots; i++) {
+    gc_http_abandon(m->slots[i].easy);
+    m->slots[i].easy = NULL;
+    gc_http_close(&m->slots[i]);
+  }
+  free(m->slots);
+  gc_http_abandon(m->multi);
+  m->socks.n = 0; /* the parent's */
+  m->slots = NULL;
+  m->nslots = 0;
+  m->multi = NULL;
+}
+
+
 /* Grow the pool to n slots; slots keep their easy handles between runs. */
 static int ensure_slots(gc_multi *m, const gc_http_config *cfg, int n) {
   gc_http *slots;
   int i;
+  if (m->multi != NULL && m->forks != gc_forks()) disown(m);
   if (m->multi == NULL) {
     if (gc_http_global_init() != 0 || (m->multi = curl_multi_init()) == NULL) return -1;
+    m->forks = gc_forks();
   }
   if (n <= m->nslots) return 0;
   slots = (gc_http *)calloc((size_t)n, sizeof *slots);
@@ -22,6 +42,7 @@ static int ensure_slots(gc_multi *m, const gc_http_config *cfg, int n) {
   m->slots = slots;
   for (i = m->nslots; i < n; i++) {
     if (gc_http_open(&slots[i], cfg) != 0) return -1;
+    slots[i].socks = &m->socks; /* the pool's connections, not the slot's */
     m->nslots = i + 1;
   }
   return 0;
@@ -30,12 +51,15 @@ static int ensure_slots(gc_multi *m, const gc_http_config *cfg, int n) {
 
 void gc_multi_close(gc_multi *m) {
   int i;
+  if (m->multi != NULL && m->forks != gc_forks()) disown(m);
   for (i = 0; i < m->nslots; i++) gc_http_close(&m->slots[i]);
   free(m->slots);
   m->slots = NULL;
   m->nslots = 0;
   if (m->multi != NULL) curl_multi_cleanup(m->multi);
   m->multi = NULL;
+  free(m->socks.fds); /* after the cleanup, which closes them through the slots' callback */
+  memset(&m->socks, 0, sizeof m->socks);
 }
 
 
@@ -61,6 +85,7 @@ int gc_multi_run(gc_multi *m, const gc_http_config *cfg, const gc_job *jobs, int
   if (ensure_slots(m, cfg, concurrency) != 0) return -1;
   /* a previous run cut short by an error raised in `done` may have left some */
   for (i = 0; i < m->nslots; i++) curl_multi_remove_handle(m->multi, m->slots[i].easy);
+  gc_http_drop_unread(&m->socks); /* nothing runs now */
   curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)concurrency);
   curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)concurrency);
   job_of = (int *)malloc((size_t)concurrency * sizeof *job_of);

@@ -18,7 +18,9 @@ typedef struct gc_job {
 } gc_job;
 
 typedef struct gc_multi {
-  CURLM *multi; /* keeps its connections between runs */
+  CURLM *multi;        /* keeps its connections between runs */
+  unsigned long forks; /* gc_forks() when multi and the slots were made */
+  gc_socks socks;      /* the pool's connections */
   gc_http *slots;
   int nslots;
 } gc_multi;

@@ -190,10 +190,12 @@ static int post_form(lua_State *L, gc_oauth *o, gc_http *h, const char *url, con
   }
   hdrs = t;
   o->token_requests++;
+  h->fresh = 1; /* a redemption is never silently re-sent on a kept connection that died */
   rc = gc_http_perform(h, "POST", url, hdrs, form->data, form->len);
+  h->fresh = 0;
   curl_slist_free_all(hdrs);
   if (rc != CURLE_OK) {
-    gc_err_push(L, "transport", gc_err_curlcode(rc), gc_http_strerror(h, rc));
+    gc_err_push(L, "transport", gc_http_code(h, rc), gc_http_strerror(h, rc));
     gc_err_setstring(L, "client_request_id", crid);
     return 2;
   }

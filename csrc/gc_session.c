@@ -303,6 +303,18 @@ static int has_space_or_ctl(const char *s, size_t n) {
 }
 
 
+/* Push nil, err for a transport failure of the exchange in h. */
+static int push_transport_error(lua_State *L, gc_http *h, CURLcode rc, const char *crid) {
+  gc_err_push(L, "transport", gc_http_code(h, rc), gc_http_strerror(h, rc));
+  gc_err_setstring(L, "client_request_id", crid);
+  lua_pushboolean(L, h->sent); /* lets callers retry what never left */
+  lua_setfield(L, -2, "request_sent");
+  lua_pushboolean(L, h->started);
+  lua_setfield(L, -2, "response_started");
+  return 2;
+}
+
+
 /* s:request(method, url, headers, body, use_auth, fresh)
 **   -> status, reason, headers, body  |  nil, err
 ** fresh: use a new connection (writes: libcurl must not re-send them). */
@@ -337,15 +349,7 @@ static int session_request(lua_State *L) {
   s->http.fresh = fresh;
   rc = gc_http_perform(&s->http, method, url, gc_hlist_link(&s->headers), body, blen);
   gc_hlist_reset(&s->headers); /* wiped: a caller's header may be a secret too */
-  if (rc != CURLE_OK) {
-    gc_err_push(L, "transport", gc_err_curlcode(rc), gc_http_strerror(&s->http, rc));
-    gc_err_setstring(L, "client_request_id", s->last_crid);
-    lua_pushboolean(L, s->http.sent); /* lets callers retry what never left */
-    lua_setfield(L, -2, "request_sent");
-    lua_pushboolean(L, s->http.started);
-    lua_setfield(L, -2, "response_started");
-    return 2;
-  }
+  if (rc != CURLE_OK) return push_transport_error(L, &s->http, rc, s->last_crid);
   lua_pushinteger(L, s->http.status);
   gc_headers_push(L, s->http.head.data, s->http.head.len, 1, &s->hcache);
   if (lua_rawlen(L, -2) == 0) { /* HTTP/2 has no reason phrase */
@@ -399,12 +403,7 @@ static int job_done(void *ud, int job, gc_http *h, CURLcode rc) {
   lua_State *L = c->L;
   lua_createtable(L, 0, 4);
   if (rc != CURLE_OK) {
-    gc_err_push(L, "transport", gc_err_curlcode(rc), gc_http_strerror(h, rc));
-    gc_err_setstring(L, "client_request_id", c->jobs->crids[job]);
-    lua_pushboolean(L, h->sent);
-    lua_setfield(L, -2, "request_sent");
-    lua_pushboolean(L, h->started);
-    lua_setfield(L, -2, "response_started");
+    push_transport_error(L, h, rc, c->jobs->crids[job]);
     lua_setfield(L, -3, "err");
     lua_pop(L, 1); /* the nil */
   } else {

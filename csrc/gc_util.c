@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,8 +306,27 @@ int gc_random(unsigned char *out, size_t n) {
 }
 
 
+static volatile unsigned long forks;
+static pthread_once_t forks_once = PTHREAD_ONCE_INIT;
+
+static void count_fork(void) {
+  forks++;
+}
+
+/* glibc drops the handler when the library is unloaded */
+static void watch_forks(void) {
+  (void)pthread_atfork(NULL, NULL, count_fork);
+}
+
+unsigned long gc_forks(void) {
+  pthread_once(&forks_once, watch_forks);
+  return forks;
+}
+
+
 /* Random bytes for GUIDs come from a small per-thread pool, so a request
-** costs no system call; the pool is refilled from the kernel. */
+** costs no read from the kernel; the pool is refilled from it, and emptied
+** in a child after fork(), which would otherwise repeat the parent's GUIDs. */
 #if defined(__GNUC__)
 #define GC_THREAD_LOCAL __thread
 #else
@@ -314,11 +334,17 @@ int gc_random(unsigned char *out, size_t n) {
 #endif
 static GC_THREAD_LOCAL unsigned char guid_pool[512];
 static GC_THREAD_LOCAL size_t guid_pool_left;
+static GC_THREAD_LOCAL unsigned long guid_pool_forks;
 
 void gc_guid(char out[37]) {
   static const char hex[] = "0123456789abcdef";
   unsigned char *b;
   int i, j;
+  unsigned long f = gc_forks();
+  if (f != guid_pool_forks) {
+    guid_pool_forks = f;
+    guid_pool_left = 0;
+  }
   if (guid_pool_left < 16) {
     if (gc_random(guid_pool, sizeof guid_pool) != 0) { /* never expected on Linux */
       size_t k;

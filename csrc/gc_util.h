@@ -38,6 +38,11 @@ int gc_redact(gc_buf *buf, const char *secret);
 double gc_parse_retry_after(const char *value, double now);
 
 int gc_random(unsigned char *out, size_t n);
+
+/* How many fork()s made this process from the one that loaded the library:
+** 0 there, 1 in a child, ... A number that changed means that whatever was
+** set up before belongs to a parent. No system call (pthread_atfork). */
+unsigned long gc_forks(void);
 void gc_guid(char out[37]);
 double gc_monotonic(void);
 double gc_walltime(void);

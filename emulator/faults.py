@@ -7,6 +7,7 @@ interface the server hands to perform().
 """
 
 import collections
+import http
 import re
 import threading
 import time
@@ -15,7 +16,7 @@ from wire import Response, http_date, json_bytes
 
 ACTIONS = ("respond", "drop", "drop_mid_headers", "drop_mid_body", "stall_body",
            "malformed_json", "truncated_json", "html_502", "wrong_content_type", "corrupt_gzip",
-           "oversized")
+           "oversized", "extra_response", "slow_headers", "giant_header", "bad_status_line")
 TARGETS = ("graph", "token", "any", "batch_item")
 
 GATEWAY_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -252,7 +253,65 @@ def perform(fault, io):
     if action == "oversized":
         send_oversized(io, fault.size)
         return 200
+
+    if action == "extra_response":
+        # The real response, then a second full one nobody asked for (after
+        # `stall` seconds when given): a copy, with the fault's status, body
+        # and headers applied (a null header removes it).
+        resp = io.real()
+        io.send(resp)
+        if "stall" in fault.spec:
+            time.sleep(fault.stall)
+        extra = Response(resp.status, resp.headers, resp.body, chunked=resp.chunked)
+        io.send(respond(fault, lambda: extra, io.error))
+        return resp.status
+
+    if action == "slow_headers":
+        # A steady trickle: the status line, then one header line every 0.3 s
+        # for `stall` seconds, then the real response's own fields and body.
+        resp = with_json_body(io.real(), io)
+        io.send_raw(b"HTTP/1.1 %d %s\r\n" % (resp.status, reason(resp.status)))
+        deadline = time.monotonic() + fault.stall
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            io.send_raw(b"X-Slow-%d: %s\r\n" % (n, b"y" * 16))
+            time.sleep(0.3)
+        io.send_raw(fields(resp.headers, len(resp.body)) + resp.body)
+        return resp.status
+
+    if action == "giant_header":
+        # One header line of `size` bytes (libcurl refuses lines over 100 KiB).
+        resp = with_json_body(io.real(), io)
+        resp.headers.append(("X-Giant", "g" * fault.size))
+        resp.chunked = False
+        io.send(resp, compress=False)
+        return resp.status
+
+    if action == "bad_status_line":
+        # A status line that is not HTTP/1.x (the fault's body, by default an
+        # unknown version), then an ordinary head and body.
+        resp = with_json_body(io.real(), io)
+        line = (fault.body if fault.body is not None else "HTTP/1.7 200 OK").encode("latin-1")
+        io.send_raw(line + b"\r\n" + fields(resp.headers, len(resp.body)) + resp.body)
+        io.abort()
+        return "bad_status_line"
     raise AssertionError(action)
+
+
+def fields(headers, length):
+    """The field lines and blank line of a head, with Content-Length: length."""
+    lines = ["%s: %s\r\n" % (k, v) for k, v in headers
+             if k.lower() not in ("content-length", "transfer-encoding")]
+    lines.append("Content-Length: %d\r\n\r\n" % length)
+    return "".join(lines).encode("latin-1", errors="replace")
+
+
+def reason(status):
+    try:
+        return http.HTTPStatus(status).phrase.encode("latin-1")
+    except ValueError:
+        return b"Unknown"
 
 
 def respond(fault, real, error):

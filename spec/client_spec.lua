@@ -253,19 +253,16 @@ describe("graph.client", function()
       assert.equal(3, #emu:token_requests())
     end)
 
-    it("route requests through http_proxy", function()
+    it("never route plain-http requests through http_proxy (the token would be in clear)", function()
+      -- https ones use it through CONNECT: transport_spec.lua
       local g = graph.client{
         tenant_id = fx.tenant_id, client_id = fx.client_id, client_secret = fx.client_secret,
-        -- loopback addresses nothing listens on: only the proxy can answer
-        url = "http://127.0.0.2:1", login_url = "http://127.0.0.3:1",
-        http_proxy = emu.url, max_retries = 0, timeout = 5,
+        url = emu.url, login_url = emu.url, http_proxy = emu.url, max_retries = 0, timeout = 5,
       }
-      assert.has_no.errors(function() g.users.get{ id = fx.adele_id } end)
-      local via_proxy = false
+      util.expect_success(g.users.get, { id = fx.adele_id })
       for _, r in ipairs(emu:requests()) do
-        if r.path:find("^http://127%.0%.0%.[23]:1/") then via_proxy = true end
+        assert.is_nil(r.path:find("^http://"), "an absolute-form request reached the proxy")
       end
-      assert.is_true(via_proxy, "no absolute-form request reached the proxy")
     end)
   end)
 

@@ -81,6 +81,15 @@ describe("faults", function()
       assert_usable(g)
     end)
 
+    it("a slow but steady header stream is progress, not a stall", function()
+      local g = emu:client{ stall_timeout = 1, timeout = 10, max_retries = 0 }
+      emu:fault{ target = "graph", path = USER_PATH, action = "slow_headers", stall = 2.5, count = 1 }
+      local t0 = core.now()
+      assert_usable(g)                         -- one header line every 0.3 s for 2.5 s
+      assert.is_true(core.now() - t0 >= 2.4, ("took %.3f s"):format(core.now() - t0))
+      assert.equal(1, #user_requests())
+    end)
+
     it("an HTML 502 is retried when 502 is in retry_statuses", function()
       emu:fault{ target = "graph", path = USER_PATH, action = "html_502", count = 1 }
       local g = emu:client{ retry_statuses = { 502 }, retry_delay = 0.01 }

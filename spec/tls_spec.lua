@@ -94,6 +94,38 @@ describe("TLS", function()
       assert.equal(1, after.connections - before.connections)
     end)
 
+    -- libcurl (OpenSSL) writes every session key to $SSLKEYLOGFILE: only
+    -- with the explicit GRAPH_TLS_KEYLOG=1 debug switch
+    local function keylog_run(extra_env)
+      local dir = util.tmpdir()
+      local file = dir .. "/keys.log"
+      local env = {
+        AZURE_TENANT_ID = good.tenant_id, AZURE_CLIENT_ID = good.client_id,
+        AZURE_CLIENT_SECRET = good.client_secret, AZURE_AUTHORITY_HOST = good.url,
+        GRAPH_URL = good.url, GRAPH_CA_FILE = good.certs.ca, SSLKEYLOGFILE = file,
+      }
+      for k, v in pairs(extra_env) do env[k] = v end
+      local out = util.run_lua([[
+        local graph = require "graph"
+        local user, err = graph.users.get{ id = ]] .. ("%q"):format(fx.adele_id) .. [[ }
+        print(user and ("ID=" .. user.id) or ("ERR=" .. tostring(err)))
+        print("ENV=" .. tostring(os.getenv("SSLKEYLOGFILE")))
+      ]], env)
+      assert.truthy(out:find("ID=" .. fx.adele_id, 1, true), out)
+      assert.truthy(out:find("ENV=" .. file, 1, true), "the variable is put back: " .. out)
+      return util.read_file(file)
+    end
+
+    it("never writes TLS keys to SSLKEYLOGFILE without GRAPH_TLS_KEYLOG=1", function()
+      assert.is_nil(keylog_run{})
+      assert.is_nil(keylog_run{ GRAPH_TLS_KEYLOG = "yes" })
+    end)
+
+    it("writes them with GRAPH_TLS_KEYLOG=1", function()
+      local keys = keylog_run{ GRAPH_TLS_KEYLOG = "1" }
+      assert.truthy(keys and keys:find("CLIENT_", 1, true), tostring(keys))
+    end)
+
     it("takes its CA file from GRAPH_CA_FILE", function()
       local out = util.run_lua([[
         local graph = require "graph"

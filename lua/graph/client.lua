@@ -128,7 +128,7 @@ end
 -- fails verification fails again: never retried.
 local IDEMPOTENT = { GET = true, HEAD = true }
 local NEVER_SENT = { couldnt_connect = true, couldnt_resolve = true, proxy = true }
-local TRANSIENT = { send = true, recv = true, timeout = true }
+local TRANSIENT = { send = true, recv = true, timeout = true, mismatched_response = true }
 
 -- Whether a transport failure may be retried; `idempotent` also allows a
 -- reset or a timeout before any response byte.
