@@ -82,12 +82,16 @@ function M.write_file(path, content)
   f:close()
 end
 
--- Run a shell command; returns its combined stdout+stderr and whether it exited 0.
+-- Run a shell command; returns its combined stdout+stderr, whether it exited
+-- 0, and its exit status (the shell reports it: Lua 5.1's and LuaJIT's
+-- popen:close() do not).
 function M.run(cmd)
-  local p = assert(io.popen("(" .. cmd .. ") 2>&1"))
+  local p = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"__exit=$?\""))
   local out = p:read("*a")
-  local ok, _, code = p:close()
-  return out, ok == true, code
+  p:close()
+  local text, code = out:match("^(.*)__exit=(%d+)\n$")
+  code = tonumber(code)
+  return text or out, code == 0, code
 end
 
 local tmpdirs = {}
