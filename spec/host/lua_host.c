@@ -50,6 +50,7 @@ int main(int argc, char **argv) {
   lua_pushcfunction(L, traceback);
   status = luaL_loadfile(L, argv[first]);
   if (status == LUA_OK) {
+    luaL_checkstack(L, argc, "too many arguments"); /* as lua.c: 1,000 ids is fine */
     for (i = first + 1; i < argc; i++) lua_pushstring(L, argv[i]);
     status = lua_pcall(L, argc - first - 1, 0, 1);
   }
