@@ -28,7 +28,7 @@ LIBS        := $(CURL_LIBS) -lcrypto -lpthread
 SRCS    := $(wildcard csrc/*.c)
 HDRS    := $(wildcard csrc/*.h)
 BUILD   := build
-# Lua 5.4's module stays where API.md says (./graph/core.so); others apart.
+# Lua 5.4's module stays where docs/api.md says (./graph/core.so); others apart.
 CORE_DIR := $(if $(filter lua5.4,$(LUA)),.,$(BUILD)/$(LUA))
 OBJ_DIR  := $(if $(filter lua5.4,$(LUA)),$(BUILD)/obj,$(BUILD)/$(LUA)/obj)
 OBJS     := $(patsubst csrc/%.c,$(OBJ_DIR)/%.o,$(SRCS))

@@ -9,7 +9,7 @@ EDM = {"str": "Edm.String", "bool": "Edm.Boolean", "dt": "Edm.DateTimeOffset",
        "strs": "Collection(Edm.String)", "int": "Edm.Int32", "float": "Edm.Double",
        "guid": "Edm.Guid"}
 
-# GRAPH-WIRE 3.1: the properties GET /users/{id} returns without $select, in order.
+# docs/wire.md §3.1: the properties GET /users/{id} returns without $select, in order.
 USER_DEFAULT = ["businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
                 "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"]
 
