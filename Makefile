@@ -46,7 +46,7 @@ DEB_lua5.3  := lua5.3 liblua5.3-dev
 DEB_luajit  := luajit libluajit-5.1-dev lua5.1   # luarocks --lua-version 5.1 in rock_spec
 DEB_PKGS += $(DEB_$(LUA))
 
-.PHONY: all deps test test-all demo emulator clean certs
+.PHONY: all deps test test-all demo emulator clean certs env
 
 all: $(MODULE)
 
@@ -97,6 +97,13 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD) graph
+
+# `eval "$$(make -s env)"` (after `make`): this checkout's library, its built
+# core and bin/msgraph on the current shell's paths, from any directory.
+env:
+	@echo 'export LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"'
+	@echo 'export LUA_CPATH="$(abspath $(CORE_DIR))/?.so;;"'
+	@echo 'export PATH="$(CURDIR)/bin:$$PATH"'
 
 # ---------------------------------------------------------------------------
 # Memory and C safety
