@@ -49,24 +49,22 @@ describe("embedding in a threaded C host", function()
 end)
 
 describe("examples/embed.c", function()
-  local function embed(emu, id)
+  -- Run it for one user against the freshly reset shared emulator.
+  local function embed(id)
+    build()
+    local emu = emulator.shared()
+    emu:reset()
     return run_host(emu, util.shell_quote(util.hosts .. "/embed") .. " " .. util.shell_quote(id))
   end
 
   it("prints the user's name and presence", function()
-    build()
-    local emu = emulator.shared()
-    emu:reset()
-    local out, ok = embed(emu, fx.adele_upn)
+    local out, ok = embed(fx.adele_upn)
     assert.is_true(ok, out)
     assert.matches("^Adele Vance is %a+ %(%a*%)\n$", out)
   end)
 
   it("prints a failure as the error's one line, exits 1", function()
-    build()
-    local emu = emulator.shared()
-    emu:reset()
-    local out, ok = embed(emu, fx.missing_id)
+    local out, ok = embed(fx.missing_id)
     assert.is_false(ok, out)
     -- tostring(err) already starts with "graph: "
     assert.matches("^graph: 404 Request_ResourceNotFound: [^\n]+\n$", out)

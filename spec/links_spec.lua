@@ -7,7 +7,7 @@ local util = require "support.util"
 -- Top-level directories whose paths are checked when backticked.
 local TOP = { "bench", "bin", "csrc", "docs", "emulator", "examples", "fuzz", "lua", "rockspec",
               "spec", ".ci" }
-local SECTION = "docs/wire%.md \194\167(%d+[%d.]*)"    -- "docs/wire.md §7.1"
+local SECTION = "docs/wire%.md \194\167%d+[%d.]*"    -- "docs/wire.md §7.1"
 
 -- The tracked files, and every directory that holds one.
 local function tracked()
@@ -55,14 +55,17 @@ describe("references to repository files", function()
     return
   end
 
-  -- Every (file, reference) whose target is missing.
-  local function missing(check)
+  -- Every "file: match" where a match of `pattern` in a tracked text file
+  -- (only the Markdown ones with `md_only`) resolves, by resolve(file, match),
+  -- to no tracked path; resolve returns nil for a match that is no reference.
+  local function missing(pattern, resolve, md_only)
     local bad = {}
     for _, f in ipairs(files) do
-      local text = util.read_file(util.root .. "/" .. f)
+      local text = (not md_only or f:match("%.md$")) and util.read_file(util.root .. "/" .. f)
       if text and not text:find("\0", 1, true) then
-        for _, ref in ipairs(check(f, text)) do
-          if not paths[ref.target or ""] then bad[#bad + 1] = f .. ": " .. ref.text end
+        for match in text:gmatch(pattern) do
+          local target = resolve(f, match)
+          if target ~= nil and not paths[target] then bad[#bad + 1] = f .. ": " .. match end
         end
       end
     end
@@ -70,48 +73,30 @@ describe("references to repository files", function()
   end
 
   it("Markdown links name files of the checkout", function()
-    local bad = missing(function(f, text)
-      local refs = {}
-      if not f:match("%.md$") then return refs end
-      for target in text:gmatch("%]%(([^)%s]+)%)") do
-        local path = target:gsub("#.*$", "")
-        if not target:match("^%a[%w+.-]*:") and path ~= "" then
-          local base = dirname(f)
-          refs[#refs + 1] = { text = target, target = normalize(base == "" and path or (base .. "/" .. path)) }
-        end
-      end
-      return refs
-    end)
-    assert.are.same({}, bad)
+    assert.are.same({}, missing("%]%(([^)%s]+)%)", function(f, target)
+      local path = target:gsub("#.*$", "")
+      if target:match("^%a[%w+.-]*:") or path == "" then return nil end   -- a URL, an anchor
+      local base = dirname(f)
+      return normalize(base == "" and path or (base .. "/" .. path)) or false
+    end, true))
   end)
 
   it("backticked paths in docs and comments name files of the checkout", function()
-    local bad = missing(function(f, text)
-      local refs = {}
-      for quoted in text:gmatch("`([^`\n]+)`") do
-        local path = repo_path(quoted)
-        if path then
-          -- a bare "README.md" may be the one beside the file
-          local beside = not path:find("/", 1, true) and dirname(f) ~= "" and (dirname(f) .. "/" .. path)
-          refs[#refs + 1] = { text = quoted, target = (beside and paths[beside]) and beside or normalize(path) }
-        end
-      end
-      return refs
-    end)
-    assert.are.same({}, bad)
+    assert.are.same({}, missing("`([^`\n]+)`", function(f, quoted)
+      local path = repo_path(quoted)
+      if not path then return nil end
+      -- a bare "README.md" may be the one beside the file
+      local beside = not path:find("/", 1, true) and dirname(f) ~= "" and (dirname(f) .. "/" .. path)
+      if beside and paths[beside] then return beside end
+      return normalize(path) or false
+    end))
   end)
 
   it("each docs/wire.md section cited exists", function()
     local wire = util.read_file(util.root .. "/docs/wire.md") or ""
-    local bad = missing(function(_, text)
-      local refs = {}
-      for number in text:gmatch(SECTION) do
-        local n = number:gsub("%.$", "")
-        local found = wire:find("\n##+ " .. n:gsub("%.", "%%.") .. "[%. ]")
-        refs[#refs + 1] = { text = "docs/wire.md \194\167" .. n, target = found and "docs/wire.md" }
-      end
-      return refs
-    end)
-    assert.are.same({}, bad)
+    assert.are.same({}, missing(SECTION, function(_, cited)
+      local n = cited:match("(%d[%d.]*)$"):gsub("%.$", "")
+      return wire:find("\n##+ " .. n:gsub("%.", "%%.") .. "[%. ]") and "docs/wire.md" or false
+    end))
   end)
 end)
