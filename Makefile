@@ -178,6 +178,7 @@ soak: deps
 
 VALGRIND_SPECS ?= spec/core_spec.lua spec/errors_spec.lua spec/users_spec.lua spec/tls_spec.lua
 test-valgrind: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="valgrind"
 	$(MAKE) all certs
 	$(call spec_env,$(LUA),$(CORE_DIR),$(HOST_DIR)) valgrind --quiet --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
