@@ -28,7 +28,7 @@ LIBS        := $(CURL_LIBS) -lyajl -lcrypto -lpthread
 SRCS    := $(wildcard csrc/*.c)
 HDRS    := $(wildcard csrc/*.h)
 BUILD   := build
-# Lua 5.4's module stays where API.md says (./graph/core.so); others apart.
+# Lua 5.4's module stays where docs/api.md says (./graph/core.so); others apart.
 CORE_DIR := $(if $(filter lua5.4,$(LUA)),.,$(BUILD)/$(LUA))
 OBJ_DIR  := $(if $(filter lua5.4,$(LUA)),$(BUILD)/obj,$(BUILD)/$(LUA)/obj)
 OBJS     := $(patsubst csrc/%.c,$(OBJ_DIR)/%.o,$(SRCS))
@@ -46,7 +46,7 @@ DEB_lua5.3  := lua5.3 liblua5.3-dev
 DEB_luajit  := luajit libluajit-5.1-dev lua5.1   # luarocks --lua-version 5.1 in rock_spec
 DEB_PKGS += $(DEB_$(LUA))
 
-.PHONY: all deps test test-all demo emulator clean certs csdl
+.PHONY: all deps test test-all demo emulator clean certs csdl env
 
 all: $(MODULE)
 
@@ -73,9 +73,14 @@ certs: $(BUILD)/tls/ca.pem
 $(BUILD)/tls/ca.pem: emulator/make-certs.sh
 	sh emulator/make-certs.sh $(BUILD)/tls
 
+# The processes a spec starts run this run's interpreter, graph/core.so and C
+# hosts (read by spec/support/util.lua): $(call spec_env,LUA,CORE_DIR,HOST_DIR).
+spec_env = GRAPH_SPEC_LUA="$(1)" GRAPH_SPEC_CPATH="$(CURDIR)/$(2)/?.so;;" \
+           GRAPH_SPEC_HOSTS="$(CURDIR)/$(3)"
+
 test: deps
-	$(MAKE) all certs
-	$(LUA) $(BUSTED) --cpath="./$(CORE_DIR)/?.so"
+	$(MAKE) all certs $(HOST_DIR)/threads_host $(HOST_DIR)/embed
+	$(call spec_env,$(LUA),$(CORE_DIR),$(HOST_DIR)) $(LUA) $(BUSTED) --cpath="./$(CORE_DIR)/?.so"
 
 # The suite on every Lua people embed.
 test-all:
@@ -98,6 +103,13 @@ clean:
 csdl:
 	@test -n "$(CSDL)" || { echo "csdl: give CSDL=path to Graph's v1.0 CSDL (msgraph-metadata clean_v10_metadata/cleanMetadata.xml)"; exit 2; }
 	$(PYTHON) emulator/csdl_extract.py $(CSDL)
+
+# `eval "$$(make -s env)"` (after `make`): this checkout's library, its built
+# core and bin/msgraph on the current shell's paths, from any directory.
+env:
+	@echo 'export LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"'
+	@echo 'export LUA_CPATH="$(abspath $(CORE_DIR))/?.so;;"'
+	@echo 'export PATH="$(CURDIR)/bin:$$PATH"'
 
 # ---------------------------------------------------------------------------
 # Memory and C safety
@@ -123,17 +135,27 @@ $(ASAN_DIR)/lua: spec/host/lua_host.c
 	  -Wl,-E -Wl,--whole-archive -l:liblua$(LUA_VERSION).a -Wl,--no-whole-archive -lm -ldl
 
 test-asan: deps
-	$(MAKE) $(ASAN_DIR)/graph/core.so $(ASAN_DIR)/lua certs
-	LUA_CPATH="./$(ASAN_DIR)/?.so;;" \
+	$(MAKE) $(ASAN_DIR)/graph/core.so $(ASAN_DIR)/lua certs $(ASAN_DIR)/threads_host $(ASAN_DIR)/embed
+	LUA_CPATH="./$(ASAN_DIR)/?.so;;" $(call spec_env,$(CURDIR)/$(ASAN_DIR)/lua,$(ASAN_DIR),$(ASAN_DIR)) \
 	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	$(ASAN_DIR)/lua $(BUSTED)
 
-# The embedding host: plain for `make test`, ThreadSanitizer for test-threads.
-$(BUILD)/host/threads_host: spec/host/threads_host.c
-	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O1 -g $(LUA_CFLAGS) -o $@ $< \
-	  -Wl,-E -Wl,--whole-archive -l:liblua$(LUA_VERSION).a -Wl,--no-whole-archive -lm -ldl -lpthread
+# The C hosts embedding Lua that spec/embed_spec.lua runs (spec/host/threads_host.c,
+# examples/embed.c), linked with this Lua's static library and exporting its
+# symbols for graph/core.so: plain for `make test` (in build/host, or
+# build/$(LUA)/host), ASan for test-asan, ThreadSanitizer for test-threads.
+HOST_DIR  := $(if $(filter lua5.4,$(LUA)),$(BUILD)/host,$(BUILD)/$(LUA)/host)
+LUA_STATIC := $(if $(filter luajit,$(LUA)),-l:libluajit-5.1.a,-l:liblua$(LUA_VERSION).a)
+HOST_LINK := -Wl,-E -Wl,--whole-archive $(LUA_STATIC) -Wl,--no-whole-archive -lm -ldl -lpthread
+
+define host_rules
+$(1)/threads_host: spec/host/threads_host.c
+$(1)/embed: examples/embed.c
+$(1)/threads_host $(1)/embed:
+	@mkdir -p $$(dir $$@)
+	$$(CC) -std=c99 -O1 -g $(2) $$(LUA_CFLAGS) -o $$@ $$< $$(HOST_LINK)
+endef
 
 TSAN_DIR   := $(BUILD)/tsan
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
@@ -147,14 +169,13 @@ $(TSAN_DIR)/graph/core.so: $(TSAN_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) $(TSAN_FLAGS) -o $@ $(TSAN_OBJS) $(LIBS) $(LDFLAGS)
 
-$(TSAN_DIR)/threads_host: spec/host/threads_host.c
-	@mkdir -p $(dir $@)
-	$(CC) -std=c99 -O1 -g $(TSAN_FLAGS) $(LUA_CFLAGS) -o $@ $< \
-	  -Wl,-E -Wl,--whole-archive -l:liblua$(LUA_VERSION).a -Wl,--no-whole-archive -lm -ldl -lpthread
+$(eval $(call host_rules,$(HOST_DIR),))
+$(eval $(call host_rules,$(ASAN_DIR),$(ASAN_FLAGS)))
+$(eval $(call host_rules,$(TSAN_DIR),$(TSAN_FLAGS)))
 
 test-threads: deps
-	$(MAKE) all $(TSAN_DIR)/graph/core.so $(TSAN_DIR)/threads_host
-	GRAPH_TSAN_DIR=$(CURDIR)/$(TSAN_DIR) $(LUA) $(BUSTED) spec/embed_spec.lua
+	$(MAKE) all $(TSAN_DIR)/graph/core.so $(TSAN_DIR)/threads_host $(TSAN_DIR)/embed
+	$(call spec_env,$(LUA),$(TSAN_DIR),$(TSAN_DIR)) $(LUA) $(BUSTED) spec/embed_spec.lua
 
 SOAK_REQUESTS ?= 20000
 soak: deps
@@ -163,8 +184,9 @@ soak: deps
 
 VALGRIND_SPECS ?= spec/core_spec.lua spec/errors_spec.lua spec/users_spec.lua spec/tls_spec.lua
 test-valgrind: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="valgrind"
 	$(MAKE) all certs
-	valgrind --quiet --error-exitcode=99 --leak-check=full \
+	$(call spec_env,$(LUA),$(CORE_DIR),$(HOST_DIR)) valgrind --quiet --error-exitcode=99 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 	  --suppressions=spec/support/valgrind.supp \
 	  $(LUA) $(BUSTED) $(VALGRIND_SPECS)

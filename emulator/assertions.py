@@ -1,5 +1,5 @@
 """Certificate credentials: the apps' registered certificates and the checks
-on a client assertion (RFC 7523 JWT, GRAPH-WIRE 1.4).
+on a client assertion (RFC 7523 JWT, docs/wire.md §1.4).
 
 Python's standard library has no RSA, so signatures are verified with the
 openssl command-line tool, on files in a private temporary directory that is

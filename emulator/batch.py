@@ -1,4 +1,4 @@
-"""JSON batching: POST /v1.0/$batch (GRAPH-WIRE 9).
+"""JSON batching: POST /v1.0/$batch (docs/wire.md §9).
 
 The batch is checked as a whole first (any problem: 400 for the batch); then
 each item is dispatched, as its own request with the outer request's

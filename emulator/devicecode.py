@@ -1,4 +1,4 @@
-"""Device authorization grant (RFC 8628; GRAPH-WIRE 1.7): the codes issued by
+"""Device authorization grant (RFC 8628; docs/wire.md §1.7): the codes issued by
 POST /{tenant}/oauth2/v2.0/devicecode and what the end user did with them.
 The user's side (approve, decline) is the control plane's job."""
 

@@ -1,7 +1,7 @@
 """Microsoft Graph v1.0 (and beta): users, presence, memberOf, user PATCH and actions,
 licences, security alerts.
 
-Formats follow GRAPH-WIRE sections 3-6 (resources), 8 (401s) and 10 (the
+Formats follow docs/wire.md §3-6 (resources), 8 (401s) and 10 (the
 error envelope).  Every response, error or not, carries Graph's headers.
 """
 
@@ -28,8 +28,8 @@ AGS_DIAGNOSTIC = json.dumps({"ServerInfo": {"DataCenter": "West Europe", "Slice"
                             separators=(",", ":"))
 WWW_AUTHENTICATE = ('Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/'
                     'oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"')
-PAGE_SIZE = 100   # default directory page (GRAPH-WIRE 5.3; memberOf value assumed)
-MAX_PRESENCE_IDS = 650   # getPresencesByUserId (GRAPH-WIRE 4.1)
+PAGE_SIZE = 100   # default directory page (docs/wire.md §5.3; memberOf value assumed)
+MAX_PRESENCE_IDS = 650   # getPresencesByUserId (docs/wire.md §4.1)
 VERSIONS = ("v1.0", "beta")   # beta serves the same routes as v1.0
 
 NOT_ALLOWED = "Specified HTTP method is not allowed for the request target."
@@ -183,7 +183,7 @@ class Exchange:
     def status_error(self, status):
         """Graph's envelope for a bare status (fault injection)."""
         if status == 429:
-            # GRAPH-WIRE 7.1 doc sample: the inner error repeats code and status.
+            # docs/wire.md §7.1 doc sample: the inner error repeats code and status.
             body = self.error_body("TooManyRequests", "Please retry again later.",
                                    {"code": "429", "message": "Please retry after", "status": "429"})
             return json_bytes(body)
@@ -235,7 +235,7 @@ class GraphService:
         except ODataError as e:
             return ex.error(e.status, e.code, e.message)
 
-    # -- throttling (GRAPH-WIRE 7.1) ---------------------------------------------
+    # -- throttling (docs/wire.md §7.1) ---------------------------------------------
 
     def throttle(self, ex, claims, route):
         """The 429 when the app's bucket for this family is empty, else None.
@@ -449,7 +449,7 @@ class GraphService:
                                           % metadata(req),
                         "value": values})
 
-    # -- POST /$batch (GRAPH-WIRE 9) ---------------------------------------------------
+    # -- POST /$batch (docs/wire.md §9) ---------------------------------------------------
 
     def post_batch(self, ex, req, claims, route):
         try:

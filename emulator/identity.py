@@ -1,6 +1,6 @@
 """Microsoft identity platform v2.0 token endpoint and the token store.
 
-POST /{tenant}/oauth2/v2.0/token, per GRAPH-WIRE section 1.  Grants are
+POST /{tenant}/oauth2/v2.0/token, per docs/wire.md §1.  Grants are
 looked up in TokenEndpoint.grants.  Client assertions (certificates) are
 checked in assertions.py, device codes kept in devicecode.py; POST
 /{tenant}/oauth2/v2.0/devicecode is answered here too.

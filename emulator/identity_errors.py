@@ -2,7 +2,7 @@
 
 
 class IdentityError(Exception):
-    """An error the token endpoint reports as JSON (GRAPH-WIRE 1.5)."""
+    """An error the token endpoint reports as JSON (docs/wire.md §1.5)."""
 
     def __init__(self, status, error, code, text, suberror=None):
         super().__init__(text)

@@ -2,7 +2,7 @@
 
 Parses $select, $filter, $search, $orderby, $top, $count and $skiptoken,
 evaluates them over plain dicts, and pages results.  Errors are raised as
-ODataError carrying Graph's status, code and message (GRAPH-WIRE 3.5, 5.2).
+ODataError carrying Graph's status, code and message (docs/wire.md §3.5, 5.2).
 """
 
 import base64
@@ -509,7 +509,7 @@ class Filter:
     def resource_name(self):
         return self.etype.name[0].upper() + self.etype.name[1:]
 
-    # -- advanced-query detection (GRAPH-WIRE 5.2, G-AQ) -----------------
+    # -- advanced-query detection (docs/wire.md §5.2, G-AQ) -----------------
 
     def advanced_operator(self):
         """The first operator that needs ConsistencyLevel + $count=true, or None."""
@@ -629,7 +629,7 @@ def compare(op, a, b):
 
 
 # ==========================================================================
-# $search: "property:term" clauses joined by AND / OR / NOT (GRAPH-WIRE 5.2)
+# $search: "property:term" clauses joined by AND / OR / NOT (docs/wire.md §5.2)
 # ==========================================================================
 
 def parse_search(text, etype):

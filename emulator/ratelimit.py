@@ -1,5 +1,5 @@
 """Per-client rate limit: a token bucket per app (the token's client id) and
-endpoint family, as Graph throttles (GRAPH-WIRE 7.1).  Off unless the control
+endpoint family, as Graph throttles (docs/wire.md §7.1).  Off unless the control
 plane sets config `rate_limit`."""
 
 import math

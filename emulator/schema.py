@@ -75,7 +75,7 @@ for _name, _t in EXTRACT["complexTypes"].items():
                              else properties("complexTypes", _name))
 ENUMS = {short(name): t["members"] for name, t in EXTRACT["enumTypes"].items()}
 
-# GRAPH-WIRE 3.1: the properties GET /users/{id} returns without $select, in order.
+# docs/wire.md §3.1: the properties GET /users/{id} returns without $select, in order.
 USER_DEFAULT = ["businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
                 "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"]
 

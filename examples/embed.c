@@ -4,7 +4,7 @@
 ** lua_State, hands a user id to a Lua function and reads the answer back.
 **
 **   cc -o embed examples/embed.c $(pkg-config --cflags --libs lua5.4)
-**   LUA_PATH="./lua/?.lua;./lua/?/init.lua;;" LUA_CPATH="./?.so;;" ./embed UPN
+**   eval "$(make -s env)"; ./embed UPN
 **
 ** Credentials come from the environment (AZURE_TENANT_ID, ...), as for the
 ** other examples.
@@ -14,6 +14,10 @@
 #include "lauxlib.h"
 #include "lua.h"
 #include "lualib.h"
+
+#ifndef LUA_OK
+#define LUA_OK 0 /* Lua 5.1 */
+#endif
 
 /* The Lua side: a function of the host's, returning three strings or nil, err. */
 static const char *script =
@@ -40,8 +44,8 @@ int main(int argc, char **argv) {
     lua_pushstring(L, argv[1]);            /* the function is on the stack */
     if (lua_pcall(L, 1, 3, 0) != LUA_OK) { /* a programming error: raised */
       fprintf(stderr, "error: %s\n", lua_tostring(L, -1));
-    } else if (lua_isnil(L, -3)) { /* a run-time failure: nil, err */
-      fprintf(stderr, "graph: %s\n", lua_tostring(L, -2));
+    } else if (lua_isnil(L, -3)) { /* a run-time failure: nil, "graph: 404 ..." */
+      fprintf(stderr, "%s\n", lua_tostring(L, -2));
     } else {
       printf("%s is %s (%s)\n", lua_tostring(L, -3), lua_tostring(L, -2), lua_tostring(L, -1));
       status = 0;

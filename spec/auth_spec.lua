@@ -339,9 +339,8 @@ describe("auth", function()
         ]]):format(fx.tenant_id, fx.client_id, app_encrypted_pem, emu.url, emu.url)
         local dir = util.tmpdir()
         util.write_file(dir .. "/s.lua", script)
-        local out = util.run(("cd %s && LUA_PATH='./lua/?.lua;./lua/?/init.lua;;' LUA_CPATH='./?.so;;' "
-          .. "timeout 10 setsid lua5.4 %s </dev/null"):format(util.shell_quote(util.root),
-          util.shell_quote(dir .. "/s.lua")))
+        local out = util.run(("cd %s && %s timeout 10 setsid %s %s </dev/null"):format(
+          util.shell_quote(util.root), util.lua_env(), util.lua, util.shell_quote(dir .. "/s.lua")))
         util.rmtree(dir)
         expose(out)
         assert.truthy(out:find("RAISED", 1, true), out)
@@ -392,9 +391,8 @@ describe("auth", function()
         local g = device_client{ on_device_code = function(info)
           infos[#infos + 1] = info
           -- the end user approves from elsewhere while the library polls
-          os.execute(("(sleep 0.5; curl -s -o /dev/null -X POST -H 'Content-Type: application/json' --data %s %s) >/dev/null 2>&1 &")
-            :format(util.shell_quote(json.encode{ user_code = info.user_code, username = fx.adele_upn }),
-                    util.shell_quote(emu.url .. "/_emulator/device/approve")))
+          emu:call_later(0.5, "POST", "/_emulator/device/approve",
+                         { user_code = info.user_code, username = fx.adele_upn })
         end }
         works(g)
         assert.equal(1, #infos)

@@ -9,10 +9,8 @@ local codec = require "graph.json"
 local MSGRAPH = util.root .. "/bin/msgraph"
 local q = util.shell_quote
 
--- The interpreter running this suite, for the child processes too, and
--- where `make` puts its graph/core.so (the Makefile's CORE_DIR).
-local LUA = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-local CORE_DIR = LUA == "lua5.4" and "." or ("build/" .. LUA)
+-- The interpreter of this run, for the child processes too.
+local LUA = util.lua
 
 -- Run a shell command; its stdout and exit code (on every Lua: 5.1's
 -- popen:close() does not tell the exit code).
@@ -509,9 +507,8 @@ describe("make repl (examples/repl.lua)", function()
       ("=g.users.get{ id = %q }"):format(fixtures.missing_id),
       ("=g.users.get{ id = %q, select = 'displayName' }"):format(fixtures.adele_upn),
     }, "\n") .. "\n")
-    local out = util.run(("cd %s && env -i PATH=%s LUA_PATH=%s LUA_CPATH=%s %s -i examples/repl.lua < %s")
-      :format(q(util.root), q(os.getenv("PATH")), q("./lua/?.lua;./lua/?/init.lua;;"),
-        q("./" .. CORE_DIR .. "/?.so;;"), LUA, q(dir .. "/input.lua")))
+    local out = util.run(("cd %s && %s %s -i examples/repl.lua < %s")
+      :format(q(util.root), util.lua_env(), LUA, q(dir .. "/input.lua")))
     secrets.observe(out)
     assert.truthy(out:find("`g` is a client on the bundled emulator at http://127.0.0.1:", 1, true), out)
     assert.truthy(out:find("graph.client (client_credentials, tenant " .. fixtures.tenant_id, 1, true), out)

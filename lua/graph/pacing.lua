@@ -1,6 +1,6 @@
 --- Client-side pacing for bulk calls: a token bucket per endpoint family,
 -- so a sweep stays under Graph's quotas instead of being throttled.
--- Defaults follow Microsoft's published limits (GRAPH-WIRE section 7):
+-- Defaults follow Microsoft's published limits (docs/wire.md §7):
 -- presence 1,500 requests per 30 s per app per tenant; directory reads
 -- about 3,500 resource units per 10 s for a small tenant (1 unit a GET).
 local core = require "graph.core"

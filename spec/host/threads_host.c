@@ -15,6 +15,10 @@
 #include "lua.h"
 #include "lualib.h"
 
+#ifndef LUA_OK
+#define LUA_OK 0 /* Lua 5.1 */
+#endif
+
 typedef struct job {
   const char *script;
   int number;

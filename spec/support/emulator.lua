@@ -156,6 +156,25 @@ function Emu:call(method, path, body)
   return resp
 end
 
+-- The same control-plane call, sent `delay` seconds from now by a background
+-- python3 (the emulator's own interpreter, so no other tool is needed): for
+-- what happens while the library is busy, such as a user approving a device
+-- code while it polls. Plain-http emulators only; no proxy is consulted.
+local CALL_LATER = [[
+import sys, time, urllib.request
+delay, method, url, body = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+time.sleep(delay)
+req = urllib.request.Request(url, data=body.encode() or None, method=method,
+                             headers={"Content-Type": "application/json"})
+urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10).read()
+]]
+function Emu:call_later(delay, method, path, body)
+  assert(not self.tls, "call_later speaks plain http only")
+  local q = util.shell_quote
+  os.execute(("python3 -c %s %s %s %s %s >/dev/null 2>&1 </dev/null &"):format(q(CALL_LATER),
+    q(delay), q(method), q(self.url .. path), q(body ~= nil and cjson().encode(body) or "")))
+end
+
 function Emu:reset() return self:call("POST", "/_emulator/reset", {}) end
 function Emu:stats() return self:call("GET", "/_emulator/stats") end
 function Emu:clear_faults() return self:call("DELETE", "/_emulator/faults") end

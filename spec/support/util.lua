@@ -18,6 +18,26 @@ do
   M.root = dir
 end
 
+-- What the processes a spec starts run: the interpreter, graph/core.so and C
+-- hosts of this run (the Makefile's test targets set them: the instrumented
+-- interpreter and build under test-asan, luajit and build/luajit under
+-- LUA=luajit). Run by hand, the defaults are the running Lua and the build
+-- `make` makes for it.
+do
+  local lua = jit and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))    -- luacheck: ignore 113
+  local core_dir = lua == "lua5.4" and M.root or (M.root .. "/build/" .. lua)
+  M.lua = os.getenv("GRAPH_SPEC_LUA") or lua
+  M.lua_path = M.root .. "/lua/?.lua;" .. M.root .. "/lua/?/init.lua;;"
+  M.lua_cpath = os.getenv("GRAPH_SPEC_CPATH") or (core_dir .. "/?.so;;")
+  M.hosts = os.getenv("GRAPH_SPEC_HOSTS")
+    or (M.root .. (lua == "lua5.4" and "/build/host" or ("/build/" .. lua .. "/host")))
+  -- a sanitizer's settings reach the instrumented children too
+  M.child_env = {}
+  for _, name in ipairs{ "ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS" } do
+    M.child_env[name] = os.getenv(name)
+  end
+end
+
 function M.percent_decode(s, plus_is_space)
   if plus_is_space then s = s:gsub("+", " ") end
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
@@ -62,12 +82,16 @@ function M.write_file(path, content)
   f:close()
 end
 
--- Run a shell command; returns its combined stdout+stderr and whether it exited 0.
+-- Run a shell command; returns its combined stdout+stderr, whether it exited
+-- 0, and its exit status (the shell reports it: Lua 5.1's and LuaJIT's
+-- popen:close() do not).
 function M.run(cmd)
-  local p = assert(io.popen("(" .. cmd .. ") 2>&1"))
+  local p = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"__exit=$?\""))
   local out = p:read("*a")
-  local ok, _, code = p:close()
-  return out, ok == true, code
+  p:close()
+  local text, code = out:match("^(.*)__exit=(%d+)\n$")
+  code = tonumber(code)
+  return text or out, code == 0, code
 end
 
 local tmpdirs = {}
@@ -96,25 +120,31 @@ function M.pid()
   return tonumber(s:match("^(%d+)"))
 end
 
--- Run a Lua script in a fresh lua5.4 process with the in-tree library on the
--- paths, a clean environment plus `env`, from the repository root.
--- Returns the combined output and the success flag.
+-- `env -i PATH=... LUA_PATH=... LUA_CPATH=... K=V ...`: a clean environment
+-- with this run's library and build on the paths (opts.lua_path and
+-- opts.lua_cpath replace them), plus `env`.
+function M.lua_env(env, opts)
+  opts = opts or {}
+  local vars = { PATH = os.getenv("PATH") or "/usr/bin:/bin",
+                 LUA_PATH = opts.lua_path or M.lua_path, LUA_CPATH = opts.lua_cpath or M.lua_cpath }
+  for k, v in pairs(M.child_env) do vars[k] = v end
+  for k, v in pairs(env or {}) do vars[k] = v end
+  local parts = { "env", "-i" }
+  for k, v in pairs(vars) do parts[#parts + 1] = k .. "=" .. M.shell_quote(v) end
+  return table.concat(parts, " ")
+end
+
+-- Run a Lua script in a fresh process of this run's interpreter (opts.lua
+-- replaces it) with M.lua_env(env, opts), from the repository root (or
+-- opts.cwd). Returns the combined output and the success flag.
 function M.run_lua(script, env, opts)
   opts = opts or {}
   local dir = M.tmpdir()
   local file = dir .. "/script.lua"
   M.write_file(file, script)
-  local parts = { "env", "-i", "PATH=" .. M.shell_quote(os.getenv("PATH") or "/usr/bin:/bin") }
-  local lpath = opts.lua_path or (M.root .. "/lua/?.lua;" .. M.root .. "/lua/?/init.lua;;")
-  local cpath = opts.lua_cpath or (M.root .. "/?.so;;")
-  parts[#parts + 1] = "LUA_PATH=" .. M.shell_quote(lpath)
-  parts[#parts + 1] = "LUA_CPATH=" .. M.shell_quote(cpath)
-  for k, v in pairs(env or {}) do
-    parts[#parts + 1] = k .. "=" .. M.shell_quote(v)
-  end
-  parts[#parts + 1] = (opts.lua or "lua5.4") .. " " .. M.shell_quote(file)
   local cwd = opts.cwd or M.root
-  local out, ok = M.run("cd " .. M.shell_quote(cwd) .. " && " .. table.concat(parts, " "))
+  local out, ok = M.run(("cd %s && %s %s %s"):format(M.shell_quote(cwd), M.lua_env(env, opts),
+    opts.lua or M.lua, M.shell_quote(file)))
   M.rmtree(dir)
   require("support.secrets").observe(out)
   return out, ok
