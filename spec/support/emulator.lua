@@ -172,7 +172,7 @@ function Emu:call_later(delay, method, path, body)
   assert(not self.tls, "call_later speaks plain http only")
   local q = util.shell_quote
   os.execute(("python3 -c %s %s %s %s %s >/dev/null 2>&1 </dev/null &"):format(q(CALL_LATER),
-    q(delay), q(method), q(self.url .. path), q(body ~= nil and cjson().encode(body) or "")))
+    q(delay), q(method), q(self.url .. path), q(body ~= nil and json().encode(body) or "")))
 end
 
 function Emu:reset() return self:call("POST", "/_emulator/reset", {}) end
