@@ -32,6 +32,7 @@ typedef struct gc_oauth {
   gc_cert cert;             /* certificate credential, when cert.key is set */
   int cert_pss;             /* PS256 + x5t#S256 (1) or RS256 + x5t (0) */
   int device_cb;            /* registry ref of on_device_code, or LUA_NOREF */
+  int signing_in;           /* on_device_code is running: no request, no close */
   double refresh_at;        /* monotonic time after which the token is renewed */
   unsigned long token_requests;
 } gc_oauth;
@@ -46,7 +47,12 @@ int gc_oauth_fresh(const gc_oauth *o); /* a usable token is cached */
 ** returns 2. */
 int gc_oauth_acquire(lua_State *L, gc_oauth *o, gc_http *h);
 
-/* Replace every secret of o found in b with "<redacted>". */
+/* Raise "graph.core: <what> from inside on_device_code is refused" while the
+** device code callback runs: the sign-in still uses the session. */
+void gc_oauth_refuse_nested(lua_State *L, const gc_oauth *o, const char *what);
+
+/* Replace every secret of o found in b, in any of its shapes, with
+** "<redacted>". */
 int gc_oauth_redact(const gc_oauth *o, gc_buf *b);
 
 #endif

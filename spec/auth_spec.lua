@@ -371,8 +371,9 @@ describe("auth", function()
 
     describe("device code", function()
       local function device_client(extra)
+        -- the public client is registered multi-tenant: it may name "organizations"
         local o = { auth = "device_code", client_id = PUBLIC_CLIENT, client_secret = emulator.NONE,
-                    tenant_id = emulator.NONE, scope = "User.Read.All offline_access",
+                    tenant_id = "organizations", scope = "User.Read.All offline_access",
                     on_device_code = function() end }
         for k, v in pairs(extra or {}) do o[k] = v end
         return emu:client(o)
@@ -392,7 +393,7 @@ describe("auth", function()
         local g = device_client{ on_device_code = function(info)
           infos[#infos + 1] = info
           -- the end user approves from elsewhere while the library polls
-          os.execute(("(sleep 0.5; curl -s -o /dev/null -X POST -H 'Content-Type: application/json' --data %s %s) >/dev/null 2>&1 &")
+          os.execute(("(sleep 1.5; curl -s -o /dev/null -X POST -H 'Content-Type: application/json' --data %s %s) >/dev/null 2>&1 &")
             :format(util.shell_quote(cjson.encode{ user_code = info.user_code, username = fx.adele_upn }),
                     util.shell_quote(emu.url .. "/_emulator/device/approve")))
         end }
@@ -402,7 +403,7 @@ describe("auth", function()
         assert.is_string(info.user_code)
         assert.equal("https://microsoft.com/devicelogin", info.verification_uri)
         assert.truthy(info.message:find(info.user_code, 1, true))
-        assert.equal(0.2, info.interval)
+        assert.equal(1, info.interval)        -- the server's 0.2 s, clamped to 1 s
         assert.equal(900, info.expires_in)
         assert.is_nil(info.device_code)
         expose(info)
@@ -422,7 +423,7 @@ describe("auth", function()
           assert.is_nil(form.client_secret)
           local previous = i == 1 and reqs[1] or p[i - 1]
           local gap = r.time - previous.time
-          assert.is_true(gap >= 0.18, ("poll %d came %.3f s after the previous request"):format(i, gap))
+          assert.is_true(gap >= 0.95, ("poll %d came %.3f s after the previous request"):format(i, gap))
         end
         assert.same({}, emu:call("GET", "/_emulator/device/pending").pending)
         -- offline_access: a refresh token to keep
@@ -438,13 +439,13 @@ describe("auth", function()
         works(device_client())
         local p = polls()
         assert.equal(2, #p)
-        local gap = p[2].time - p[1].time
-        assert.is_true(gap >= 5.1 and gap < 8, ("gap after slow_down: %.3f s"):format(gap))
+        local gap = p[2].time - p[1].time    -- the interval clamped to 1 s, + 5 s
+        assert.is_true(gap >= 5.95 and gap < 9, ("gap after slow_down: %.3f s"):format(gap))
       end)
 
       it("keeps polling while authorization is pending (auto-approved on the third poll)", function()
         emu:config{ device_interval = 0.2, device_auto_approve_after = 2 }
-        works(device_client{ client_id = fx.client_id, scope = emulator.NONE })
+        works(device_client{ client_id = fx.client_id, scope = emulator.NONE, tenant_id = fx.tenant_id })
         assert.equal(3, #polls())
       end)
 
@@ -455,10 +456,98 @@ describe("auth", function()
         assert.equal(2, #polls())
       end)
 
-      it("maps an expired code to an auth error", function()
-        emu:config{ device_interval = 0.2, device_expires_in = 0.5 }
+      it("stops before the code expires: no sleep past its expires_in", function()
+        emu:config{ device_interval = 1, device_expires_in = 2.5 }
+        local started = core.now()
         local err = fails(device_client())
-        assert_auth_error(err, 400, "expired_token", 70020)
+        local took = core.now() - started
+        assert.equal("auth", err.kind)
+        assert.equal("expired_token", err.code)
+        assert.truthy(err.message:find("expired", 1, true), err.message)
+        assert.equal(2, #polls())                   -- at 1 s and 2 s; a third would be past 2.5 s
+        assert.is_true(took < 2.6, ("the sign-in took %.2f s for a 2.5 s code"):format(took))
+      end)
+
+      it("stops before the client's timeout when that comes first", function()
+        emu:config{ device_interval = 1 }           -- pending for ever, the code for 900 s
+        local started = core.now()
+        local err = fails(device_client{ timeout = 2.5 })
+        local took = core.now() - started
+        assert.equal("auth", err.kind)
+        assert.equal("timeout", err.code)
+        assert.truthy(err.message:find("timeout", 1, true), err.message)
+        assert.equal(2, #polls())
+        assert.is_true(took < 2.6, ("the sign-in took %.2f s with timeout = 2.5"):format(took))
+      end)
+
+      it("caps an absurd server interval and never sleeps it", function()
+        emu:config{ device_interval = 100000 }
+        local infos = {}
+        local started = core.now()
+        local err = fails(device_client{ on_device_code = function(info) infos[#infos + 1] = info end })
+        assert.equal(60, infos[1].interval)        -- capped; a 60 s wait outlasts timeout = 10
+        assert.equal("timeout", err.code)
+        assert.equal(0, #polls())
+        assert.is_true(core.now() - started < 2)
+      end)
+
+      it("shows the server's texts without terminal escapes or control characters", function()
+        emu:fault{ target = "token", path = "/devicecode$", json = {
+          device_code = "DAQABhostile-device-code", interval = 1, expires_in = 1.5,
+          user_code = "AB\27[8mCD",
+          verification_uri = "https://microsoft.com/devicelogin\27]8;;https://evil.example/\27\\",
+          message = "To sign in,\27[2J\27]0;pwned\7 open \27[31mhttps://microsoft.com/devicelogin"
+            .. "\27[0m\r\nand enter AB\194\15531m\226\128\174CD\t.\nDone\127\8" } }
+        local infos = {}
+        fails(device_client{ on_device_code = function(info) infos[#infos + 1] = info end })
+        assert.same({ user_code = "ABCD", verification_uri = "https://microsoft.com/devicelogin",
+          message = "To sign in, open https://microsoft.com/devicelogin\nand enter ABCD.\nDone",
+          interval = 1, expires_in = 1.5 }, infos[1])
+      end)
+
+      it("refuses to close the session from on_device_code; the sign-in goes on", function()
+        emu:config{ device_interval = 0, device_auto_approve_after = 0 }
+        local g, refused
+        g = device_client{ on_device_code = function() refused = { pcall(g.close, g) } end }
+        works(g)
+        assert.is_false(refused[1])
+        expose(refused[2])
+        assert.truthy(tostring(refused[2]):find("closing the session from inside on_device_code", 1, true),
+          tostring(refused[2]))
+        g:close()
+      end)
+
+      it("a close from on_device_code that is not caught is the sign-in's raised error", function()
+        emu:config{ device_interval = 0, device_auto_approve_after = 0 }
+        local g
+        g = device_client{ on_device_code = function() g:close() end }
+        local ok, msg = pcall(g.users.get, { id = fx.adele_id })
+        assert.is_false(ok)
+        expose(msg)
+        assert.truthy(tostring(msg):find("closing the session from inside on_device_code", 1, true),
+          tostring(msg))
+        assert.equal(0, #emu:graph_requests())
+      end)
+
+      it("refuses a request from inside on_device_code: the one that triggered it keeps its headers", function()
+        emu:config{ device_interval = 0, device_auto_approve_after = 0 }
+        local g, nested
+        g = device_client{ on_device_code = function()
+          nested = { pcall(g.users.get, { id = fx.adele_id }) }
+        end }
+        works(g)
+        assert.is_false(nested[1])
+        expose(nested[2])
+        assert.truthy(tostring(nested[2]):find("a request from inside on_device_code", 1, true),
+          tostring(nested[2]))
+        local reqs = emu:graph_requests()
+        assert.equal(1, #reqs)
+        local h = reqs[1].headers
+        assert.equal("application/json", h.accept)
+        assert.is_true(util.is_guid(h["client-request-id"]), tostring(h["client-request-id"]))
+        assert.truthy((h["user-agent"] or ""):find("lua-msgraph", 1, true))
+        assert.truthy((h.authorization or ""):find("^Bearer "))
+        assert.equal(1, #emu:requests("/devicecode$"))  -- one sign-in, not a nested second one
       end)
     end)
   end)
@@ -611,14 +700,24 @@ describe("auth", function()
       assert.equal(1, #emu:token_requests())
     end)
 
-    it("renews a token within 5 minutes of its expiry", function()
-      emu:config{ token_expires_in = 299 }
+    it("reuses a 120 s token: ten calls, one token request", function()
+      emu:config{ token_expires_in = 120 }
+      local g = emu:client()
+      for _ = 1, 10 do works(g) end
+      assert.equal(1, #emu:token_requests())
+    end)
+
+    it("renews a token a quarter of its lifetime (at most 5 minutes) before it expires", function()
+      emu:config{ token_expires_in = 2 }           -- renewed after 1.5 s
       local g = emu:client()
       works(g)
       works(g)
+      assert.equal(1, #emu:token_requests())
+      core.sleep(1.6)
+      works(g)
       assert.equal(2, #emu:token_requests())
       emu:reset()
-      emu:config{ token_expires_in = 420 }
+      emu:config{ token_expires_in = 420 }          -- renewed 5 minutes before, not 105 s
       g = emu:client()
       works(g)
       works(g)
