@@ -747,6 +747,193 @@ describe("auth", function()
   end)
 
   ---------------------------------------------------------------------------
+  describe("a hostile token endpoint", function()
+    local secrets_list = require "support.secrets"
+    local SMUGGLE = "x\r\nX-Injected: yes\r\nContent-Length: 0\r\n\r\nGET /v1.0/smuggled HTTP/1.1\r\n"
+      .. "Host: 127.0.0.1\r\nX-Pad: "
+    local FAKE_TOKEN = "hostile-emulator-token-AAAA"
+    local ROTATED = "hostile-rotated-refresh-token-0001"
+    setup(function() secrets_list.add_tokens{ FAKE_TOKEN, ROTATED, "eyJ0" .. SMUGGLE } end)
+
+    local function token_reply(t, count)
+      emu:fault{ target = "token", path = "/token$", json = t, count = count or 5 }
+    end
+
+    local function no_smuggling()
+      for _, r in ipairs(emu:requests()) do
+        assert.is_nil(r.headers["x-injected"], r.path)
+        assert.falsy(r.path:find("smuggled", 1, true), r.path)
+      end
+    end
+
+    it("refuses an access_token with CR/LF and never pastes it into a request", function()
+      token_reply{ token_type = "Bearer", expires_in = 3599, access_token = "eyJ0" .. SMUGGLE }
+      local g = emu:client{ max_retries = 0 }
+      local err = fails(g)
+      no_smuggling()
+      assert.equal(0, #emu:graph_requests())
+      assert.equal("decode", err.kind)
+      assert.equal("invalid_token", err.code)
+      assert.equal(200, err.status_code)
+      g:close()
+    end)
+
+    it("refuses every access_token that is not an RFC 6750 b64token", function()
+      for _, bad in ipairs{ "", " ", "a b", "tok\0en", "tok\n", "t\195\182k", "a=b", "===", "a\tb",
+                            "x" .. ("A"):rep(40000), 42, true, {} } do
+        emu:reset()
+        token_reply{ token_type = "Bearer", expires_in = 3599, access_token = bad }
+        local s = emu:session{}
+        local ok, err = s:token()
+        assert.is_nil(ok, tostring(bad))
+        expose(err)
+        assert.equal("invalid_token", err.code, tostring(bad))
+        s:close()
+      end
+      no_smuggling()
+    end)
+
+    it("takes token_type Bearer in any case, or none, and refuses another type", function()
+      for tt, good in pairs{ Bearer = true, bearer = true, BEARER = true, [false] = true,
+                              mac = false, pop = false, ["Bearer "] = false, [""] = false } do
+        emu:reset()
+        token_reply{ expires_in = 3599, access_token = FAKE_TOKEN, token_type = tt or nil }
+        local s = emu:session{}
+        local ok, err = s:token()
+        expose(err)
+        if good then
+          assert.is_true(ok, tostring(tt))
+        else
+          assert.equal("invalid_token", err.code, tostring(tt))
+          assert.truthy(err.message:find("token_type", 1, true))
+        end
+        s:close()
+      end
+    end)
+
+    it("bounds expires_in: negative or zero is used once, nonsense is the default, huge is a day", function()
+      local cases = { [-5] = 2, [0] = 2, [120] = 1, ["120"] = 1, ["NaN"] = 1, ["abc"] = 1,
+                      ["1e999"] = 1, [1e300] = 1, [true] = 1 }
+      for value, requests in pairs(cases) do
+        emu:reset()
+        token_reply({ token_type = "Bearer", access_token = FAKE_TOKEN, expires_in = value }, 2)
+        local s = emu:session{}
+        assert.is_true(s:token())
+        assert.is_true(s:token())
+        assert.equal(requests, s:stats().token_requests, "expires_in = " .. tostring(value))
+        s:close()
+      end
+    end)
+
+    local function refresh_session()
+      return emu:session{ grant = "refresh_token", refresh_token = fx.seed_refresh_token,
+                          scope = "https://graph.microsoft.com/.default offline_access" }
+    end
+
+    it("keeps a refresh token only if it is printable and of a credible length", function()
+      for _, bad in ipairs{ "bad token", "bad\r\ntoken", ("r"):rep(40000), "", 12345 } do
+        emu:reset()
+        token_reply{ token_type = "Bearer", expires_in = 3599, access_token = FAKE_TOKEN,
+                     refresh_token = bad }
+        local s = refresh_session()
+        assert.is_true(s:token())
+        assert.equal(fx.seed_refresh_token, s:refresh_token(), tostring(bad):sub(1, 20))
+        s:close()
+      end
+    end)
+
+    it("keeps a rotated refresh token even from a reply whose access_token it refuses", function()
+      token_reply{ token_type = "Bearer", expires_in = 3599, access_token = "bad\r\n",
+                   refresh_token = ROTATED }
+      local s = refresh_session()
+      local ok, err = s:token()
+      assert.is_nil(ok)
+      expose(err)
+      assert.equal("invalid_token", err.code)
+      assert.equal(ROTATED, s:refresh_token())       -- the old one is used up: never lost
+      s:close()
+    end)
+
+    it("gives Lua what it needs to decide on a retry: status, headers, Retry-After, request_sent", function()
+      emu:fault{ target = "token", status = 429, headers = { ["Retry-After"] = "7" } }
+      local s = emu:session{}
+      local ok, err = s:token()
+      assert.is_nil(ok)
+      expose(err)
+      assert.equal(429, err.status_code)
+      assert.equal("7", err.headers["retry-after"])
+      assert.equal(7, err.retry_after)
+      assert.is_true(err.request_sent)
+      s:close()
+      s = emu:session{ token_url = "http://127.0.0.1:" .. emulator.closed_port() .. "/t/oauth2/v2.0/token" }
+      ok, err = s:token()
+      assert.is_nil(ok)
+      assert.equal("transport", err.kind)
+      assert.is_false(err.request_sent)
+      s:close()
+    end)
+  end)
+
+  ---------------------------------------------------------------------------
+  describe("options for signing in", function()
+    local USERINFO_PASSWORD = "userinfo-Passw0rd-in-url"
+    setup(function() require("support.secrets").add_tokens{ USERINFO_PASSWORD } end)
+
+    it("never echoes a password in the user info of a URL", function()
+      local host = "https://admin:" .. USERINFO_PASSWORD .. "@"
+      for field, value in pairs{ url = host .. "graph.example", login_url = host .. "login.example",
+                                 token_url = host .. "login.example/" .. fx.tenant_id .. "/oauth2/v2.0/token" } do
+        local msg = raised(emu:client_options{ [field] = value })
+        assert.truthy(msg:find(field, 1, true), msg)
+        assert.falsy(msg:find(USERINFO_PASSWORD, 1, true), msg)
+        assert.falsy(msg:find("admin", 1, true), msg)
+      end
+    end)
+
+    it("needs tenant_id for the delegated grants: no silent common or organizations", function()
+      for _, extra in ipairs{
+        { username = fx.adele_upn, password = fx.adele_password },
+        { refresh_token = fx.seed_refresh_token },
+        { auth = "device_code", on_device_code = function() end },
+      } do
+        extra.tenant_id = emulator.NONE
+        local msg = raised(emu:client_options(extra))
+        assert.truthy(msg:find("needs field 'tenant_id'", 1, true), msg)
+      end
+      assert.equal(0, #emu:token_requests())
+    end)
+
+    it("sends an explicit organizations or common as given: a single-tenant app gets AADSTS50194", function()
+      local err = fails(emu:client{ tenant_id = "organizations", username = fx.adele_upn,
+                                    password = fx.adele_password })
+      assert_auth_error(err, 400, "invalid_request", 50194)
+      assert.truthy(err.message:find("is not configured as a multi-tenant application", 1, true))
+      assert.equal("/organizations/oauth2/v2.0/token", emu:token_requests()[1].path)
+      err = fails(emu:client{ tenant_id = "common", refresh_token = fx.seed_refresh_token })
+      assert_auth_error(err, 400, "invalid_request", 50194)
+    end)
+
+    it("a public client signs in with a password and a refresh token, without a secret", function()
+      local scope = "https://graph.microsoft.com/.default offline_access"
+      local g = emu:client{ client_id = PUBLIC_CLIENT, client_secret = emulator.NONE, scope = scope,
+                            username = fx.adele_upn, password = fx.adele_password }
+      works(g)
+      local rt = g:refresh_token()
+      remember(rt)
+      assert.is_string(rt)
+      works(emu:client{ client_id = PUBLIC_CLIENT, client_secret = emulator.NONE, scope = scope,
+                        refresh_token = rt })
+      for _, r in ipairs(emu:token_requests()) do assert.is_nil(form_of(r).client_secret) end
+    end)
+
+    it("a confidential app without its secret: 401 invalid_client AADSTS7000218", function()
+      local err = fails(emu:client{ client_secret = emulator.NONE, username = fx.adele_upn,
+                                    password = fx.adele_password })
+      assert_auth_error(err, 401, "invalid_client", 7000218)
+    end)
+  end)
+
+  ---------------------------------------------------------------------------
   describe("national clouds", function()
     local expected = {
       global = { "https://graph.microsoft.com", "https://login.microsoftonline.com" },
