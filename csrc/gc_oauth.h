@@ -1,6 +1,8 @@
 /*
 ** gc_oauth.h: OAuth2 grants against the Microsoft identity platform and the
-** per-session access-token cache. Secrets live here and never go back to Lua.
+** per-session access-token cache. The secrets kept live here, wiped when
+** freed; token replies are decoded as Lua strings first, and the refresh
+** token goes back to Lua on request (docs/security.md).
 */
 #ifndef GC_OAUTH_H
 #define GC_OAUTH_H
