@@ -274,30 +274,58 @@ static void copy_field(lua_State *L, int t, const char *k, const char *as) {
 }
 
 
-/* Push a copy of the value at idx with every secret of o redacted from its
-** strings, keys included; tables are copied `depth` levels deep. */
-static void push_redacted(lua_State *L, const gc_oauth *o, int idx, int depth) {
-  idx = lua_absindex(L, idx);
-  if (lua_type(L, idx) == LUA_TSTRING) {
-    size_t n;
-    const char *s = lua_tolstring(L, idx, &n);
-    gc_buf b = {NULL, 0, 0};
-    if (gc_buf_append(&b, s, n) == 0 && gc_oauth_redact(o, &b) == 0)
-      lua_pushlstring(L, b.data, b.len);
+/* error_codes of the reply at t into err: its numbers (AADSTS codes) only. */
+static void copy_codes(lua_State *L, int t, int err) {
+  lua_Integer i, n = 0;
+  lua_getfield(L, t, "error_codes");
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_newtable(L);
+  for (i = 1; i <= (lua_Integer)lua_rawlen(L, -2); i++) {
+    lua_rawgeti(L, -2, (int)i);
+    if (lua_type(L, -1) == LUA_TNUMBER)
+      lua_rawseti(L, -2, (int)++n);
     else
-      lua_pushliteral(L, "<redacted>"); /* out of memory: shown as nothing rather than raw */
-    gc_buf_free(&b, 1);
-  } else if (lua_type(L, idx) == LUA_TTABLE && depth > 0) {
-    lua_newtable(L);
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-      push_redacted(L, o, -2, 0);
-      push_redacted(L, o, -2, depth - 1);
-      lua_rawset(L, -5);
       lua_pop(L, 1);
-    }
-  } else {
-    lua_pushvalue(L, idx);
+  }
+  lua_setfield(L, err, "error_codes");
+  lua_pop(L, 1);
+}
+
+
+/* Push the string at idx with every secret of o redacted. */
+static void push_redacted(lua_State *L, const gc_oauth *o, int idx) {
+  size_t n;
+  const char *s = lua_tolstring(L, idx, &n);
+  gc_buf b = {NULL, 0, 0};
+  if (gc_buf_append(&b, s, n) == 0 && gc_oauth_redact(o, &b) == 0)
+    lua_pushlstring(L, b.data, b.len);
+  else
+    lua_pushliteral(L, "<redacted>"); /* out of memory: shown as nothing rather than raw */
+  gc_buf_free(&b, 1);
+}
+
+
+/* Push a copy of the table at idx (headers, error_codes) with its string keys
+** and values redacted; what is not a string is kept as it is. */
+static void push_redacted_table(lua_State *L, const gc_oauth *o, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    int k = lua_gettop(L) - 1;
+    if (lua_type(L, k) == LUA_TSTRING)
+      push_redacted(L, o, k);
+    else
+      lua_pushvalue(L, k);
+    if (lua_type(L, k + 1) == LUA_TSTRING)
+      push_redacted(L, o, k + 1);
+    else
+      lua_pushvalue(L, k + 1);
+    lua_rawset(L, k - 1);
+    lua_pop(L, 1);
   }
 }
 
@@ -307,7 +335,10 @@ static void redact_fields(lua_State *L, const gc_oauth *o, int err) {
   lua_pushnil(L);
   while (lua_next(L, err) != 0) {
     if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TTABLE) {
-      push_redacted(L, o, -1, 2);
+      if (lua_type(L, -1) == LUA_TSTRING)
+        push_redacted(L, o, lua_gettop(L));
+      else
+        push_redacted_table(L, o, -1);
       lua_pushvalue(L, -3);
       lua_insert(L, -2);
       lua_rawset(L, err); /* an existing key: allowed during the traversal */
@@ -338,11 +369,7 @@ static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char 
     copy_field(L, t, "suberror", "suberror");
     copy_field(L, t, "error_uri", "error_uri");
     copy_field(L, t, "timestamp", "timestamp");
-    lua_getfield(L, t, "error_codes");
-    if (lua_istable(L, -1))
-      lua_setfield(L, err, "error_codes");
-    else
-      lua_pop(L, 1);
+    copy_codes(L, t, err);
   } else {
     gc_err_push(L, "decode", lua_istable(L, reply) ? "invalid_response" : "invalid_json",
                 lua_istable(L, reply) ? "token endpoint reply has no access_token"
@@ -403,12 +430,13 @@ static int is_printable_token(const char *s, size_t n) {
 
 
 static int ascii_caseeq(const char *a, const char *b) {
-  for (; *a && *b; a++, b++) {
-    char x = (*a >= 'A' && *a <= 'Z') ? (char)(*a + 32) : *a;
-    char y = (*b >= 'A' && *b <= 'Z') ? (char)(*b + 32) : *b;
+  for (;; a++, b++) {
+    int x = (unsigned char)*a, y = (unsigned char)*b;
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
     if (x != y) return 0;
+    if (x == 0) return 1;
   }
-  return *a == *b;
 }
 
 
@@ -444,8 +472,7 @@ static int take_refresh_token(lua_State *L, gc_oauth *o, int idx) {
   size_t n = 0;
   const char *rt = get_lstring(L, idx, "refresh_token", &n);
   char *copy;
-  if (rt == NULL || o->grant == GC_GRANT_CLIENT_CREDENTIALS || !is_printable_token(rt, n))
-    return 0;
+  if (rt == NULL || o->grant == GC_GRANT_CLIENT_CREDENTIALS || !is_printable_token(rt, n)) return 0;
   if ((copy = gc_strdup(rt)) == NULL) return -1;
   gc_free_secret(&o->refresh_token);
   o->refresh_token = copy;
@@ -657,8 +684,9 @@ static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
     return push_failure(L, o, h, crid, "devicecode reply's device_code is not a printable token");
   /* the server's pace, within [1 s, 60 s]; its code's life, at most a day */
   interval = get_number(L, reply, "interval", GC_DEVICE_INTERVAL);
-  interval = (interval < GC_DEVICE_MIN) ? GC_DEVICE_MIN
-                                        : (interval > GC_DEVICE_MAX) ? GC_DEVICE_MAX : interval;
+  interval = (interval < GC_DEVICE_MIN)   ? GC_DEVICE_MIN
+             : (interval > GC_DEVICE_MAX) ? GC_DEVICE_MAX
+                                          : interval;
   expires_in = get_number(L, reply, "expires_in", 900);
   expires_in = (expires_in < 0) ? 0 : (expires_in > 86400) ? 86400 : expires_in;
   show_code(L, o, reply, interval, expires_in);

@@ -257,31 +257,41 @@ static void escape_at(const unsigned char *p, size_t n, unsigned char dec[4], si
 /* Whether t[0..n) starts with s[0..m) spelled in any mix of raw bytes and
 ** escapes; *used gets the length spelled. Two readings fit only where the
 ** text has %25 or \\ and the secret '%' or '\': the escape is tried first,
-** then the raw byte. *budget bounds that backtracking. */
+** the raw byte kept to come back to. Bounded: a few dozen such places and
+** 64 Ki steps, far more than any real secret needs. */
 static int spells(const unsigned char *t, size_t n, const unsigned char *s, size_t m,
-                  size_t *used, long *budget) {
-  size_t i = 0, j = 0;
-  while (j < m) {
-    unsigned char dec[4];
-    size_t dlen, adv = 0;
-    if (i >= n || --*budget < 0) return 0;
-    escape_at(t + i, n - i, dec, &dlen, &adv);
-    if (dlen > 0 && dlen <= m - j && memcmp(s + j, dec, dlen) == 0) {
-      size_t rest;
-      if (t[i] != s[j]) {
+                  size_t *used) {
+  size_t back_i[32], back_j[32], i = 0, j = 0;
+  int top = 0;
+  long steps = 65536;
+  for (;;) {
+    if (j == m) {
+      *used = i;
+      return 1;
+    }
+    if (i < n && --steps >= 0) {
+      unsigned char dec[4];
+      size_t dlen, adv = 0;
+      int raw = (t[i] == s[j]), esc;
+      escape_at(t + i, n - i, dec, &dlen, &adv);
+      esc = (dlen > 0 && dlen <= m - j && memcmp(s + j, dec, dlen) == 0);
+      if (esc && raw && top < 32) {
+        back_i[top] = i + 1, back_j[top] = j + 1;
+        top++;
+      }
+      if (esc) {
         i += adv, j += dlen;
         continue;
       }
-      if (spells(t + i + adv, n - i - adv, s + j + dlen, m - j - dlen, &rest, budget)) {
-        *used = i + adv + rest;
-        return 1;
+      if (raw) {
+        i++, j++;
+        continue;
       }
     }
-    if (t[i] != s[j]) return 0;
-    i++, j++;
+    if (top == 0 || steps < 0) return 0;
+    top--;
+    i = back_i[top], j = back_j[top];
   }
-  *used = i;
-  return 1;
 }
 
 
@@ -290,10 +300,8 @@ static size_t find_secret(const gc_buf *buf, size_t from, const char *secret, si
                           size_t *used) {
   const unsigned char *t = (const unsigned char *)buf->data;
   size_t i;
-  for (i = from; i < buf->len; i++) {
-    long budget = 65536; /* far more than any real secret needs */
-    if (spells(t + i, buf->len - i, (const unsigned char *)secret, slen, used, &budget)) return i;
-  }
+  for (i = from; i < buf->len; i++)
+    if (spells(t + i, buf->len - i, (const unsigned char *)secret, slen, used)) return i;
   return buf->len;
 }
 
