@@ -370,6 +370,13 @@ static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char 
     copy_field(L, t, "error_uri", "error_uri");
     copy_field(L, t, "timestamp", "timestamp");
     copy_codes(L, t, err);
+  } else if (h->status < 200 || h->status > 299) { /* a proxy's page, a redirect: not followed */
+    char msg[96];
+    (void)snprintf(msg, sizeof msg,
+                   "token endpoint answered HTTP %ld without the identity platform's JSON error",
+                   h->status);
+    gc_err_push(L, "auth", "http_error", msg);
+    err = lua_gettop(L);
   } else {
     gc_err_push(L, "decode", lua_istable(L, reply) ? "invalid_response" : "invalid_json",
                 lua_istable(L, reply) ? "token endpoint reply has no access_token"
@@ -388,6 +395,8 @@ static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char 
   lua_setfield(L, err, "reason");
   gc_err_setstring(L, "client_request_id", crid);
   lua_getfield(L, err, "headers");
+  lua_getfield(L, -1, "location");
+  lua_setfield(L, err, "location");
   retry_after = get_string(L, lua_gettop(L), "retry-after");
   wait = retry_after ? gc_parse_retry_after(retry_after, gc_walltime()) : -1;
   lua_pop(L, 1);
