@@ -171,7 +171,7 @@ FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover
 
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< csrc/gc_util.c csrc/gc_headers.c csrc/gc_jwt.c \
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< csrc/gc_util.c csrc/gc_headers.c csrc/gc_jwt.c csrc/gc_display.c \
 	  -llua$(LUA_VERSION) -lcrypto -lm
 
 fuzz-deps:
