@@ -64,6 +64,7 @@ void gc_oauth_free(lua_State *L, gc_oauth *o) {
   gc_free_secret(&o->username);
   gc_free_secret(&o->password);
   gc_free_secret(&o->refresh_token);
+  gc_free_secret(&o->device_code);
   gc_cert_free(&o->cert);
   free(o->token_url);
   free(o->client_id);
@@ -81,13 +82,14 @@ int gc_oauth_fresh(const gc_oauth *o) {
 
 
 int gc_oauth_redact(const gc_oauth *o, gc_buf *b) {
-  const char *secrets[4];
+  const char *secrets[5];
   int i;
   secrets[0] = o->client_secret;
   secrets[1] = o->password;
   secrets[2] = o->refresh_token;
   secrets[3] = o->access_token;
-  for (i = 0; i < 4; i++)
+  secrets[4] = o->device_code;
+  for (i = 0; i < 5; i++)
     if (gc_redact(b, secrets[i]) != 0) return -1;
   return 0;
 }
@@ -591,6 +593,7 @@ static void show_code(lua_State *L, gc_oauth *o, int reply, double interval, dou
   if (set_display(L, o, reply, "user_code") != 0 ||
       set_display(L, o, reply, "verification_uri") != 0 ||
       set_display(L, o, reply, "message") != 0) {
+    gc_free_secret(&o->device_code);
     luaL_error(L, "graph.core: out of memory");
   }
   push_seconds(L, expires_in);
@@ -600,7 +603,10 @@ static void show_code(lua_State *L, gc_oauth *o, int reply, double interval, dou
   o->signing_in = 1;
   r = lua_pcall(L, 1, 0, 0);
   o->signing_in = 0;
-  if (r != 0) lua_error(L); /* the callback failed: its error is ours to raise */
+  if (r != 0) { /* the callback failed: its error is ours to raise */
+    gc_free_secret(&o->device_code);
+    lua_error(L);
+  }
 }
 
 
@@ -625,8 +631,8 @@ static int push_deadline(lua_State *L, const char *crid, int by_timeout, double 
 
 /* Poll the token endpoint until the user signs in, declines, or the deadline:
 ** 0 with the token cached, 2 with nil, err pushed, -1 out of memory. */
-static int poll_token(lua_State *L, gc_oauth *o, gc_http *h, const char *device_code,
-                      double interval, double expires_at, double timeout_at, char crid[37]) {
+static int poll_token(lua_State *L, gc_oauth *o, gc_http *h, double interval, double expires_at,
+                      double timeout_at, char crid[37]) {
   gc_buf form = {NULL, 0, 0};
   int r = 0;
   for (;;) {
@@ -641,7 +647,7 @@ static int poll_token(lua_State *L, gc_oauth *o, gc_http *h, const char *device_
     gc_buf_reset(&form, 1);
     if (add_param(&form, "grant_type", GC_DEVICE_GRANT) != 0 ||
         add_param(&form, "client_id", o->client_id) != 0 ||
-        add_param(&form, "device_code", device_code) != 0) {
+        add_param(&form, "device_code", o->device_code) != 0) {
       r = -1;
       break;
     }
@@ -669,7 +675,6 @@ static int poll_token(lua_State *L, gc_oauth *o, gc_http *h, const char *device_
 static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
   gc_buf url = {NULL, 0, 0}, form = {NULL, 0, 0};
   char crid[37];
-  char *device_code = NULL;
   const char *code;
   double interval, expires_in, now = gc_monotonic();
   double timeout_at = now + (double)h->cfg->timeout_ms / 1000;
@@ -698,11 +703,12 @@ static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
                                           : interval;
   expires_in = get_number(L, reply, "expires_in", 900);
   expires_in = (expires_in < 0) ? 0 : (expires_in > 86400) ? 86400 : expires_in;
+  gc_free_secret(&o->device_code); /* held by o: redacted, and freed even if Lua raises */
+  if ((o->device_code = gc_strdup(code)) == NULL) return luaL_error(L, "graph.core: out of memory");
   show_code(L, o, reply, interval, expires_in);
-  if ((device_code = gc_strdup(code)) == NULL) return luaL_error(L, "graph.core: out of memory");
   lua_settop(L, reply - 1);
-  r = poll_token(L, o, h, device_code, interval, now + expires_in, timeout_at, crid);
-  gc_free_secret(&device_code);
+  r = poll_token(L, o, h, interval, now + expires_in, timeout_at, crid);
+  gc_free_secret(&o->device_code);
   return (r < 0) ? luaL_error(L, "graph.core: out of memory") : r;
 }
 

@@ -29,6 +29,7 @@ typedef struct gc_oauth {
   char *username;
   char *password;
   char *refresh_token;
+  char *device_code;        /* during a device code sign-in */
   char *auth_header;        /* "Authorization: Bearer <token>", built once a token */
   const char *access_token; /* the token, inside auth_header */
   gc_cert cert;             /* certificate credential, when cert.key is set */

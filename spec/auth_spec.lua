@@ -505,6 +505,20 @@ describe("auth", function()
           interval = 1, expires_in = 1.5 }, infos[1])
       end)
 
+      it("redacts the device code from the prompt and from an error that echoes it", function()
+        local code = "DAQABhostile-device-code"
+        emu:fault{ target = "token", path = "/devicecode$", json = { device_code = code,
+          user_code = "ABCD", verification_uri = "https://microsoft.com/devicelogin",
+          message = "enter ABCD (" .. code .. ")", interval = 1, expires_in = 5 } }
+        emu:fault{ target = "token", path = "/token$", status = 400,
+          json = { error = "invalid_grant", error_description = "AADSTS70000: " .. code .. " is bad" } }
+        local infos = {}
+        local err = fails(device_client{ on_device_code = function(info) infos[#infos + 1] = info end })
+        assert.equal("enter ABCD (<redacted>)", infos[1].message)
+        assert.equal("invalid_grant", err.code)
+        assert.equal("AADSTS70000: <redacted> is bad", err.message)
+      end)
+
       it("refuses to close the session from on_device_code; the sign-in goes on", function()
         emu:config{ device_interval = 0, device_auto_approve_after = 0 }
         local g, refused
