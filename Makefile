@@ -200,7 +200,7 @@ FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover
 $(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< csrc/gc_util.c csrc/gc_headers.c csrc/gc_jwt.c \
-	  csrc/gc_json.c csrc/gc_compat.c -llua$(LUA_VERSION) -lyajl -lcrypto -lm
+	  csrc/gc_json.c csrc/gc_compat.c csrc/gc_display.c -llua$(LUA_VERSION) -lyajl -lcrypto -lm
 
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="clang-14 libfuzzer-14-dev valgrind"

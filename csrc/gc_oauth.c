@@ -6,14 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gc_display.h"
 #include "gc_err.h"
 #include "gc_headers.h"
 #include "gc_json.h"
 #include "gc_oauth.h"
 
-/* Renew this long before expiry (Graph SDKs and MSAL use 5 minutes). */
+/* Renew this long before expiry (Graph SDKs and MSAL use 5 minutes), or a
+** quarter of a shorter lifetime, so a 2-minute token still serves 90 s. */
 #define GC_TOKEN_MARGIN       300.0
-#define GC_ASSERTION_LIFETIME 600 /* seconds, as MSAL does */
+#define GC_TOKEN_LIFETIME     3599.0  /* when the reply gives none, as Entra's default */
+#define GC_TOKEN_MAX_LIFETIME 86400.0 /* Entra's configurable maximum: one day */
+#define GC_TOKEN_MAX          32768   /* bytes; larger tokens are not credible */
+#define GC_DEVICE_INTERVAL    5.0     /* RFC 8628 section 3.2: the default */
+#define GC_DEVICE_MIN         1.0     /* poll no faster than this, */
+#define GC_DEVICE_MAX         60.0    /* nor wait longer between polls than this */
+#define GC_ASSERTION_LIFETIME 600     /* seconds, as MSAL does */
 #define GC_DEVICE_GRANT       "urn:ietf:params:oauth:grant-type:device_code"
 #define GC_BEARER_PREFIX      "Authorization: Bearer "
 #define GC_JWT_BEARER         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -38,6 +46,7 @@ void gc_oauth_free(lua_State *L, gc_oauth *o) {
   gc_free_secret(&o->username);
   gc_free_secret(&o->password);
   gc_free_secret(&o->refresh_token);
+  gc_free_secret(&o->device_code);
   gc_cert_free(&o->cert);
   free(o->token_url);
   free(o->client_id);
@@ -55,13 +64,14 @@ int gc_oauth_fresh(const gc_oauth *o) {
 
 
 int gc_oauth_redact(const gc_oauth *o, gc_buf *b) {
-  const char *secrets[4];
+  const char *secrets[5];
   int i;
   secrets[0] = o->client_secret;
   secrets[1] = o->password;
   secrets[2] = o->refresh_token;
   secrets[3] = o->access_token;
-  for (i = 0; i < 4; i++)
+  secrets[4] = o->device_code;
+  for (i = 0; i < 5; i++)
     if (gc_redact(b, secrets[i]) != 0) return -1;
   return 0;
 }
@@ -197,6 +207,10 @@ static int post_form(lua_State *L, gc_oauth *o, gc_http *h, const char *url, con
   if (rc != CURLE_OK) {
     gc_err_push(L, "transport", gc_http_code(h, rc), gc_http_strerror(h, rc));
     gc_err_setstring(L, "client_request_id", crid);
+    lua_pushboolean(L, h->sent); /* a redemption that may have arrived is never re-sent */
+    lua_setfield(L, -2, "request_sent");
+    lua_pushboolean(L, h->started);
+    lua_setfield(L, -2, "response_started");
     return 2;
   }
   gc_json_decode(L, h->body.data, h->body.len); /* a message on bad input: not a table */
@@ -210,53 +224,143 @@ static int post_form(lua_State *L, gc_oauth *o, gc_http *h, const char *url, con
 /* }====================================================== */
 
 
-static const char *get_string(lua_State *L, int t, const char *k) {
-  const char *s;
+static const char *get_lstring(lua_State *L, int t, const char *k, size_t *len) {
+  const char *s = NULL;
   lua_getfield(L, t, k);
-  s = (lua_type(L, -1) == LUA_TSTRING) ? lua_tostring(L, -1) : NULL;
+  if (lua_type(L, -1) == LUA_TSTRING) s = lua_tolstring(L, -1, len);
   lua_pop(L, 1); /* still anchored in the table */
   return s;
 }
 
 
-static double get_number(lua_State *L, int t, const char *k, double def) {
-  double v = def;
-  lua_getfield(L, t, k); /* a number, or a numeric string (ADFS) */
-  if (lua_type(L, -1) == LUA_TNUMBER || lua_isstring(L, -1)) v = lua_tonumber(L, -1);
-  lua_pop(L, 1);
-  return v;
+static const char *get_string(lua_State *L, int t, const char *k) {
+  size_t len;
+  return get_lstring(L, t, k, &len);
 }
 
 
-/* Copy field k of the table at t into the error table at the top, redacted. */
-static void copy_field(lua_State *L, const gc_oauth *o, int t, const char *k, const char *as) {
+/* A number, or a numeric string (ADFS sends "3600"); def for anything else,
+** NaN included. */
+static double get_number(lua_State *L, int t, const char *k, double def) {
+  double v = def;
+  lua_getfield(L, t, k);
+  if (lua_type(L, -1) != LUA_TBOOLEAN && lua_isnumber(L, -1)) v = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  return (v == v) ? v : def;
+}
+
+
+/* Copy field k of the table at t into the error table at the top (it is
+** redacted with the rest of the error). */
+static void copy_field(lua_State *L, int t, const char *k, const char *as) {
   const char *s = get_string(L, t, k);
+  if (s != NULL) gc_err_setstring(L, as, s);
+}
+
+
+/* error_codes of the reply at t into err: its numbers (AADSTS codes) only. */
+static void copy_codes(lua_State *L, int t, int err) {
+  lua_Integer i, n = 0;
+  lua_getfield(L, t, "error_codes");
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_newtable(L);
+  for (i = 1; i <= (lua_Integer)lua_rawlen(L, -2); i++) {
+    lua_rawgeti(L, -2, (int)i);
+    if (lua_type(L, -1) == LUA_TNUMBER)
+      lua_rawseti(L, -2, (int)++n);
+    else
+      lua_pop(L, 1);
+  }
+  lua_setfield(L, err, "error_codes");
+  lua_pop(L, 1);
+}
+
+
+/* Push the string at idx with every secret of o redacted. */
+static void push_redacted(lua_State *L, const gc_oauth *o, int idx) {
+  size_t n;
+  const char *s = lua_tolstring(L, idx, &n);
   gc_buf b = {NULL, 0, 0};
-  if (s == NULL) return;
-  if (gc_buf_puts(&b, s) == 0 && gc_oauth_redact(o, &b) == 0) gc_err_setstring(L, as, b.data);
+  if (gc_buf_append(&b, s, n) == 0 && gc_oauth_redact(o, &b) == 0)
+    lua_pushlstring(L, b.data, b.len);
+  else
+    lua_pushliteral(L, "<redacted>"); /* out of memory: shown as nothing rather than raw */
   gc_buf_free(&b, 1);
 }
 
 
+/* Push a copy of the table at idx (headers, error_codes) with its string keys
+** and values redacted; what is not a string is kept as it is. */
+static void push_redacted_table(lua_State *L, const gc_oauth *o, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    int k = lua_gettop(L) - 1;
+    if (lua_type(L, k) == LUA_TSTRING)
+      push_redacted(L, o, k);
+    else
+      lua_pushvalue(L, k);
+    if (lua_type(L, k + 1) == LUA_TSTRING)
+      push_redacted(L, o, k + 1);
+    else
+      lua_pushvalue(L, k + 1);
+    lua_rawset(L, k - 1);
+    lua_pop(L, 1);
+  }
+}
+
+
+/* Every string an error holds goes to a user: redact them all. */
+static void redact_fields(lua_State *L, const gc_oauth *o, int err) {
+  lua_pushnil(L);
+  while (lua_next(L, err) != 0) {
+    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TTABLE) {
+      if (lua_type(L, -1) == LUA_TSTRING)
+        push_redacted(L, o, lua_gettop(L));
+      else
+        push_redacted_table(L, o, -1);
+      lua_pushvalue(L, -3);
+      lua_insert(L, -2);
+      lua_rawset(L, err); /* an existing key: allowed during the traversal */
+    }
+    lua_pop(L, 1);
+  }
+}
+
+
 /* The reply at the top of the stack is a refusal (or unusable): replace it
-** with nil, err. kind "auth" when it is the identity platform's error JSON. */
-static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char *crid) {
+** with nil, err. kind "auth" when it is the identity platform's error JSON;
+** `invalid` (not NULL) says what makes a 200 reply unusable. */
+static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char *crid,
+                        const char *invalid) {
   int reply = lua_gettop(L), err;
-  int t = (lua_istable(L, reply) && get_string(L, reply, "error") != NULL) ? reply : 0;
-  if (t) {
+  int t = (!invalid && lua_istable(L, reply) && get_string(L, reply, "error") != NULL) ? reply : 0;
+  const char *retry_after;
+  double wait;
+  if (invalid) {
+    gc_err_push(L, "decode", "invalid_token", invalid);
+    err = lua_gettop(L);
+  } else if (t) {
     gc_err_push(L, "auth", get_string(L, t, "error"), NULL);
     err = lua_gettop(L);
-    copy_field(L, o, t, "error_description", "message");
-    copy_field(L, o, t, "trace_id", "trace_id");
-    copy_field(L, o, t, "correlation_id", "correlation_id");
-    copy_field(L, o, t, "suberror", "suberror");
-    copy_field(L, o, t, "error_uri", "error_uri");
-    copy_field(L, o, t, "timestamp", "timestamp");
-    lua_getfield(L, t, "error_codes");
-    if (lua_istable(L, -1))
-      lua_setfield(L, err, "error_codes");
-    else
-      lua_pop(L, 1);
+    copy_field(L, t, "error_description", "message");
+    copy_field(L, t, "trace_id", "trace_id");
+    copy_field(L, t, "correlation_id", "correlation_id");
+    copy_field(L, t, "suberror", "suberror");
+    copy_field(L, t, "error_uri", "error_uri");
+    copy_field(L, t, "timestamp", "timestamp");
+    copy_codes(L, t, err);
+  } else if (h->status < 200 || h->status > 299) { /* a proxy's page, a redirect: not followed */
+    char msg[96];
+    (void)snprintf(msg, sizeof msg,
+                   "token endpoint answered HTTP %ld without the identity platform's JSON error",
+                   h->status);
+    gc_err_push(L, "auth", "http_error", msg);
+    err = lua_gettop(L);
   } else {
     gc_err_push(L, "decode", lua_istable(L, reply) ? "invalid_response" : "invalid_json",
                 lua_istable(L, reply) ? "token endpoint reply has no access_token"
@@ -274,37 +378,131 @@ static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char 
   }
   lua_setfield(L, err, "reason");
   gc_err_setstring(L, "client_request_id", crid);
+  lua_getfield(L, err, "headers");
+  lua_getfield(L, -1, "location");
+  lua_setfield(L, err, "location");
+  retry_after = get_string(L, lua_gettop(L), "retry-after");
+  wait = retry_after ? gc_parse_retry_after(retry_after, gc_walltime()) : -1;
+  lua_pop(L, 1);
+  if (wait >= 0) {
+    lua_pushnumber(L, wait);
+    lua_setfield(L, err, "retry_after");
+  }
+  lua_pushboolean(L, 1); /* an answer came: the request arrived */
+  lua_setfield(L, err, "request_sent");
+  lua_pushboolean(L, 1);
+  lua_setfield(L, err, "response_started");
+  redact_fields(L, o, err);
   lua_remove(L, reply);
   return 2;
 }
 
 
-/* A 200 reply with an access_token: cache it (and a rotated refresh token). */
-static int take_token(lua_State *L, gc_oauth *o, double started) {
-  int reply = lua_gettop(L);
-  const char *token = get_string(L, reply, "access_token");
-  const char *rt = get_string(L, reply, "refresh_token");
-  double expires_in = get_number(L, reply, "expires_in", -1);
-  if (!(expires_in > 0)) expires_in = 3599;
-  gc_oauth_drop(o);
-  if ((o->auth_header = gc_concat(GC_BEARER_PREFIX, token)) != NULL)
-    o->access_token = o->auth_header + sizeof(GC_BEARER_PREFIX) - 1;
-  if (rt != NULL && rt[0] != '\0' && o->grant != GC_GRANT_CLIENT_CREDENTIALS) {
-    gc_free_secret(&o->refresh_token); /* rotation: the new one replaces the old */
-    o->refresh_token = gc_strdup(rt);
+/* RFC 6750 section 2.1 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~"
+** / "+" / "/" ) *"=". Nothing else may reach the Authorization header. */
+static int is_b64token(const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n && ((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+                   (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.' || s[i] == '_' ||
+                   s[i] == '~' || s[i] == '+' || s[i] == '/'))
+    i++;
+  if (i == 0) return 0;
+  while (i < n && s[i] == '=') i++;
+  return i == n && n <= GC_TOKEN_MAX;
+}
+
+
+/* A credential kept and sent back in a form: visible ASCII, bounded. */
+static int is_printable_token(const char *s, size_t n) {
+  size_t i;
+  if (n == 0 || n > GC_TOKEN_MAX) return 0;
+  for (i = 0; i < n; i++)
+    if (s[i] <= ' ' || s[i] > '~') return 0;
+  return 1;
+}
+
+
+static int ascii_caseeq(const char *a, const char *b) {
+  for (;; a++, b++) {
+    int x = (unsigned char)*a, y = (unsigned char)*b;
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y) return 0;
+    if (x == 0) return 1;
   }
+}
+
+
+/* What makes the 200 reply at idx unusable, or NULL when it is a token. */
+static const char *token_problem(lua_State *L, int idx) {
+  size_t n = 0;
+  const char *tok = get_lstring(L, idx, "access_token", &n);
+  int type_ok;
+  if (tok == NULL || !is_b64token(tok, n))
+    return "token endpoint reply's access_token is not a bearer token (RFC 6750 b64token)";
+  lua_getfield(L, idx, "token_type"); /* optional; Bearer in any case when present */
+  type_ok = lua_isnil(L, -1) ||
+            (lua_type(L, -1) == LUA_TSTRING && strlen(lua_tostring(L, -1)) == lua_rawlen(L, -1) &&
+             ascii_caseeq(lua_tostring(L, -1), "bearer"));
   lua_pop(L, 1);
-  if (o->access_token == NULL) return luaL_error(L, "graph.core: out of memory");
-  o->refresh_at = started + expires_in - GC_TOKEN_MARGIN;
+  return type_ok ? NULL : "token endpoint reply's token_type is not Bearer";
+}
+
+
+/* Seconds the token may be used: expires_in within [0, one day]; the default
+** when it is missing or not a number. Negative: already expired, used once. */
+static double token_lifetime(lua_State *L, int idx) {
+  double v = get_number(L, idx, "expires_in", GC_TOKEN_LIFETIME);
+  if (v < 0) return 0;
+  return (v > GC_TOKEN_MAX_LIFETIME) ? GC_TOKEN_MAX_LIFETIME : v;
+}
+
+
+/* A rotated refresh token in the reply at idx replaces the old one at once,
+** whatever else the reply holds: the old one is used up. One that is not
+** printable or too long is not kept. -1: out of memory. */
+static int take_refresh_token(lua_State *L, gc_oauth *o, int idx) {
+  size_t n = 0;
+  const char *rt = get_lstring(L, idx, "refresh_token", &n);
+  char *copy;
+  if (rt == NULL || o->grant == GC_GRANT_CLIENT_CREDENTIALS || !is_printable_token(rt, n)) return 0;
+  if ((copy = gc_strdup(rt)) == NULL) return -1;
+  gc_free_secret(&o->refresh_token);
+  o->refresh_token = copy;
   return 0;
 }
 
 
-static int is_token_reply(lua_State *L, gc_http *h) {
-  const char *tok;
-  if (h->status != 200 || !lua_istable(L, -1)) return 0;
-  tok = get_string(L, lua_gettop(L), "access_token");
-  return tok != NULL && tok[0] != '\0';
+/* Cache the valid token of the reply at the top (popped). -1: out of memory. */
+static int take_token(lua_State *L, gc_oauth *o, double started) {
+  int reply = lua_gettop(L);
+  double lifetime = token_lifetime(L, reply);
+  double margin = (lifetime / 4 < GC_TOKEN_MARGIN) ? lifetime / 4 : GC_TOKEN_MARGIN;
+  gc_oauth_drop(o);
+  if ((o->auth_header = gc_concat(GC_BEARER_PREFIX, get_string(L, reply, "access_token"))) != NULL)
+    o->access_token = o->auth_header + sizeof(GC_BEARER_PREFIX) - 1;
+  lua_pop(L, 1);
+  if (o->access_token == NULL) return -1;
+  o->refresh_at = started + lifetime - margin;
+  return 0;
+}
+
+
+/* The reply at the top to a token request (started at `started`): 0 with the
+** token cached, 2 with nil, err pushed instead, -1 out of memory. */
+static int settle(lua_State *L, gc_oauth *o, gc_http *h, const char *crid, double started) {
+  int reply = lua_gettop(L);
+  const char *problem;
+  if (h->status != 200 || !lua_istable(L, reply)) return push_failure(L, o, h, crid, NULL);
+  if (take_refresh_token(L, o, reply) != 0) return -1;
+  lua_getfield(L, reply, "access_token");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return push_failure(L, o, h, crid, NULL);
+  }
+  lua_pop(L, 1);
+  problem = token_problem(L, reply);
+  return problem ? push_failure(L, o, h, crid, problem) : take_token(L, o, started);
 }
 
 
@@ -322,8 +520,8 @@ static int redeem(lua_State *L, gc_oauth *o, gc_http *h) {
   r = post_form(L, o, h, o->token_url, &form, crid);
   gc_buf_free(&form, 1); /* wipes the secret */
   if (r != 0) return r;
-  if (is_token_reply(L, h)) return take_token(L, o, started);
-  return push_failure(L, o, h, crid);
+  r = settle(L, o, h, crid, started);
+  return (r < 0) ? luaL_error(L, "graph.core: out of memory") : r;
 }
 
 
@@ -351,11 +549,118 @@ static void push_seconds(lua_State *L, double v) {
 }
 
 
+/* Field k of the reply at idx, as safe to print, into the table at the top. */
+static int set_display(lua_State *L, const gc_oauth *o, int idx, const char *k) {
+  size_t n = 0;
+  const char *s = get_lstring(L, idx, k, &n);
+  gc_buf b = {NULL, 0, 0};
+  if (s == NULL) return 0;
+  if (gc_display_text(&b, s, n) != 0 || gc_oauth_redact(o, &b) != 0) {
+    gc_buf_free(&b, 0);
+    return -1;
+  }
+  lua_pushlstring(L, b.data, b.len);
+  lua_setfield(L, -2, k);
+  gc_buf_free(&b, 0);
+  return 0;
+}
+
+
+/* Show the user what to do: on_device_code(info), info without the device
+** code. While it runs, the session refuses requests and closing. */
+static void show_code(lua_State *L, gc_oauth *o, int reply, double interval, double expires_in) {
+  int r;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, o->device_cb);
+  lua_createtable(L, 0, 5);
+  if (set_display(L, o, reply, "user_code") != 0 ||
+      set_display(L, o, reply, "verification_uri") != 0 ||
+      set_display(L, o, reply, "message") != 0) {
+    gc_free_secret(&o->device_code);
+    luaL_error(L, "graph.core: out of memory");
+  }
+  push_seconds(L, expires_in);
+  lua_setfield(L, -2, "expires_in");
+  push_seconds(L, interval);
+  lua_setfield(L, -2, "interval");
+  o->signing_in = 1;
+  r = lua_pcall(L, 1, 0, 0);
+  o->signing_in = 0;
+  if (r != 0) { /* the callback failed: its error is ours to raise */
+    gc_free_secret(&o->device_code);
+    lua_error(L);
+  }
+}
+
+
+/* nil, err when the wait would outlast the deadline: the code's life, or the
+** client's timeout when that comes first. */
+static int push_deadline(lua_State *L, const char *crid, int by_timeout, double timeout) {
+  if (by_timeout) {
+    char msg[160];
+    (void)snprintf(msg, sizeof msg,
+                   "the device code sign-in did not complete within the client's timeout "
+                   "(%.0f s; raise 'timeout' to wait longer)",
+                   timeout);
+    gc_err_push(L, "auth", "timeout", msg);
+  } else {
+    gc_err_push(L, "auth", "expired_token",
+                "the device code expired before the sign-in completed (RFC 8628)");
+  }
+  gc_err_setstring(L, "client_request_id", crid);
+  return 2;
+}
+
+
+/* Poll the token endpoint until the user signs in, declines, or the deadline:
+** 0 with the token cached, 2 with nil, err pushed, -1 out of memory. */
+static int poll_token(lua_State *L, gc_oauth *o, gc_http *h, double interval, double expires_at,
+                      double timeout_at, char crid[37]) {
+  gc_buf form = {NULL, 0, 0};
+  int r = 0;
+  for (;;) {
+    double started;
+    const char *e;
+    double deadline = (timeout_at < expires_at) ? timeout_at : expires_at;
+    if (gc_monotonic() + interval > deadline) { /* no sleep past the deadline */
+      r = push_deadline(L, crid, timeout_at < expires_at, (double)h->cfg->timeout_ms / 1000);
+      break;
+    }
+    gc_sleep(interval);
+    gc_buf_reset(&form, 1);
+    if (add_param(&form, "grant_type", GC_DEVICE_GRANT) != 0 ||
+        add_param(&form, "client_id", o->client_id) != 0 ||
+        add_param(&form, "device_code", o->device_code) != 0) {
+      r = -1;
+      break;
+    }
+    started = gc_monotonic();
+    r = post_form(L, o, h, o->token_url, &form, crid);
+    if (r != 0) break;
+    e = lua_istable(L, -1) ? get_string(L, lua_gettop(L), "error") : NULL;
+    if (e != NULL && strcmp(e, "authorization_pending") == 0) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (e != NULL && strcmp(e, "slow_down") == 0) {
+      interval += 5; /* RFC 8628 section 3.5 */
+      lua_pop(L, 1);
+      continue;
+    }
+    r = settle(L, o, h, crid, started); /* a token; declined, expired, or anything else */
+    break;
+  }
+  gc_buf_free(&form, 1);
+  return r;
+}
+
+
 static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
   gc_buf url = {NULL, 0, 0}, form = {NULL, 0, 0};
   char crid[37];
-  char *device_code = NULL;
-  double interval, deadline;
+  const char *code;
+  double interval, expires_in, now = gc_monotonic();
+  double timeout_at = now + (double)h->cfg->timeout_ms / 1000;
+  size_t n = 0;
   int r, reply;
   if (device_url(o, &url) != 0 || add_param(&form, "client_id", o->client_id) != 0 ||
       add_param(&form, "scope", o->scope) != 0) {
@@ -369,72 +674,38 @@ static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
   if (r != 0) return r;
   reply = lua_gettop(L);
   if (h->status != 200 || !lua_istable(L, reply) || get_string(L, reply, "device_code") == NULL)
-    return push_failure(L, o, h, crid);
-  device_code = gc_strdup(get_string(L, reply, "device_code"));
-  interval = get_number(L, reply, "interval", 5);
-  deadline = gc_monotonic() + get_number(L, reply, "expires_in", 900);
-  if (device_code == NULL) return luaL_error(L, "graph.core: out of memory");
-
-  /* Show the user what to do: the info table, without the device code. */
-  lua_rawgeti(L, LUA_REGISTRYINDEX, o->device_cb);
-  lua_createtable(L, 0, 5);
-  lua_getfield(L, reply, "user_code");
-  lua_setfield(L, -2, "user_code");
-  lua_getfield(L, reply, "verification_uri");
-  lua_setfield(L, -2, "verification_uri");
-  lua_getfield(L, reply, "message");
-  lua_setfield(L, -2, "message");
-  push_seconds(L, get_number(L, reply, "expires_in", 900));
-  lua_setfield(L, -2, "expires_in");
-  push_seconds(L, interval);
-  lua_setfield(L, -2, "interval");
-  lua_remove(L, reply);             /* leaves: callback, info */
-  if (lua_pcall(L, 1, 0, 0) != 0) { /* the callback failed: our error to raise */
-    gc_free_secret(&device_code);
-    return lua_error(L);
-  }
-
-  for (;;) {
-    double started;
-    const char *e;
-    gc_sleep(interval);
-    gc_buf_reset(&form, 1);
-    if (add_param(&form, "grant_type", GC_DEVICE_GRANT) != 0 ||
-        add_param(&form, "client_id", o->client_id) != 0 ||
-        add_param(&form, "device_code", device_code) != 0) {
-      gc_buf_free(&form, 1);
-      gc_free_secret(&device_code);
-      return luaL_error(L, "graph.core: out of memory");
-    }
-    started = gc_monotonic();
-    r = post_form(L, o, h, o->token_url, &form, crid);
-    if (r != 0) break;
-    if (is_token_reply(L, h)) {
-      r = take_token(L, o, started);
-      break;
-    }
-    e = lua_istable(L, -1) ? get_string(L, lua_gettop(L), "error") : NULL;
-    if (e != NULL && strcmp(e, "authorization_pending") == 0 && gc_monotonic() < deadline) {
-      lua_pop(L, 1);
-      continue;
-    }
-    if (e != NULL && strcmp(e, "slow_down") == 0 && gc_monotonic() < deadline) {
-      interval += 5; /* RFC 8628 section 3.5 */
-      lua_pop(L, 1);
-      continue;
-    }
-    r = push_failure(L, o, h, crid); /* declined, expired, or anything else */
-    break;
-  }
-  gc_buf_free(&form, 1);
-  gc_free_secret(&device_code);
-  return r;
+    return push_failure(L, o, h, crid, NULL);
+  code = get_lstring(L, reply, "device_code", &n);
+  if (!is_printable_token(code, n))
+    return push_failure(L, o, h, crid, "devicecode reply's device_code is not a printable token");
+  /* the server's pace, within [1 s, 60 s]; its code's life, at most a day */
+  interval = get_number(L, reply, "interval", GC_DEVICE_INTERVAL);
+  interval = (interval < GC_DEVICE_MIN)   ? GC_DEVICE_MIN
+             : (interval > GC_DEVICE_MAX) ? GC_DEVICE_MAX
+                                          : interval;
+  expires_in = get_number(L, reply, "expires_in", 900);
+  expires_in = (expires_in < 0) ? 0 : (expires_in > 86400) ? 86400 : expires_in;
+  gc_free_secret(&o->device_code); /* held by o: redacted, and freed even if Lua raises */
+  if ((o->device_code = gc_strdup(code)) == NULL) return luaL_error(L, "graph.core: out of memory");
+  show_code(L, o, reply, interval, expires_in);
+  lua_settop(L, reply - 1);
+  r = poll_token(L, o, h, interval, now + expires_in, timeout_at, crid);
+  gc_free_secret(&o->device_code);
+  return (r < 0) ? luaL_error(L, "graph.core: out of memory") : r;
 }
 
 /* }====================================================== */
 
 
+void gc_oauth_refuse_nested(lua_State *L, const gc_oauth *o, const char *what) {
+  if (o->signing_in)
+    luaL_error(L, "graph.core: %s from inside on_device_code is refused (the sign-in is not over)",
+               what);
+}
+
+
 int gc_oauth_acquire(lua_State *L, gc_oauth *o, gc_http *h) {
+  gc_oauth_refuse_nested(L, o, "a request");
   if (o->grant == GC_GRANT_DEVICE_CODE) return device_flow(L, o, h);
   return redeem(L, o, h);
 }

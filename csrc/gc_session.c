@@ -208,6 +208,7 @@ static int session_close(lua_State *L) {
   gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
   if (s->busy)
     return luaL_error(L, "graph.core: a session cannot be closed while its request_many runs");
+  gc_oauth_refuse_nested(L, &s->oauth, "closing the session");
   release(L, s);
   return 0;
 }
@@ -334,6 +335,7 @@ static int session_request(lua_State *L) {
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     luaL_error(L, "graph.core: this session has no credentials");
   lua_settop(L, 7);
+  gc_oauth_refuse_nested(L, &s->oauth, "a request"); /* it would reuse s->headers */
   build_headers(L, 4, &s->headers, s->last_crid, s->cfg.user_agent, body != NULL);
   if (use_auth) {
     if (must_acquire(s)) {

@@ -171,21 +171,157 @@ int gc_escape(gc_buf *out, const char *s, size_t n, const char *keep) {
 }
 
 
+/*
+** {======================================================
+** Redaction: a secret in every shape a server may echo it
+** =======================================================
+*/
+
+static int hexval(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+
+static int hex4(const unsigned char *p, size_t n) {
+  int v = 0, i;
+  if (n < 4) return -1;
+  for (i = 0; i < 4; i++) {
+    int h = hexval(p[i]);
+    if (h < 0) return -1;
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+
+static size_t utf8_encode(unsigned long cp, unsigned char *out) {
+  if (cp < 0x80) {
+    out[0] = (unsigned char)cp;
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = (unsigned char)(0xC0 | (cp >> 6));
+    out[1] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    out[0] = (unsigned char)(0xE0 | (cp >> 12));
+    out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  out[0] = (unsigned char)(0xF0 | (cp >> 18));
+  out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+  out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+  out[3] = (unsigned char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+
+/* The escape starting at p, if it is one: the bytes it stands for in dec
+** (*dlen of them) and its own length (*adv). Form encoding: %XX (either
+** case), '+' for a space; JSON: \/ \" \\ \b \f \n \r \t, \uXXXX (with
+** surrogate pairs). *dlen is 0 for a plain byte. */
+static void escape_at(const unsigned char *p, size_t n, unsigned char dec[4], size_t *dlen,
+                      size_t *adv) {
+  static const char from[] = "/\"\\bfnrt", to[] = "/\"\\\b\f\n\r\t";
+  *dlen = 0;
+  if (p[0] == '%' && n >= 3 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+    dec[0] = (unsigned char)(hexval(p[1]) * 16 + hexval(p[2]));
+    *dlen = 1, *adv = 3;
+  } else if (p[0] == '+') {
+    dec[0] = ' ';
+    *dlen = 1, *adv = 1;
+  } else if (p[0] == '\\' && n >= 2 && p[1] != '\0' && strchr(from, p[1]) != NULL) {
+    dec[0] = (unsigned char)to[strchr(from, p[1]) - from];
+    *dlen = 1, *adv = 2;
+  } else if (p[0] == '\\' && n >= 6 && p[1] == 'u') {
+    long cp = hex4(p + 2, n - 2);
+    if (cp >= 0xD800 && cp <= 0xDBFF) { /* a pair, or nothing */
+      long lo = (n >= 12 && p[6] == '\\' && p[7] == 'u') ? hex4(p + 8, n - 8) : -1;
+      if (lo < 0xDC00 || lo > 0xDFFF) return;
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+      *adv = 12;
+    } else if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) {
+      return;
+    } else {
+      *adv = 6;
+    }
+    *dlen = utf8_encode((unsigned long)cp, dec);
+  }
+}
+
+
+/* Whether t[0..n) starts with s[0..m) spelled in any mix of raw bytes and
+** escapes; *used gets the length spelled. Two readings fit only where the
+** text has %25 or \\ and the secret '%' or '\': the escape is tried first,
+** the raw byte kept to come back to. Bounded: a few dozen such places and
+** 64 Ki steps, far more than any real secret needs. */
+static int spells(const unsigned char *t, size_t n, const unsigned char *s, size_t m,
+                  size_t *used) {
+  size_t back_i[32], back_j[32], i = 0, j = 0;
+  int top = 0;
+  long steps = 65536;
+  for (;;) {
+    if (j == m) {
+      *used = i;
+      return 1;
+    }
+    if (i < n && --steps >= 0) {
+      unsigned char dec[4];
+      size_t dlen, adv = 0;
+      int raw = (t[i] == s[j]), esc;
+      escape_at(t + i, n - i, dec, &dlen, &adv);
+      esc = (dlen > 0 && dlen <= m - j && memcmp(s + j, dec, dlen) == 0);
+      if (esc && raw && top < 32) {
+        back_i[top] = i + 1, back_j[top] = j + 1;
+        top++;
+      }
+      if (esc) {
+        i += adv, j += dlen;
+        continue;
+      }
+      if (raw) {
+        i++, j++;
+        continue;
+      }
+    }
+    if (top == 0 || steps < 0) return 0;
+    top--;
+    i = back_i[top], j = back_j[top];
+  }
+}
+
+
+/* The first place from `from` where the secret is spelled, or buf->len. */
+static size_t find_secret(const gc_buf *buf, size_t from, const char *secret, size_t slen,
+                          size_t *used) {
+  const unsigned char *t = (const unsigned char *)buf->data;
+  size_t i;
+  for (i = from; i < buf->len; i++)
+    if (spells(t + i, buf->len - i, (const unsigned char *)secret, slen, used)) return i;
+  return buf->len;
+}
+
+
 int gc_redact(gc_buf *buf, const char *secret) {
   static const char mark[] = "<redacted>";
-  size_t slen, i;
+  size_t slen, at, used = 0, done = 0;
   gc_buf tmp = {NULL, 0, 0};
-  if (secret == NULL || (slen = strlen(secret)) == 0 || buf->len < slen) return 0;
-  if (strstr(buf->data, secret) == NULL && memchr(buf->data, '\0', buf->len) == NULL) return 0;
-  for (i = 0; i < buf->len;) {
-    if (i + slen <= buf->len && memcmp(buf->data + i, secret, slen) == 0) {
-      if (gc_buf_append(&tmp, mark, sizeof(mark) - 1) != 0) goto nomem;
-      i += slen;
-    } else {
-      if (gc_buf_append(&tmp, buf->data + i, 1) != 0) goto nomem;
-      i++;
-    }
+  if (secret == NULL || (slen = strlen(secret)) == 0 || buf->len == 0) return 0;
+  at = find_secret(buf, 0, secret, slen, &used);
+  if (at == buf->len) return 0; /* the usual case: nothing copied */
+  while (at < buf->len) {
+    if (gc_buf_append(&tmp, buf->data + done, at - done) != 0 ||
+        gc_buf_append(&tmp, mark, sizeof(mark) - 1) != 0)
+      goto nomem;
+    done = at + used;
+    at = find_secret(buf, done, secret, slen, &used);
   }
+  if (gc_buf_append(&tmp, buf->data + done, buf->len - done) != 0) goto nomem;
   gc_buf_free(buf, 1);
   *buf = tmp;
   return 0;
@@ -193,6 +329,8 @@ nomem:
   gc_buf_free(&tmp, 1);
   return -1;
 }
+
+/* }====================================================== */
 
 
 /*

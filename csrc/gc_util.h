@@ -30,7 +30,9 @@ int gc_escape(gc_buf *out, const char *s, size_t n, const char *keep);
 size_t gc_escaped_len(const char *s, size_t n, const char *keep); /* bytes gc_escape_to writes */
 void gc_escape_to(char *dst, const char *s, size_t n, const char *keep);
 
-/* Replace every occurrence of `secret` in buf with "<redacted>". */
+/* Replace every spelling of `secret` in buf with "<redacted>": raw, form
+** encoded (%XX in either case, '+' for a space), JSON-escaped (\/, \",
+** \uXXXX, ...), or any mix of them. */
 int gc_redact(gc_buf *buf, const char *secret);
 
 /* Retry-After: delta-seconds (fractions allowed) or an HTTP-date, relative to

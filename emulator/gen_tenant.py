@@ -607,7 +607,7 @@ def main(out):
              "secrets": ["limited-secret-1"], "appRoles": ["User.Read.All"],
              "delegatedPermissions": ["User.Read"]},
             {"appId": PUBLIC_APP, "displayName": "lua-msgraph public client", "publicClient": True,
-             "secrets": [], "appRoles": [],
+             "signInAudience": "AzureADMultipleOrgs", "secrets": [], "appRoles": [],
              "delegatedPermissions": ["User.Read", "User.Read.All", "Presence.Read.All",
                                       "GroupMember.Read.All"]},
         ],

@@ -25,6 +25,9 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_RESOURCES = {"https://graph.microsoft.com", "https://graph.microsoft.com/", GRAPH_APP_ID}
 OIDC_SCOPES = {"openid", "profile", "email", "offline_access"}
 META_TENANTS = {"common", "organizations", "consumers"}
+# signInAudience values that may sign in through /common and /organizations;
+# the default registration (AzureADMyOrg) is single-tenant.
+MULTI_TENANT = {"AzureADMultipleOrgs", "AzureADandPersonalMicrosoftAccount"}
 FORM = "application/x-www-form-urlencoded"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _DNS = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
@@ -328,6 +331,20 @@ class TokenEndpoint:
         return app
 
     @staticmethod
+    def check_audience(app, tenant):
+        """A single-tenant app on /common or /organizations: Entra's AADSTS50194."""
+        if tenant.lower() not in ("common", "organizations"):
+            return
+        if app.get("signInAudience", "AzureADMyOrg") in MULTI_TENANT:
+            return
+        raise IdentityError(400, "invalid_request", 50194,
+                            "Application '%s'(%s) is not configured as a multi-tenant "
+                            "application. Usage of the /common endpoint is not supported for such "
+                            "applications created after '10/15/2018'. Use a tenant-specific "
+                            "endpoint or configure the application to be multi-tenant."
+                            % (app["appId"], app["displayName"]))
+
+    @staticmethod
     def unknown_app(client_id, tenant):
         return IdentityError(400, "unauthorized_client", 700016,
                              "Application with identifier '%s' was not found in the directory "
@@ -485,6 +502,7 @@ class TokenEndpoint:
                                 "endpoints. Please use the /organizations or tenant-specific "
                                 "endpoint.")
         app = self.authenticate_client(params, req, tenant, secret_required=False)
+        self.check_audience(app, tenant)
         for name in ("username", "password", "scope"):
             if not params.get(name):
                 raise missing(name)
@@ -512,6 +530,7 @@ class TokenEndpoint:
 
     def refresh_token(self, tenant, params, req):
         app = self.authenticate_client(params, req, tenant, secret_required=False)
+        self.check_audience(app, tenant)
         token = params.get("refresh_token")
         if not token:
             raise missing("refresh_token")
@@ -568,6 +587,7 @@ class TokenEndpoint:
         app = self.directory.app(client_id)
         if app is None:
             raise self.unknown_app(client_id, tenant)
+        self.check_audience(app, tenant)
         scope = params.get("scope")
         if not scope:
             raise missing("scope")
@@ -579,6 +599,7 @@ class TokenEndpoint:
     def device_code(self, tenant, params, req):
         app = self.authenticate_client(params, req, tenant, secret_required=False,
                                        credentials_optional=True)
+        self.check_audience(app, tenant)
         code = params.get("device_code")
         if not code:
             raise missing("device_code")

@@ -215,9 +215,12 @@ def test_token_endpoint(emu):
 
     # Refresh: rotation, reuse, expiry.
     seed = emu.info["refresh_token"]
-    status, _, first = emu.token("refresh_token", tenant="common", refresh_token=seed)
-    check("refresh: seeded token works", status == 200 and first.get("refresh_token") not in (None, seed), first)
     status, _, body = emu.token("refresh_token", tenant="common", refresh_token=seed)
+    check("refresh: /common for a single-tenant app", status == 400
+          and body["error_codes"] == [50194], body)
+    status, _, first = emu.token("refresh_token", refresh_token=seed)
+    check("refresh: seeded token works", status == 200 and first.get("refresh_token") not in (None, seed), first)
+    status, _, body = emu.token("refresh_token", refresh_token=seed)
     check("refresh: reuse after rotation", status == 400 and body["error_codes"] == [70008], body)
     status, _, body = emu.token("refresh_token", refresh_token=first["refresh_token"],
                                 scope="https://example.com/x")
@@ -1321,9 +1324,14 @@ def certificate_checks(emu, app, rogue):
     check("assertion: reset forgot the registration", status == 401, body)
 
 
-def device_start(emu, client_id=None, scope="User.Read offline_access"):
+def device_tenant(emu, client_id):
+    """The public client is multi-tenant: /organizations; the others: their tenant."""
+    return "organizations" if client_id is None else emu.info["tenant_id"]
+
+
+def device_start(emu, client_id=None, scope="User.Read offline_access", tenant=None):
     status, _, data = emu.request(
-        "POST", "/organizations/oauth2/v2.0/devicecode",
+        "POST", "/%s/oauth2/v2.0/devicecode" % (tenant or device_tenant(emu, client_id)),
         {"Content-Type": "application/x-www-form-urlencoded"},
         urllib.parse.urlencode({"client_id": client_id or emu.info["public_client_id"],
                                 "scope": scope}))
@@ -1331,7 +1339,8 @@ def device_start(emu, client_id=None, scope="User.Read offline_access"):
 
 
 def device_poll(emu, code, client_id=None, client_secret=None):
-    return emu.token(grant=DEVICE_GRANT, tenant="organizations", client_secret=client_secret,
+    return emu.token(grant=DEVICE_GRANT, tenant=device_tenant(emu, client_id),
+                     client_secret=client_secret,
                      client_id=client_id or emu.info["public_client_id"], device_code=code)
 
 
@@ -1373,6 +1382,10 @@ def test_device_code(emu):
     status, _, body = device_poll(emu, start["device_code"])
     check("device: expired", status == 400 and body["error"] == "expired_token"
           and body["error_codes"] == [70020], body)
+
+    status, body = device_start(emu, client_id=emu.info["client_id"], tenant="organizations")
+    check("device: /organizations for a single-tenant app", status == 400
+          and body["error_codes"] == [50194], body)
 
     emu.control("POST", "/config", {"device_expires_in": 60, "device_slow_down": 1,
                                     "device_auto_approve_after": 1})

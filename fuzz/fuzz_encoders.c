@@ -1,9 +1,11 @@
 /* libFuzzer target: percent-encoding (paths, queries, form bodies), secret
-** redaction and base64url, with round-trip and invariant checks. */
+** redaction (raw and form-encoded shapes), text for a terminal and
+** base64url, with round-trip and invariant checks. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../csrc/gc_display.h"
 #include "../csrc/gc_jwt.h"
 #include "../csrc/gc_util.h"
 
@@ -48,6 +50,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (strlen(secret) > 0 && strpbrk(secret, "<redacted>") == NULL &&
         memchr(r.data, '\0', r.len) == NULL && strstr(r.data, secret) != NULL)
       abort();
+  }
+  /* the form-encoded shape of the secret, appended, is redacted too */
+  if (size > 2 && strlen(secret) > 0) {
+    gc_buf f = {NULL, 0, 0}, t = {NULL, 0, 0};
+    if (gc_escape(&f, secret, strlen(secret), NULL) != 0) abort();
+    gc_buf_append(&t, data, size);
+    gc_buf_append(&t, f.data, f.len);
+    if (gc_redact(&t, secret) != 0) abort();
+    if (strpbrk(f.data, "<redacted>") == NULL && memchr(t.data, '\0', t.len) == NULL &&
+        strstr(t.data, f.data) != NULL)
+      abort();
+    gc_buf_free(&f, 0);
+    gc_buf_free(&t, 0);
+  }
+  /* text for a terminal: no ESC, no C0 but newline, no DEL, no C1 */
+  {
+    gc_buf v = {NULL, 0, 0};
+    if (gc_display_text(&v, (const char *)data, size) != 0) abort();
+    for (i = 0; i < v.len; i++) {
+      unsigned char c = (unsigned char)v.data[i];
+      if ((c < 0x20 && c != '\n') || c == 0x7f) abort();
+      if (c == 0xC2 && i + 1 < v.len && (unsigned char)v.data[i + 1] >= 0x80 &&
+          (unsigned char)v.data[i + 1] <= 0x9f)
+        abort();
+    }
+    gc_buf_free(&v, 0);
   }
   if (gc_base64url(&b, data, size) != 0 || b.len != (size * 4 + 2) / 3) abort();
   gc_buf_free(&e, 0);

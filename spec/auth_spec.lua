@@ -370,8 +370,9 @@ describe("auth", function()
 
     describe("device code", function()
       local function device_client(extra)
+        -- the public client is registered multi-tenant: it may name "organizations"
         local o = { auth = "device_code", client_id = PUBLIC_CLIENT, client_secret = emulator.NONE,
-                    tenant_id = emulator.NONE, scope = "User.Read.All offline_access",
+                    tenant_id = "organizations", scope = "User.Read.All offline_access",
                     on_device_code = function() end }
         for k, v in pairs(extra or {}) do o[k] = v end
         return emu:client(o)
@@ -400,7 +401,7 @@ describe("auth", function()
         assert.is_string(info.user_code)
         assert.equal("https://microsoft.com/devicelogin", info.verification_uri)
         assert.truthy(info.message:find(info.user_code, 1, true))
-        assert.equal(0.2, info.interval)
+        assert.equal(1, info.interval)        -- the server's 0.2 s, clamped to 1 s
         assert.equal(900, info.expires_in)
         assert.is_nil(info.device_code)
         expose(info)
@@ -411,7 +412,7 @@ describe("auth", function()
         assert.equal(PUBLIC_CLIENT, start.client_id)
         assert.equal("User.Read.All offline_access", start.scope)
         local p = polls()
-        assert.is_true(#p >= 2, "polls: " .. #p)
+        assert.is_true(#p >= 1, "polls: " .. #p)
         for i, r in ipairs(p) do
           local form = form_of(r)
           assert.equal(DEVICE_GRANT, form.grant_type)
@@ -420,7 +421,7 @@ describe("auth", function()
           assert.is_nil(form.client_secret)
           local previous = i == 1 and reqs[1] or p[i - 1]
           local gap = r.time - previous.time
-          assert.is_true(gap >= 0.18, ("poll %d came %.3f s after the previous request"):format(i, gap))
+          assert.is_true(gap >= 0.95, ("poll %d came %.3f s after the previous request"):format(i, gap))
         end
         assert.same({}, emu:call("GET", "/_emulator/device/pending").pending)
         -- offline_access: a refresh token to keep
@@ -436,13 +437,13 @@ describe("auth", function()
         works(device_client())
         local p = polls()
         assert.equal(2, #p)
-        local gap = p[2].time - p[1].time
-        assert.is_true(gap >= 5.1 and gap < 8, ("gap after slow_down: %.3f s"):format(gap))
+        local gap = p[2].time - p[1].time    -- the interval clamped to 1 s, + 5 s
+        assert.is_true(gap >= 5.95 and gap < 9, ("gap after slow_down: %.3f s"):format(gap))
       end)
 
       it("keeps polling while authorization is pending (auto-approved on the third poll)", function()
         emu:config{ device_interval = 0.2, device_auto_approve_after = 2 }
-        works(device_client{ client_id = fx.client_id, scope = emulator.NONE })
+        works(device_client{ client_id = fx.client_id, scope = emulator.NONE, tenant_id = fx.tenant_id })
         assert.equal(3, #polls())
       end)
 
@@ -453,10 +454,112 @@ describe("auth", function()
         assert.equal(2, #polls())
       end)
 
-      it("maps an expired code to an auth error", function()
-        emu:config{ device_interval = 0.2, device_expires_in = 0.5 }
+      it("stops before the code expires: no sleep past its expires_in", function()
+        emu:config{ device_interval = 1, device_expires_in = 2.5 }
+        local started = core.now()
         local err = fails(device_client())
-        assert_auth_error(err, 400, "expired_token", 70020)
+        local took = core.now() - started
+        assert.equal("auth", err.kind)
+        assert.equal("expired_token", err.code)
+        assert.truthy(err.message:find("expired", 1, true), err.message)
+        assert.equal(2, #polls())                   -- at 1 s and 2 s; a third would be past 2.5 s
+        assert.is_true(took < 2.6, ("the sign-in took %.2f s for a 2.5 s code"):format(took))
+      end)
+
+      it("stops before the client's timeout when that comes first", function()
+        emu:config{ device_interval = 1 }           -- pending for ever, the code for 900 s
+        local started = core.now()
+        local err = fails(device_client{ timeout = 2.5 })
+        local took = core.now() - started
+        assert.equal("auth", err.kind)
+        assert.equal("timeout", err.code)
+        assert.truthy(err.message:find("timeout", 1, true), err.message)
+        assert.equal(2, #polls())
+        assert.is_true(took < 2.6, ("the sign-in took %.2f s with timeout = 2.5"):format(took))
+      end)
+
+      it("caps an absurd server interval and never sleeps it", function()
+        emu:config{ device_interval = 100000 }
+        local infos = {}
+        local started = core.now()
+        local err = fails(device_client{ on_device_code = function(info) infos[#infos + 1] = info end })
+        assert.equal(60, infos[1].interval)        -- capped; a 60 s wait outlasts timeout = 10
+        assert.equal("timeout", err.code)
+        assert.equal(0, #polls())
+        assert.is_true(core.now() - started < 2)
+      end)
+
+      it("shows the server's texts without terminal escapes or control characters", function()
+        emu:fault{ target = "token", path = "/devicecode$", json = {
+          device_code = "DAQABhostile-device-code", interval = 1, expires_in = 1.5,
+          user_code = "AB\27[8mCD",
+          verification_uri = "https://microsoft.com/devicelogin\27]8;;https://evil.example/\27\\",
+          message = "To sign in,\27[2J\27]0;pwned\7 open \27[31mhttps://microsoft.com/devicelogin"
+            .. "\27[0m\r\nand enter AB\194\15531m\226\128\174CD\t.\nDone\127\8" } }
+        local infos = {}
+        fails(device_client{ on_device_code = function(info) infos[#infos + 1] = info end })
+        assert.same({ user_code = "ABCD", verification_uri = "https://microsoft.com/devicelogin",
+          message = "To sign in, open https://microsoft.com/devicelogin\nand enter ABCD.\nDone",
+          interval = 1, expires_in = 1.5 }, infos[1])
+      end)
+
+      it("redacts the device code from the prompt and from an error that echoes it", function()
+        local code = "DAQABhostile-device-code"
+        emu:fault{ target = "token", path = "/devicecode$", json = { device_code = code,
+          user_code = "ABCD", verification_uri = "https://microsoft.com/devicelogin",
+          message = "enter ABCD (" .. code .. ")", interval = 1, expires_in = 5 } }
+        emu:fault{ target = "token", path = "/token$", status = 400,
+          json = { error = "invalid_grant", error_description = "AADSTS70000: " .. code .. " is bad" } }
+        local infos = {}
+        local err = fails(device_client{ on_device_code = function(info) infos[#infos + 1] = info end })
+        assert.equal("enter ABCD (<redacted>)", infos[1].message)
+        assert.equal("invalid_grant", err.code)
+        assert.equal("AADSTS70000: <redacted> is bad", err.message)
+      end)
+
+      it("refuses to close the session from on_device_code; the sign-in goes on", function()
+        emu:config{ device_interval = 0, device_auto_approve_after = 0 }
+        local g, refused
+        g = device_client{ on_device_code = function() refused = { pcall(g.close, g) } end }
+        works(g)
+        assert.is_false(refused[1])
+        expose(refused[2])
+        assert.truthy(tostring(refused[2]):find("closing the session from inside on_device_code", 1, true),
+          tostring(refused[2]))
+        g:close()
+      end)
+
+      it("a close from on_device_code that is not caught is the sign-in's raised error", function()
+        emu:config{ device_interval = 0, device_auto_approve_after = 0 }
+        local g
+        g = device_client{ on_device_code = function() g:close() end }
+        local ok, msg = pcall(g.users.get, { id = fx.adele_id })
+        assert.is_false(ok)
+        expose(msg)
+        assert.truthy(tostring(msg):find("closing the session from inside on_device_code", 1, true),
+          tostring(msg))
+        assert.equal(0, #emu:graph_requests())
+      end)
+
+      it("refuses a request from inside on_device_code: the one that triggered it keeps its headers", function()
+        emu:config{ device_interval = 0, device_auto_approve_after = 0 }
+        local g, nested
+        g = device_client{ on_device_code = function()
+          nested = { pcall(g.users.get, { id = fx.adele_id }) }
+        end }
+        works(g)
+        assert.is_false(nested[1])
+        expose(nested[2])
+        assert.truthy(tostring(nested[2]):find("a request from inside on_device_code", 1, true),
+          tostring(nested[2]))
+        local reqs = emu:graph_requests()
+        assert.equal(1, #reqs)
+        local h = reqs[1].headers
+        assert.equal("application/json", h.accept)
+        assert.is_true(util.is_guid(h["client-request-id"]), tostring(h["client-request-id"]))
+        assert.truthy((h["user-agent"] or ""):find("lua-msgraph", 1, true))
+        assert.truthy((h.authorization or ""):find("^Bearer "))
+        assert.equal(1, #emu:requests("/devicecode$"))  -- one sign-in, not a nested second one
       end)
     end)
   end)
@@ -609,14 +712,24 @@ describe("auth", function()
       assert.equal(1, #emu:token_requests())
     end)
 
-    it("renews a token within 5 minutes of its expiry", function()
-      emu:config{ token_expires_in = 299 }
+    it("reuses a 120 s token: ten calls, one token request", function()
+      emu:config{ token_expires_in = 120 }
+      local g = emu:client()
+      for _ = 1, 10 do works(g) end
+      assert.equal(1, #emu:token_requests())
+    end)
+
+    it("renews a token a quarter of its lifetime (at most 5 minutes) before it expires", function()
+      emu:config{ token_expires_in = 2 }           -- renewed after 1.5 s
       local g = emu:client()
       works(g)
       works(g)
+      assert.equal(1, #emu:token_requests())
+      core.sleep(1.6)
+      works(g)
       assert.equal(2, #emu:token_requests())
       emu:reset()
-      emu:config{ token_expires_in = 420 }
+      emu:config{ token_expires_in = 420 }          -- renewed 5 minutes before, not 105 s
       g = emu:client()
       works(g)
       works(g)
@@ -642,6 +755,219 @@ describe("auth", function()
       assert.equal("InvalidAuthenticationToken", err.code)
       assert.equal(2, #emu:token_requests())
       assert.equal(2, #emu:graph_requests())
+    end)
+  end)
+
+  ---------------------------------------------------------------------------
+  describe("a hostile token endpoint", function()
+    local secrets_list = require "support.secrets"
+    local SMUGGLE = "x\r\nX-Injected: yes\r\nContent-Length: 0\r\n\r\nGET /v1.0/smuggled HTTP/1.1\r\n"
+      .. "Host: 127.0.0.1\r\nX-Pad: "
+    local FAKE_TOKEN = "hostile-emulator-token-AAAA"
+    local ROTATED = "hostile-rotated-refresh-token-0001"
+    setup(function()
+      secrets_list.add_tokens{ FAKE_TOKEN, ROTATED, "eyJ0" .. SMUGGLE, "DAQABhostile-device-code" }
+    end)
+
+    local function token_reply(t, count)
+      emu:fault{ target = "token", path = "/token$", json = t, count = count or 5 }
+    end
+
+    local function no_smuggling()
+      for _, r in ipairs(emu:requests()) do
+        assert.is_nil(r.headers["x-injected"], r.path)
+        assert.falsy(r.path:find("smuggled", 1, true), r.path)
+      end
+    end
+
+    it("refuses an access_token with CR/LF and never pastes it into a request", function()
+      token_reply{ token_type = "Bearer", expires_in = 3599, access_token = "eyJ0" .. SMUGGLE }
+      local g = emu:client{ max_retries = 0 }
+      local err = fails(g)
+      no_smuggling()
+      assert.equal(0, #emu:graph_requests())
+      assert.equal("decode", err.kind)
+      assert.equal("invalid_token", err.code)
+      assert.equal(200, err.status_code)
+      g:close()
+    end)
+
+    it("refuses every access_token that is not an RFC 6750 b64token", function()
+      for _, bad in ipairs{ "", " ", "a b", "tok\0en", "tok\n", "t\195\182k", "a=b", "===", "a\tb",
+                            "x" .. ("A"):rep(40000), 42, true, {} } do
+        emu:reset()
+        token_reply{ token_type = "Bearer", expires_in = 3599, access_token = bad }
+        local s = emu:session{}
+        local ok, err = s:token()
+        assert.is_nil(ok, tostring(bad))
+        expose(err)
+        assert.equal("invalid_token", err.code, tostring(bad))
+        s:close()
+      end
+      no_smuggling()
+    end)
+
+    it("takes token_type Bearer in any case, or none, and refuses another type", function()
+      for tt, good in pairs{ Bearer = true, bearer = true, BEARER = true, [false] = true,
+                              mac = false, pop = false, ["Bearer "] = false, [""] = false } do
+        emu:reset()
+        token_reply{ expires_in = 3599, access_token = FAKE_TOKEN, token_type = tt or nil }
+        local s = emu:session{}
+        local ok, err = s:token()
+        expose(err)
+        if good then
+          assert.is_true(ok, tostring(tt))
+        else
+          assert.equal("invalid_token", err.code, tostring(tt))
+          assert.truthy(err.message:find("token_type", 1, true))
+        end
+        s:close()
+      end
+    end)
+
+    it("bounds expires_in: negative or zero is used once, nonsense is the default, huge is a day", function()
+      local cases = { [-5] = 2, [0] = 2, [120] = 1, ["120"] = 1, ["NaN"] = 1, ["abc"] = 1,
+                      ["1e999"] = 1, [1e300] = 1, [true] = 1 }
+      for value, requests in pairs(cases) do
+        emu:reset()
+        token_reply({ token_type = "Bearer", access_token = FAKE_TOKEN, expires_in = value }, 2)
+        local s = emu:session{}
+        assert.is_true(s:token())
+        assert.is_true(s:token())
+        assert.equal(requests, s:stats().token_requests, "expires_in = " .. tostring(value))
+        s:close()
+      end
+    end)
+
+    local function refresh_session()
+      return emu:session{ grant = "refresh_token", refresh_token = fx.seed_refresh_token,
+                          scope = "https://graph.microsoft.com/.default offline_access" }
+    end
+
+    it("keeps a refresh token only if it is printable and of a credible length", function()
+      for _, bad in ipairs{ "bad token", "bad\r\ntoken", ("r"):rep(40000), "", 12345 } do
+        emu:reset()
+        token_reply{ token_type = "Bearer", expires_in = 3599, access_token = FAKE_TOKEN,
+                     refresh_token = bad }
+        local s = refresh_session()
+        assert.is_true(s:token())
+        assert.equal(fx.seed_refresh_token, s:refresh_token(), tostring(bad):sub(1, 20))
+        s:close()
+      end
+    end)
+
+    it("keeps a rotated refresh token even from a reply whose access_token it refuses", function()
+      token_reply{ token_type = "Bearer", expires_in = 3599, access_token = "bad\r\n",
+                   refresh_token = ROTATED }
+      local s = refresh_session()
+      local ok, err = s:token()
+      assert.is_nil(ok)
+      expose(err)
+      assert.equal("invalid_token", err.code)
+      assert.equal(ROTATED, s:refresh_token())       -- the old one is used up: never lost
+      s:close()
+    end)
+
+    it("an answer that is not the identity platform's JSON: auth http_error with its status", function()
+      for _, f in ipairs{ { action = "html_502" },
+                          { status = 302, body = "", headers = { Location = "https://evil.example/token" } } } do
+        emu:reset()
+        f.target, f.path = "token", "/token$"
+        emu:fault(f)
+        local s = emu:session{}
+        local ok, err = s:token()
+        assert.is_nil(ok)
+        expose(err)
+        assert.equal("auth", err.kind)
+        assert.equal("http_error", err.code)
+        assert.equal(f.status or 502, err.status_code)
+        assert.equal(1, #emu:token_requests())           -- a redirect is not followed
+        if f.status then assert.equal("https://evil.example/token", err.location) end
+        s:close()
+      end
+      token_reply{ token_type = "Bearer", expires_in = 3599 }         -- a 200 without a token
+      local ok, err = emu:session{}:token()
+      assert.is_nil(ok)
+      assert.equal("decode", err.kind)
+      assert.equal("invalid_response", err.code)
+    end)
+
+    it("gives Lua what it needs to decide on a retry: status, headers, Retry-After, request_sent", function()
+      emu:fault{ target = "token", status = 429, headers = { ["Retry-After"] = "7" } }
+      local s = emu:session{}
+      local ok, err = s:token()
+      assert.is_nil(ok)
+      expose(err)
+      assert.equal(429, err.status_code)
+      assert.equal("7", err.headers["retry-after"])
+      assert.equal(7, err.retry_after)
+      assert.is_true(err.request_sent)
+      s:close()
+      s = emu:session{ token_url = "http://127.0.0.1:" .. emulator.closed_port() .. "/t/oauth2/v2.0/token" }
+      ok, err = s:token()
+      assert.is_nil(ok)
+      assert.equal("transport", err.kind)
+      assert.is_false(err.request_sent)
+      s:close()
+    end)
+  end)
+
+  ---------------------------------------------------------------------------
+  describe("options for signing in", function()
+    local USERINFO_PASSWORD = "userinfo-Passw0rd-in-url"
+    setup(function() require("support.secrets").add_tokens{ USERINFO_PASSWORD } end)
+
+    it("never echoes a password in the user info of a URL", function()
+      local host = "https://admin:" .. USERINFO_PASSWORD .. "@"
+      for field, value in pairs{ url = host .. "graph.example", login_url = host .. "login.example",
+                                 token_url = host .. "login.example/" .. fx.tenant_id .. "/oauth2/v2.0/token" } do
+        local msg = raised(emu:client_options{ [field] = value })
+        assert.truthy(msg:find(field, 1, true), msg)
+        assert.falsy(msg:find(USERINFO_PASSWORD, 1, true), msg)
+        assert.falsy(msg:find("admin", 1, true), msg)
+      end
+    end)
+
+    it("needs tenant_id for the delegated grants: no silent common or organizations", function()
+      for _, extra in ipairs{
+        { username = fx.adele_upn, password = fx.adele_password },
+        { refresh_token = fx.seed_refresh_token },
+        { auth = "device_code", on_device_code = function() end },
+      } do
+        extra.tenant_id = emulator.NONE
+        local msg = raised(emu:client_options(extra))
+        assert.truthy(msg:find("needs field 'tenant_id'", 1, true), msg)
+      end
+      assert.equal(0, #emu:token_requests())
+    end)
+
+    it("sends an explicit organizations or common as given: a single-tenant app gets AADSTS50194", function()
+      local err = fails(emu:client{ tenant_id = "organizations", username = fx.adele_upn,
+                                    password = fx.adele_password })
+      assert_auth_error(err, 400, "invalid_request", 50194)
+      assert.truthy(err.message:find("is not configured as a multi-tenant application", 1, true))
+      assert.equal("/organizations/oauth2/v2.0/token", emu:token_requests()[1].path)
+      err = fails(emu:client{ tenant_id = "common", refresh_token = fx.seed_refresh_token })
+      assert_auth_error(err, 400, "invalid_request", 50194)
+    end)
+
+    it("a public client signs in with a password and a refresh token, without a secret", function()
+      local scope = "https://graph.microsoft.com/.default offline_access"
+      local g = emu:client{ client_id = PUBLIC_CLIENT, client_secret = emulator.NONE, scope = scope,
+                            username = fx.adele_upn, password = fx.adele_password }
+      works(g)
+      local rt = g:refresh_token()
+      remember(rt)
+      assert.is_string(rt)
+      works(emu:client{ client_id = PUBLIC_CLIENT, client_secret = emulator.NONE, scope = scope,
+                        refresh_token = rt })
+      for _, r in ipairs(emu:token_requests()) do assert.is_nil(form_of(r).client_secret) end
+    end)
+
+    it("a confidential app without its secret: 401 invalid_client AADSTS7000218", function()
+      local err = fails(emu:client{ client_secret = emulator.NONE, username = fx.adele_upn,
+                                    password = fx.adele_password })
+      assert_auth_error(err, 401, "invalid_client", 7000218)
     end)
   end)
 

@@ -114,8 +114,10 @@ describe("graph.client", function()
       assert.equal("/" .. fx.tenant_id .. "/oauth2/v2.0/token", (util.split_target(req.path)))
     end)
 
-    it("sends the refresh_token grant to common without a tenant_id", function()
-      local g = emu:client{ refresh_token = fx.seed_refresh_token, tenant_id = emulator.NONE }
+    it("sends the refresh_token grant to common only when tenant_id names it", function()
+      local opts = emu:client_options{ refresh_token = fx.seed_refresh_token, tenant_id = emulator.NONE }
+      assert.is_false(pcall(graph.client, opts))   -- no silent common (AADSTS50194)
+      local g = emu:client{ refresh_token = fx.seed_refresh_token, tenant_id = "common" }
       pcall(g.users.get, { id = fx.adele_id })
       local form, req = last_token_form()
       assert.equal("refresh_token", form.grant_type)

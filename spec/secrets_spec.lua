@@ -93,6 +93,97 @@ describe("secrets", function()
     end)
   end
 
+  -- The shapes a server may echo a secret in: raw; form-encoded as in the
+  -- POST body (upper- or lower-case hex, '+' for a space); JSON-escaped (\/
+  -- as cjson writes it, or every other byte as \u00XX); half raw, half encoded.
+  local function shapes(secret)
+    local function pct(text, fmt, plus)
+      return (text:gsub("[^%w%-%._~]", function(c)
+        if plus and c == " " then return "+" end
+        return fmt:format(c:byte())
+      end))
+    end
+    local function json_u(fmt) return (secret:gsub("[^%w]", function(c) return fmt:format(c:byte()) end)) end
+    local half = math.floor(#secret / 2)
+    return { secret, pct(secret, "%%%02X"), pct(secret, "%%%02x"), pct(secret, "%%%02X", true),
+             (secret:gsub("\\", "\\\\"):gsub('"', '\\"'):gsub("/", "\\/")),
+             json_u("\\u%04x"), json_u("\\u%04X"),
+             secret:sub(1, half) .. pct(secret:sub(half + 1), "%%%02X", true) }
+  end
+
+  local function all_shapes(list)
+    local out = {}
+    for _, secret in ipairs(list) do
+      for _, shape in ipairs(shapes(secret)) do out[#out + 1] = shape end
+    end
+    return out
+  end
+
+  local function assert_none(strings, list)
+    local secret, where = util.find_secret(strings, list)
+    assert.is_nil(secret, ("%q exposed in %q"):format(tostring(secret), tostring(where)))
+  end
+
+  it("stay out of every field of a token-endpoint error that echoes them in every shape", function()
+    for _, case in ipairs{
+      { { username = fx.adele_upn, password = fx.adele_password }, { fx.client_secret, fx.adele_password } },
+      { { refresh_token = fx.seed_refresh_token }, { fx.client_secret, fx.seed_refresh_token } },
+    } do
+      emu:reset()
+      local echo = all_shapes(case[2])
+      local text = table.concat(echo, " | ")
+      emu:fault{ target = "token", status = 400,
+        headers = { ["x-ms-request-id"] = echo[2], ["X-Echo"] = echo[5] .. " " .. echo[8] .. " " .. echo[14] },
+        json = { error = "invalid_grant " .. echo[4], error_description = "AADSTS50126: " .. text,
+                 error_codes = { 50126, echo[3] }, trace_id = echo[6], correlation_id = echo[7],
+                 suberror = echo[1], timestamp = echo[10], error_uri = "https://e.example/?q=" .. echo[12] } }
+      local g = emu:client(case[1])
+      local err = util.expect_failure(g.users.get, { id = fx.adele_id })
+      assert.equal("auth", err.kind)
+      assert.truthy(err.message:find("<redacted>", 1, true), err.message)
+      assert.truthy(err.headers["x-echo"]:find("<redacted>", 1, true), err.headers["x-echo"])
+      assert_none(exposed(g, err), echo)
+      g:close()
+    end
+  end)
+
+  it("stay out of a Graph error message that echoes them in every shape", function()
+    local g = emu:client{ max_retries = 0 }
+    util.expect_success(g.users.get, { id = fx.adele_id })     -- a token to echo
+    local echo = all_shapes{ fx.client_secret, emu:access_tokens()[1] }
+    emu:fault{ target = "graph", path = "^/v1\\.0/", status = 400,
+      json = { error = { code = "BadRequest", message = "echo: " .. table.concat(echo, " | ") } } }
+    local err = util.expect_failure(g.users.get, { id = fx.adele_id })
+    assert.equal("graph", err.kind)
+    assert.truthy(err.message:find("<redacted>", 1, true))
+    assert_none({ err.message, tostring(err) }, echo)
+    g:close()
+  end)
+
+  it("session:redact finds a secret in any mix of its shapes and leaves other text alone", function()
+    local core = require "graph.core"
+    local function session(secret)
+      return core.session{ grant = "password", token_url = "https://login.example/t/oauth2/v2.0/token",
+        client_id = "c", client_secret = secret, username = "u", password = fx.adele_password }
+    end
+    local s = session(fx.client_secret)
+    for _, shape in ipairs(all_shapes{ fx.client_secret, fx.adele_password }) do
+      assert.equal("before <redacted> after", s:redact("before " .. shape .. " after"), shape)
+    end
+    assert.equal("<redacted><redacted>", s:redact(fx.client_secret .. fx.client_secret))
+    for _, other in ipairs{ "emu+Secret/&=%~K9v.Q_", "a %25 b \\u0041 c %zz \\u12", "", "\0x\0" } do
+      assert.equal(other, s:redact(other))
+    end
+    s:close()
+    local unicode = "caf\195\169-\240\159\148\145-s3cret"       -- an accent and a U+1F511 key
+    require("support.secrets").add_tokens{ unicode }
+    s = session(unicode)
+    assert.equal("<redacted>", s:redact("caf\\u00e9-\\ud83d\\udd11-s3cret"))
+    assert.equal("<redacted>", s:redact("caf%C3%A9-%F0%9F%94%91-s3cret"))
+    assert.equal("caf\\u00e9-\\ud83d-s3cret", s:redact("caf\\u00e9-\\ud83d-s3cret"))  -- a lone surrogate
+    s:close()
+  end)
+
   it("stay out of tostring of a working client", function()
     local g = emu:client{ refresh_token = fx.seed_refresh_token }
     util.expect_success(g.users.get, { id = fx.adele_id })

@@ -52,11 +52,12 @@ M.clouds = {
 }
 
 -- Auth modes: the fields each one needs ("secret" = client_secret or
--- certificate_file).
+-- certificate_file), each + tenant_id or token_url. A public client (a
+-- native app) has no secret: the delegated grants work without one.
 local required = {
-  client_credentials = { "client_id", "secret" },          -- + tenant_id or token_url
-  password = { "tenant_id", "username", "password", "client_id", "client_secret" },
-  refresh_token = { "refresh_token", "client_id", "client_secret" },
+  client_credentials = { "client_id", "secret" },
+  password = { "username", "password", "client_id" },
+  refresh_token = { "refresh_token", "client_id" },
   device_code = { "client_id" },
 }
 
@@ -100,13 +101,20 @@ local function is_loopback(host)
   return host == "localhost" or host == "[::1]" or (host or ""):match("^127%.%d+%.%d+%.%d+$") ~= nil
 end
 
+-- A URL as an error may show it: never its user info (a password may be
+-- there) nor its query or fragment, nor a control character.
+local function shown(url)
+  if url:find("@", 1, true) then return "(a URL with user info, not shown)" end
+  return (url:gsub("[?#].*$", "?..."):gsub("%c", "?"))
+end
+
 -- An endpoint that will see secrets or tokens: https, or http on loopback only.
 local function endpoint(name, value)
   local trimmed = value:gsub("/+$", "")
   local u = parse_url(trimmed)
   if not u or (u.scheme ~= "https" and u.scheme ~= "http") then
-    check.raise(("%s: field '%s' must be an http(s) URL without query, got '%s'"):format(
-      FN, name, value))
+    check.raise(("%s: field '%s' must be an http(s) URL without user info or query, got '%s'")
+      :format(FN, name, shown(value)))
   end
   if u.scheme == "http" and not is_loopback(u.host) then
     check.raise(("%s: field '%s' must use https (plain http is allowed only on loopback)")
@@ -236,18 +244,14 @@ function M.normalize(user)
     end
     o.token_url = url
   else
-    local tenant = o.tenant_id
-    if tenant == nil then
-      if o.auth == "refresh_token" then
-        tenant = "common"
-      elseif o.auth == "device_code" then
-        tenant = "organizations"
-      else
-        check.raise(("%s: auth '%s' needs field 'tenant_id' (or 'token_url')"):format(
-          FN, o.auth))
-      end
+    -- Never a silent "common" or "organizations": a single-tenant app (the
+    -- default registration) fails there with AADSTS50194. A multi-tenant
+    -- app names one of them as its tenant_id.
+    if o.tenant_id == nil then
+      check.raise(("%s: auth '%s' needs field 'tenant_id' (or 'token_url'); an app " ..
+        "registered for several tenants may give 'organizations' or 'common'"):format(FN, o.auth))
     end
-    o.token_url = o.login_url .. "/" .. core.escape(tenant) .. "/oauth2/v2.0/token"
+    o.token_url = o.login_url .. "/" .. core.escape(o.tenant_id) .. "/oauth2/v2.0/token"
   end
   return o
 end
