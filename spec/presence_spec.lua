@@ -105,7 +105,7 @@ describe("presence", function()
       local posts = emu:requests("getPresencesByUserId$")
       assert.equal(1, #posts)
       assert.same({ fx.adele_id, fx.missing_id, fx.lynne_id, fx.adele_id },
-        require("cjson").decode(posts[1].body).ids)
+        require("graph.json").decode(posts[1].body).ids)
       assert.equal(3, #emu:requests("%?%$select=id$"))
       -- known now: a second call looks nothing up
       res = g.presence.get_many{ ids = { fx.lynne_upn, fx.adele_upn } }

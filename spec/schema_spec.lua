@@ -2,10 +2,10 @@
 -- written from Microsoft's CSDL by emulator/csdl_extract.py): every property it
 -- emits must be declared, of the JSON type its EDM type gives, and every enum
 -- value a member. Fails when the emulator drifts from the extract.
-local cjson = require "graph.json"
+local json = require "graph.json"
 local util = require "support.util"
 
-local extract = cjson.decode((assert(util.read_file(util.root .. "/emulator/graph-v1.0-extract.json"))))
+local extract = json.decode((assert(util.read_file(util.root .. "/emulator/graph-v1.0-extract.json"))))
 local NS = "microsoft.graph."
 
 local function struct(name)
@@ -40,14 +40,14 @@ local function check(value, t, path, out)
       return
     end
     for i, v in ipairs(value) do
-      if v == cjson.null then out[#out + 1] = ("%s[%d]: null in %s"):format(path, i, t)
+      if v == json.null then out[#out + 1] = ("%s[%d]: null in %s"):format(path, i, t)
       else check(v, inner, ("%s[%d]"):format(path, i), out) end
     end
     return
   end
   if PRIMITIVE[t] then
     if not PRIMITIVE[t](value) then
-      out[#out + 1] = ("%s: %s is not a valid %s"):format(path, cjson.encode(value), t)
+      out[#out + 1] = ("%s: %s is not a valid %s"):format(path, json.encode(value), t)
     end
     return
   end
@@ -56,7 +56,7 @@ local function check(value, t, path, out)
     local members = {}
     for _, m in ipairs(enum.members) do members[m] = true end
     if type(value) ~= "string" or not members[value] then
-      out[#out + 1] = ("%s: %s is not a member of %s"):format(path, cjson.encode(value), t)
+      out[#out + 1] = ("%s: %s is not a member of %s"):format(path, json.encode(value), t)
     end
     return
   end
@@ -86,7 +86,7 @@ local function check(value, t, path, out)
         if not (s.openType and (next(s.properties) == nil or tostring(k):find("^extension_"))) then
           out[#out + 1] = ("%s.%s: not a property of %s in Graph v1.0"):format(path, k, annotated or t)
         end
-      elseif v == cjson.null then
+      elseif v == json.null then
         if not p.nullable then out[#out + 1] = ("%s.%s: null, but %s is not nullable"):format(path, k, p.type) end
       else
         check(v, p.type, path .. "." .. k, out)
@@ -218,10 +218,10 @@ describe("writes and their content type, as Graph takes them", function()
   end)
 
   it("PATCH takes the CSDL's types: a null for a non-nullable property is refused", function()
-    for _, body in ipairs{ { deviceEnrollmentLimit = "5" }, { birthday = cjson.null },
-                           { businessPhones = cjson.null }, { mailboxSettings = { timeZone = "UTC" } } } do
+    for _, body in ipairs{ { deviceEnrollmentLimit = "5" }, { birthday = json.null },
+                           { businessPhones = json.null }, { mailboxSettings = { timeZone = "UTC" } } } do
       local err = util.expect_failure(g.users.update, { id = fx.adele_id, body = body })
-      assert.are.equal(400, err.status_code, cjson.encode(body))
+      assert.are.equal(400, err.status_code, json.encode(body))
     end
     util.expect_success(g.users.update, { id = fx.adele_id, body = { deviceEnrollmentLimit = 1000 } })
   end)

@@ -186,7 +186,7 @@ while True:
     local LATE_EXTRA = { path = USER_PATH, action = "extra_response", stall = 0.3, count = 1 }
     -- no stall, no client-request-id: it waits on the connection, unrecognisable
     local ANONYMOUS_EXTRA = { path = USER_PATH, action = "extra_response", count = 1,
-      headers = { ["client-request-id"] = require("cjson").null } }
+      headers = { ["client-request-id"] = require("graph.json").null } }
 
     -- a GET, then one answered with the fault's extra response
     local function stray_answer(g, fault, e)
