@@ -215,9 +215,9 @@ describe("users", function()
   describe("a redirect", function()
     local ELSEWHERE = "https://attacker.example/v1.0/users/x"
 
-    local function redirect(path, status, method, json)
+    local function redirect(path, status, method, body)
       emu:fault{ target = "graph", path = path, method = method, status = status, count = 1,
-                 headers = { Location = ELSEWHERE }, json = json }
+                 headers = { Location = ELSEWHERE }, json = body }
     end
 
     local function assert_redirect_error(err, status)
