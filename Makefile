@@ -39,7 +39,8 @@ export LUA_CPATH := ./$(CORE_DIR)/?.so;;
 
 # Debian packages the project needs (build, tests, emulator, demo)
 DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libyajl-dev \
-            lua-busted luarocks libssl-dev python3 openssl ca-certificates procps tmux
+            lua-busted luarocks libssl-dev python3 openssl ca-certificates procps tmux \
+            binutils   # nm: spec/rock_spec.lua reads the rock's exports
 DEB_lua5.1  := lua5.1 liblua5.1-0-dev
 DEB_lua5.2  := lua5.2 liblua5.2-dev
 DEB_lua5.3  := lua5.3 liblua5.3-dev
