@@ -2,6 +2,7 @@
 ** gc_compat.c: the few functions gc_compat.h cannot express as macros.
 */
 #include "gc_compat.h"
+#include "gc_visibility.h" /* last: see there */
 
 #if LUA_VERSION_NUM < 502 && !defined(luaL_newlibtable)
 /* luaL_setfuncs from Lua 5.2: register l into the table below nup upvalues. */

@@ -3,6 +3,7 @@
 ** device code prompt): what a terminal would act on is dropped, not shown.
 */
 #include "gc_display.h"
+#include "gc_visibility.h" /* last: see there */
 
 /* Length of the valid UTF-8 sequence at p (its code point in *cp), or 0. */
 static size_t utf8_seq(const unsigned char *p, size_t n, unsigned long *cp) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gc_err.h"
+#include "gc_visibility.h" /* last: see there */
 
 
 /* libcurl result -> stable code. Codes users compare literally, like

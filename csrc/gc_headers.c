@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gc_headers.h"
+#include "gc_visibility.h" /* last: see there */
 
 
 /* RFC 9110 token characters, as a bitmap of the 128 ASCII codes: letters,

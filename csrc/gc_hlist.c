@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gc_hlist.h"
+#include "gc_visibility.h" /* last: see there */
 
 #define REF ((size_t)-1) /* an offset that marks a line kept elsewhere */
 

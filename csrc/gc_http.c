@@ -17,6 +17,7 @@
 #include "gc_err.h"
 #include "gc_headers.h"
 #include "gc_http.h"
+#include "gc_visibility.h" /* last: see there */
 
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;

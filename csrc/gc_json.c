@@ -19,6 +19,7 @@
 
 #include "gc_json.h"
 #include "gc_util.h"
+#include "gc_visibility.h" /* last: see there */
 
 static const char array_key = 'a'; /* registry key: its address is unique */
 #define DECODER_MT "graph.json.decoder"

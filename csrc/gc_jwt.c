@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "gc_jwt.h"
+#include "gc_visibility.h" /* last: see there */
 
 
 int gc_base64url(gc_buf *out, const unsigned char *p, size_t n) {

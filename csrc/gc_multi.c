@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gc_multi.h"
+#include "gc_visibility.h" /* last: see there */
 
 
 /* After fork(), the pool and its connections are the parent's: abandon the

@@ -11,6 +11,7 @@
 #include "gc_headers.h"
 #include "gc_json.h"
 #include "gc_oauth.h"
+#include "gc_visibility.h" /* last: see there */
 
 /* Renew this long before expiry (Graph SDKs and MSAL use 5 minutes), or a
 ** quarter of a shorter lifetime, so a 2-minute token still serves 90 s. */

@@ -18,6 +18,7 @@
 #endif
 
 #include "gc_util.h"
+#include "gc_visibility.h" /* last: see there */
 
 
 /*

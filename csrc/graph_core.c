@@ -11,6 +11,7 @@
 #include "gc_oauth.h"
 #include "gc_session.h"
 #include "gc_util.h"
+#include "gc_visibility.h" /* last: see there */
 
 #ifndef GC_VERSION
 #define GC_VERSION "0.1.0"

@@ -1,7 +1,6 @@
-"""The seeded tenant, loaded from tenant.json: the state both services share."""
+"""The seeded tenant (gen_tenant.py, or --fixture): the state both services share."""
 
 import copy
-import json
 import threading
 
 MEMBER_COLLECTIONS = (("groups", "group"), ("directoryRoles", "directoryRole"),
@@ -9,14 +8,13 @@ MEMBER_COLLECTIONS = (("groups", "group"), ("directoryRoles", "directoryRole"),
 
 
 class Directory:
-    def __init__(self, fixture_path):
-        self.fixture_path = fixture_path
+    def __init__(self, tenant):
+        self.tenant = tenant            # () -> a fresh copy of the tenant document
         self.lock = threading.RLock()   # guards users, passwords, presence, alerts
         self.load()
 
     def load(self):
-        with open(self.fixture_path, encoding="utf-8") as f:
-            data = json.load(f)
+        data = self.tenant()
         with self.lock:
             self.tenant_id = data["tenant"]["id"]
             self.domain = data["tenant"]["domain"]

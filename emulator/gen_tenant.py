@@ -1,15 +1,14 @@
 #!/usr/bin/env python3
-"""Generate emulator/tenant.json, the seeded Contoso tenant.
+"""The seeded Contoso tenant: server.py builds it in memory at start.
 
-Deterministic: the same script always writes the same file (fixed seed, uuid5
-ids), so the JSON can be committed and diffed.  Run it from anywhere:
+Deterministic: build() always returns the same tenant (fixed seed, uuid5
+ids), so only this generator is committed.  To read the JSON it amounts to:
 
-    python3 emulator/gen_tenant.py [OUT]      # default: tenant.json beside it
+    python3 emulator/gen_tenant.py OUT.json      # or - for stdout
 """
 
 import hashlib
 import json
-import os
 import random
 import sys
 import uuid
@@ -25,7 +24,8 @@ PUBLIC_APP = "9d3f5b7e-2c4a-4f6e-8b1d-3e5c7a9f2b4d"
 ADELE_ID = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
 LYNNE_ID = "e2a9f0c4-3b1d-4c8e-9f6a-2d5b7e1c0a93"
 
-rng = random.Random(20240917)
+SEED = 20240917
+rng = random.Random(SEED)
 
 
 def oid(kind, key):
@@ -455,7 +455,9 @@ ADMIN_UNITS = [
 ]
 
 
-def main(out):
+def build():
+    """The tenant, as the JSON document server.py --fixture reads."""
+    rng.seed(SEED)
     users = [make_member(i, p) for i, p in enumerate(PEOPLE)]
     users.insert(22, make_guest())
     users.insert(23, make_service_account())
@@ -626,12 +628,22 @@ def main(out):
         "servicePlanServices": SERVICE_OF_PLAN,
         "securityAlerts": make_alerts(by_local),
     }
+    return tenant
+
+
+def main(out):
+    tenant = build()
+    text = json.dumps(tenant, indent=1, ensure_ascii=False) + "\n"
+    if out == "-":
+        sys.stdout.write(text)
+        return
     with open(out, "w", encoding="utf-8") as f:
-        json.dump(tenant, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    member_of = sum(1 for coll in (groups, roles, units) for o in coll if lynne in o["members"])
+        f.write(text)
+    lynne = LYNNE_ID
+    collections = [tenant[k] for k in ("groups", "directoryRoles", "administrativeUnits")]
+    member_of = sum(1 for coll in collections for o in coll if lynne in o["members"])
     print("wrote %s: %d users, %d groups, %d roles, %d units; lynne.robbins is in %d objects"
-          % (out, len(users), len(groups), len(roles), len(units), member_of))
+          % (out, len(tenant["users"]), *(len(c) for c in collections), member_of), file=sys.stderr)
 
 
 # --------------------------------------------------------------------------
@@ -940,5 +952,6 @@ def make_presence(users):
 
 
 if __name__ == "__main__":
-    here = os.path.dirname(os.path.abspath(__file__))
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "tenant.json"))
+    if len(sys.argv) != 2:
+        sys.exit("usage: gen_tenant.py OUT.json | -")
+    main(sys.argv[1])

@@ -2,7 +2,9 @@
 """Self-test for the emulator: starts it on a free port and checks the routes,
 the control plane, faults, keep-alive, concurrency, TLS and process handling.
 
-    python3 emulator/selftest.py [-v]
+    python3 emulator/selftest.py [-v] [--certs DIR]
+
+--certs: make-certs.sh's output to use (else it is made in a temporary directory).
 
 Exit status 0 when every check passes.
 """
@@ -24,12 +26,15 @@ import time
 import urllib.parse
 import uuid
 
+import gen_tenant
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "server.py")
 ADELE = "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
 LYNNE = "e2a9f0c4-3b1d-4c8e-9f6a-2d5b7e1c0a93"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 VERBOSE = "-v" in sys.argv
+CERTS = sys.argv[sys.argv.index("--certs") + 1] if "--certs" in sys.argv[:-1] else None
 failures = []
 
 
@@ -880,8 +885,7 @@ def test_config(emu):
 # -- throughput: bulk presence, $batch, rate limit, latency ---------------------------
 
 def fixture_user_ids():
-    with open(os.path.join(HERE, "tenant.json"), encoding="utf-8") as f:
-        return [u["id"] for u in json.load(f)["users"]]
+    return [u["id"] for u in gen_tenant.build()["users"]]
 
 
 def limited_token(emu):
@@ -1228,25 +1232,16 @@ def assertion_token(emu, assertion, **extra):
                      client_assertion=assertion, **extra)
 
 
-def test_certificates():
-    if not shutil.which("openssl"):
-        print("skip certificates: no openssl")
-        return
-    certs = tempfile.mkdtemp(prefix="emu-certs-")
+def test_certificates(certs):
+    app, rogue = os.path.join(certs, "app.pem"), os.path.join(certs, "rogue.pem")
+    check("certs: app.pem has cert and key", open(app).read().count("-----BEGIN") == 2)
+    encrypted = open(os.path.join(certs, "app-encrypted.pem")).read()
+    check("certs: app-encrypted.pem is encrypted", "ENCRYPTED PRIVATE KEY" in encrypted)
+    emu = Emulator("--app-cert", "6731de76-14a6-49ae-97bc-6eba6914391e=" + app)
     try:
-        subprocess.run(["sh", os.path.join(HERE, "make-certs.sh"), certs], check=True,
-                       stdout=subprocess.DEVNULL)
-        app, rogue = os.path.join(certs, "app.pem"), os.path.join(certs, "rogue.pem")
-        check("certs: app.pem has cert and key", open(app).read().count("-----BEGIN") == 2)
-        encrypted = open(os.path.join(certs, "app-encrypted.pem")).read()
-        check("certs: app-encrypted.pem is encrypted", "ENCRYPTED PRIVATE KEY" in encrypted)
-        emu = Emulator("--app-cert", "6731de76-14a6-49ae-97bc-6eba6914391e=" + app)
-        try:
-            certificate_checks(emu, app, rogue)
-        finally:
-            emu.stop()
+        certificate_checks(emu, app, rogue)
     finally:
-        shutil.rmtree(certs)
+        emu.stop()
 
 
 def certificate_checks(emu, app, rogue):
@@ -1419,40 +1414,31 @@ def test_device_code(emu):
     check("device: reset forgets codes", pending["pending"] == [], pending)
 
 
-def test_tls():
-    if not shutil.which("openssl"):
-        print("skip TLS: no openssl")
-        return
-    certs = tempfile.mkdtemp(prefix="emu-certs-")
+def test_tls(certs):
+    emu = Emulator("--tls-cert", os.path.join(certs, "server.pem"),
+                   "--tls-key", os.path.join(certs, "server.key"))
+    emu.ca_file = os.path.join(certs, "ca.pem")
     try:
-        subprocess.run(["sh", os.path.join(HERE, "make-certs.sh"), certs], check=True,
-                       stdout=subprocess.DEVNULL)
-        emu = Emulator("--tls-cert", os.path.join(certs, "server.pem"),
-                       "--tls-key", os.path.join(certs, "server.key"))
-        emu.ca_file = os.path.join(certs, "ca.pem")
+        check("tls: https url", emu.info["url"].startswith("https://127.0.0.1:"))
+        emu.control("GET", "/stats")
+        token = emu.access_token()
+        conn = emu.connect()
+        statuses = [emu.graph("/v1.0/users/" + ADELE, token, conn=conn)[0] for _ in range(3)]
+        conn.close()
+        _, stats = emu.control("GET", "/stats")
+        check("tls: requests", statuses == [200] * 3)
+        check("tls: one handshake per connection", stats["tls_handshakes"] == 2
+              and stats["connections"] == 2, stats)
         try:
-            check("tls: https url", emu.info["url"].startswith("https://127.0.0.1:"))
-            emu.control("GET", "/stats")
-            token = emu.access_token()
-            conn = emu.connect()
-            statuses = [emu.graph("/v1.0/users/" + ADELE, token, conn=conn)[0] for _ in range(3)]
-            conn.close()
-            _, stats = emu.control("GET", "/stats")
-            check("tls: requests", statuses == [200] * 3)
-            check("tls: one handshake per connection", stats["tls_handshakes"] == 2
-                  and stats["connections"] == 2, stats)
-            try:
-                plain = http.client.HTTPSConnection(emu.host, emu.port, timeout=5,
-                                                    context=ssl.create_default_context())
-                plain.request("GET", "/_emulator/health")
-                plain.getresponse()
-                check("tls: unknown CA rejected", False)
-            except ssl.SSLError:
-                check("tls: unknown CA rejected", True)
-        finally:
-            emu.stop()
+            plain = http.client.HTTPSConnection(emu.host, emu.port, timeout=5,
+                                                context=ssl.create_default_context())
+            plain.request("GET", "/_emulator/health")
+            plain.getresponse()
+            check("tls: unknown CA rejected", False)
+        except ssl.SSLError:
+            check("tls: unknown CA rejected", True)
     finally:
-        shutil.rmtree(certs)
+        emu.stop()
 
 
 def test_process_handling():
@@ -1480,6 +1466,8 @@ def test_process_handling():
 
 
 def main():
+    check("tenant: gen_tenant.build() is deterministic",
+          json.dumps(gen_tenant.build()) == json.dumps(gen_tenant.build()))
     emu = Emulator()
     try:
         for test in (test_ready, test_token_endpoint, test_graph_users, test_graph_auth,
@@ -1491,8 +1479,19 @@ def main():
             test(emu)
     finally:
         emu.stop()
-    test_tls()
-    test_certificates()
+    if CERTS or shutil.which("openssl"):
+        certs = CERTS or tempfile.mkdtemp(prefix="emu-certs-")
+        try:
+            if not CERTS:
+                subprocess.run(["sh", os.path.join(HERE, "make-certs.sh"), certs], check=True,
+                               stdout=subprocess.DEVNULL)
+            test_tls(certs)
+            test_certificates(certs)
+        finally:
+            if not CERTS:
+                shutil.rmtree(certs)
+    else:
+        print("skip TLS and certificates: no openssl")
     test_process_handling()
     if failures:
         print("%d check(s) failed" % len(failures))

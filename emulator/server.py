@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, unquote_plus
 
 import faults
+import gen_tenant
 import ratelimit
 from control import PREFIX as CONTROL_PREFIX, ControlPlane
 from directory import Directory
@@ -32,7 +33,6 @@ from graph import Exchange, GraphService
 from identity import TokenEndpoint, TokenStore
 from wire import Request, Response, accepts_gzip, gzip_bytes, new_guid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 TOKEN_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/(token|devicecode)$")
 IDENTITY_PATH = re.compile(r"^/[^/]+/oauth2(/|$)")
 MAX_BODY = 16 * 1024 * 1024
@@ -110,8 +110,8 @@ class Config:
 class Emulator:
     """All state, and which service answers which path."""
 
-    def __init__(self, fixture, latency):
-        self.directory = Directory(fixture)
+    def __init__(self, tenant, latency):
+        self.directory = Directory(tenant)
         self.tokens = TokenStore()
         self.config = Config(latency)
         self.faults = FaultQueue()
@@ -491,7 +491,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description="Microsoft Graph + identity platform emulator")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    p.add_argument("--fixture", default=os.path.join(HERE, "tenant.json"))
+    p.add_argument("--fixture", metavar="TENANT_JSON",
+                   help="serve this tenant instead of the one gen_tenant.py builds")
     p.add_argument("--tls-cert", help="PEM certificate (enables https)")
     p.add_argument("--tls-key", help="PEM private key for --tls-cert")
     p.add_argument("--ready-file", help="also write the ready JSON here (atomically)")
@@ -543,9 +544,20 @@ def url_host(host):
     return "[%s]" % host if ":" in host else host
 
 
+def tenant_source(fixture):
+    """() -> a fresh copy of the tenant (each reset starts from one): the
+    --fixture file's, or gen_tenant's, built once at start."""
+    if fixture:
+        with open(fixture, encoding="utf-8") as f:
+            text = f.read()
+    else:
+        text = json.dumps(gen_tenant.build())
+    return lambda: json.loads(text)
+
+
 def main(argv=None):
     args = parse_args(argv)
-    emulator = Emulator(args.fixture, args.latency)
+    emulator = Emulator(tenant_source(args.fixture), args.latency)
     for spec in args.app_cert:
         client_id, _, path = spec.partition("=")
         if not path or emulator.directory.app(client_id) is None:

@@ -38,7 +38,9 @@ local ready = json.decode(slurp(arg[2]))
 local n = assert(tonumber(arg[3]), "N")
 local conc = tonumber(arg[4])
 
-local tenant = json.decode(slurp(here .. "../../emulator/tenant.json"))
+local gen = assert(io.popen("python3 " .. here .. "../../emulator/gen_tenant.py -"))  -- the seeded tenant
+local tenant = json.decode(gen:read("a"))
+gen:close()
 local seeded = {}
 for _, u in ipairs(tenant.users) do seeded[#seeded + 1] = u.id end
 local ids = {}

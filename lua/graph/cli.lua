@@ -1,7 +1,6 @@
---- graph.cli: the `msgraph` command-line tool (bin/msgraph calls `main`).
+-- graph.cli: the `msgraph` command-line tool (bin/msgraph calls `main`).
 -- JSON on stdout, the error's one line on stderr, and exit codes:
 -- 0 ok, 1 Graph, auth or decode error, 2 usage, 3 transport.
--- @module graph.cli
 local compat = require "graph.compat"
 local pretty = require "graph.pretty"
 local users = require "graph.users"

@@ -1,5 +1,6 @@
---- lua-msgraph: Microsoft Graph users and Teams presence from Lua.
--- @module graph
+-- lua-msgraph: Microsoft Graph users and Teams presence from Lua. What each
+-- public call takes and returns is in docs/graph.ldoc (`make docs`), the one
+-- reference; comments here say how it is put together.
 local batch = require "graph.batch"
 local client = require "graph.client"
 local core = require "graph.core"
@@ -43,28 +44,20 @@ local function bind(into, tree, owner, get_client)
   end
 end
 
---- graph.client{ tenant_id =, client_id =, client_secret =, ... } -> client
--- Raises on a programming error (unknown option, wrong type, missing field).
+-- A client with every action bound to it.
 function graph.client(opts)
   local c = client.new(opts == nil and {} or opts)
   bind(c, actions, c)
   return c
 end
 
---- graph.array([t]) -> t: mark `t` (or a new empty table) as a JSON array,
--- so it is sent as `[...]`, and as `[]` when empty (an unmarked empty table
--- is the object `{}`). Arrays read from Graph are already marked.
--- @usage g.users.update{ id = id, body = { businessPhones = graph.array() } }
 graph.array = json.array
 
---- graph.null: JSON null, as read (`u.officeLocation == graph.null`) and to send.
 graph.null = json.null
 
 local default_opts, default_client
 
---- graph.configure{...}: the options of the default client used by the
--- module-level functions (graph.users.get{...}). Without it, the
--- environment (AZURE_*, GRAPH_URL) configures that client.
+-- The default client is replaced only once the new options are valid.
 function graph.configure(opts)
   local c = graph.client(opts)       -- validate now, not at first use
   if default_client then default_client:close() end

@@ -1,16 +1,12 @@
---- graph.json: the one JSON codec of the library, in the C core (yajl).
--- Decoded arrays carry one shared marker metatable, `json.ARRAY`, so an
--- empty array stays `[]` and an empty object `{}` through a round trip;
--- `pairs`, `ipairs`, `next` and `#` see plain tables. Integers that fit are
--- Lua integers on Lua 5.3 and 5.4. JSON null is `json.null`.
--- @module graph.json
+-- graph.json: the one JSON codec of the library, in the C core (yajl;
+-- graph.core's json_decode and json_encode in docs/core.ldoc). Decoded arrays
+-- carry one shared marker metatable, `json.ARRAY`, so an empty array stays
+-- `[]` and an empty object `{}` through a round trip.
 local core = require "graph.core"
 
 local ARRAY = core.json_array
 
---- Mark `t` (or a new empty table) as a JSON array and return it:
--- `{ businessPhones = json.array() }` encodes as `{"businessPhones":[]}`.
--- Raises when `t` is not a table.
+-- graph.array
 local function array(t)
   if t == nil then return setmetatable({}, ARRAY) end
   if type(t) ~= "table" then
@@ -24,8 +20,8 @@ local function is_array(t)
 end
 
 return {
-  decode = core.json_decode,    -- value | nil, message; never raises on bad input
-  encode = core.json_encode,    -- text | nil, message naming the problem and its key path
+  decode = core.json_decode,
+  encode = core.json_encode,
   array = array,
   is_array = is_array,
   ARRAY = ARRAY,

@@ -1,4 +1,4 @@
---- graph.presence: Teams presence of a user.
+-- graph.presence: the presence.* actions of docs/graph.ldoc.
 -- Graph's presence routes take object ids only ("You must pass the user's
 -- ID"): a userPrincipalName is first looked up (GET /users/{upn}?$select=id),
 -- once per client.
@@ -55,7 +55,7 @@ end
 
 local GET = { id = "id" }
 
---- presence.get{ id = USER_ID_OR_UPN } -> presence, response
+-- presence.get
 function M.get(client, a)
   a = args.normalize("graph.presence.get", a, GET)
   local id, err = resolve(client, a.id)
@@ -102,11 +102,7 @@ local function resolve_all(client, ids, concurrency)
   return object_ids, errors
 end
 
---- presence.get_many{ ids = {...} } -> array in input order, each the
--- presence table or an error; plus a summary { ok = n, failed = n }.
--- Ids may be object ids or userPrincipalNames (a UPN that does not resolve
--- is that item's error). POST /communications/getPresencesByUserId, at most
--- 650 ids a call.
+-- presence.get_many: a UPN that does not resolve is that item's error.
 function M.get_many(client, a)
   local fn = "graph.presence.get_many"
   check.table(fn, a, GET_MANY)

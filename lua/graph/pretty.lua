@@ -1,10 +1,9 @@
---- graph.pretty: readable JSON for people (the REPL, the msgraph tool).
+-- graph.pretty: readable JSON for people (the REPL, the msgraph tool).
 -- `pretty.json(v)` writes any Lua value as indented JSON with sorted keys;
 -- `pretty.document(t)` makes a result table print that way while it stays a
 -- plain table for pairs, ipairs and json.encode. Decoded arrays (and
 -- `graph.array` tables) print that way too, and stay `[]` when empty.
 -- Scalars and strings are encoded by graph.json; only tables are walked here.
--- @module graph.pretty
 local json = require "graph.json"
 
 local M = {}
@@ -103,11 +102,7 @@ end
 --- Any Lua value as JSON: indented by two spaces, object keys sorted,
 -- tables as arrays or objects as json.encode writes them (an array with
 -- holes shows them as null), json.null as null. Never raises: values JSON cannot hold (functions, cycles) are
--- written as strings describing them.
--- @param v the value
--- @param[opt] opts `{ compact = true }` for one line without spaces
--- @treturn string
--- @usage print(pretty.json{ id = "1", tags = { "a", "b" } })
+-- written as strings describing them. `opts.compact`: one line without spaces.
 function M.json(v, opts)
   local out = {}
   render(v, out, not (opts and opts.compact) and "  " or nil, 0, {})
@@ -123,9 +118,6 @@ local DOCUMENT = {
 -- The table is otherwise untouched: no __index, __pairs or __len, so pairs,
 -- ipairs, # and json.encode see a plain table. Tables that already have a
 -- metatable, and non-tables, are returned as they are.
--- @param t the result table
--- @return t
--- @usage print(pretty.document(user))   --> {\n  "displayName": ...
 function M.document(t)
   if type(t) == "table" and getmetatable(t) == nil then setmetatable(t, DOCUMENT) end
   return t

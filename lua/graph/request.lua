@@ -86,8 +86,7 @@ local function prepare(fname, spec, default_method, schema)
   return method, rest, query_string(spec.query), spec.headers, body, version
 end
 
---- g.request{ method = "GET", path =, query =, headers =, body =, version = }
--- -> document (or the raw text of a non-JSON answer, or true), response
+-- g.request
 function M.request(client, spec)
   local method, path, query, headers, body, version = prepare(FN, spec, "GET")
   return client:fetch(method, client:url(path, query, version), headers, body, true)
@@ -99,16 +98,12 @@ local function walk(fname, client, spec)
   return client:walk(client:url(path, query, version), headers, spec.max_pages)
 end
 
---- for page, err in g.pages{ path =, query =, max_pages = } do ... end:
--- one request per page, following @odata.nextLink lazily. A failure ends
--- the loop with (false, err) as its last step, never a silent end.
+-- g.pages: follows @odata.nextLink lazily, one request per step.
 function M.pages(client, spec)
   return walk("graph.pages", client, spec)
 end
 
---- for item, err in g.items{ path =, query =, max_pages = } do
---   if not item then ... end end: every element of every page's `value`,
--- fetching pages as needed; a failure is a last (false, err) step.
+-- g.items: fetches pages as needed.
 function M.items(client, spec)
   local next_page = walk("graph.items", client, spec)
   local page, i = nil, 0

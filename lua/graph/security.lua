@@ -1,5 +1,5 @@
---- graph.security.alerts: Microsoft Defender alerts (/security/alerts_v2),
--- the connector's "get and update security alerts".
+-- graph.security: the security.alerts.* actions of docs/graph.ldoc, the
+-- connector's "get and update security alerts".
 local args = require "graph.args"
 local check = require "graph.check"
 local json = require "graph.json"
@@ -11,7 +11,7 @@ local PATH = "/security/alerts_v2"
 local LIST = { filter = "string", top = "posint", select = "string|table", all = "boolean",
                max_pages = "posint" }
 
---- security.alerts.list{ filter =, top =, select =, all =, max_pages = } -> { value = {...} }, response
+-- security.alerts.list
 function M.list(client, a)
   local fn = "graph.security.alerts.list"
   a = a == nil and {} or a
@@ -25,14 +25,13 @@ function M.list(client, a)
   return request.send(client, "GET", PATH, query)
 end
 
---- security.alerts.get{ id } -> the alert, response
+-- security.alerts.get
 function M.get(client, a)
   a = args.normalize("graph.security.alerts.get", a, { id = "id" })
   return request.send(client, "GET", PATH .. "/" .. args.segment(a.id))
 end
 
---- security.alerts.update{ id, body = { status =, classification =, ... } }
--- -> the updated alert, response
+-- security.alerts.update
 function M.update(client, a)
   local fn = "graph.security.alerts.update"
   a = args.normalize(fn, a, { id = "id", body = "table" })

@@ -1,4 +1,4 @@
---- graph.users: get, memberof, update.
+-- graph.users: the users.* actions of docs/graph.ldoc.
 local args = require "graph.args"
 local check = require "graph.check"
 local bulk = require "graph.bulk"
@@ -10,7 +10,7 @@ local M = {}
 
 local GET = { id = "id", select = "string|table" }
 
---- users.get{ id = ID_OR_UPN, select = "a,b" | {"a","b"} } -> user, response
+-- users.get
 function M.get(client, a)
   local fn = "graph.users.get"
   a = args.normalize(fn, a, GET)
@@ -25,9 +25,7 @@ end
 local GET_MANY = { ids = "table", select = "string|table", concurrency = "concurrency",
                    on_progress = "function" }
 
---- users.get_many{ ids = {...}, select =, concurrency = 8, on_progress = }
--- -> array in input order, each the user table or its error; plus a summary
--- { ok = n, failed = n }.
+-- users.get_many
 function M.get_many(client, a)
   local fn = "graph.users.get_many"
   check.table(fn, a, GET_MANY)
@@ -42,7 +40,7 @@ function M.get_many(client, a)
   return M.unwrap(out)
 end
 
---- Bulk results as users: each the document or the error, and a summary.
+-- Bulk results as users: each the document or the error, and a summary.
 function M.unwrap(out)
   local results, ok = {}, 0
   for i, r in ipairs(out) do
@@ -90,7 +88,7 @@ local function next_operator(s, init)
   end
 end
 
---- A $search value with each of its terms quoted, as Graph requires.
+-- A $search value with each of its terms quoted, as Graph requires.
 function M.search_query(search)
   if search == nil then return nil end
   local parts, init = {}, 1
@@ -128,8 +126,7 @@ local function collection(client, fn, path, a)
   return request.send(client, "GET", path, query, headers)
 end
 
---- users.memberof{ id, filter, search, orderby, count, top, select, all, max_pages }
--- -> { value = {...}, ["@odata.count"] = n? }, response
+-- users.memberof
 function M.memberof(client, a)
   local fn = "graph.users.memberof"
   a = args.normalize(fn, a, MEMBEROF)
@@ -141,8 +138,7 @@ local LIST = {
   top = "posint", select = "string|table", all = "boolean", max_pages = "posint",
 }
 
---- users.list{ filter, search, orderby, count, top, select, all, max_pages }
--- -> { value = {...}, ["@odata.count"] = n? }, response
+-- users.list
 function M.list(client, a)
   local fn = "graph.users.list"
   check.table(fn, a == nil and {} or a, LIST)
@@ -151,8 +147,7 @@ end
 
 local ID = { id = "id" }
 
---- users.revoke_sessions{ id } -> true, response: invalidates every refresh
--- token and session cookie of the user (POST /users/{id}/revokeSignInSessions).
+-- users.revoke_sessions
 function M.revoke_sessions(client, a)
   a = args.normalize("graph.users.revoke_sessions", a, ID)
   local doc, response = request.send(client, "POST", args.user_path(a.id) .. "/revokeSignInSessions")
@@ -169,8 +164,7 @@ local function copy(list)
   return t
 end
 
---- users.assign_license{ id, add = { { sku_id =, disabled_plans = {...} } },
--- remove = { sku_id, ... } } -> the updated user, response
+-- users.assign_license
 function M.assign_license(client, a)
   local fn = "graph.users.assign_license"
   a = args.normalize(fn, a, LICENSE)
@@ -196,7 +190,7 @@ end
 
 local UPDATE = { id = "id", body = "table" }
 
---- users.update{ id, body = { accountEnabled = false, ... } } -> true, response
+-- users.update
 function M.update(client, a)
   local fn = "graph.users.update"
   a = args.normalize(fn, a, UPDATE)
