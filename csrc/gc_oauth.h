@@ -37,7 +37,7 @@ enum {
 ** offline_access); sends: the form's fields after grant_type, in this
 ** order; needs: what a session must be given. The enum, the names, the form
 ** and the checks all come from here, and core.grants hands it to Lua:
-** adding a grant is one row (docs/internals.md). */
+** adding a grant is one row. */
 #define GC_GRANTS(X)                                                                              \
   X(NONE, "none", NULL, 0, 0, 0)                                                                  \
   X(CLIENT_CREDENTIALS, "client_credentials", "client_credentials", 0, GC_F_CONFIDENTIAL,         \
