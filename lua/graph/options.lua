@@ -31,9 +31,17 @@ local lua_ranges = {
   retry_budget = { min = 0, max = math.huge, expect = "a number of 0 or more" },
 }
 
+-- National clouds (Graph docs "deployments"; identity platform "national clouds").
+M.clouds = {
+  global = { url = "https://graph.microsoft.com", login_url = "https://login.microsoftonline.com" },
+  usgov = { url = "https://graph.microsoft.us", login_url = "https://login.microsoftonline.us" },
+  usgov_dod = { url = "https://dod-graph.microsoft.us", login_url = "https://login.microsoftonline.us" },
+  china = { url = "https://microsoftgraph.chinacloudapi.cn",
+            login_url = "https://login.chinacloudapi.cn" },
+}
+
 M.schema, M.limits, M.defaults = {}, {}, {
-  url = "https://graph.microsoft.com",
-  login_url = "https://login.microsoftonline.com",
+  url = M.clouds.global.url, login_url = M.clouds.global.login_url,
   max_retries = 3, retry_delay = 3, retry_budget = 180,
 }
 for name, spec in pairs(core.options) do
@@ -64,15 +72,6 @@ for _, g in ipairs(core.grants) do
     auth_names[#auth_names + 1] = "'" .. g.name .. "'"
   end
 end
-
--- National clouds (Graph docs "deployments"; identity platform "national clouds").
-M.clouds = {
-  global = { url = "https://graph.microsoft.com", login_url = "https://login.microsoftonline.com" },
-  usgov = { url = "https://graph.microsoft.us", login_url = "https://login.microsoftonline.us" },
-  usgov_dod = { url = "https://dod-graph.microsoft.us", login_url = "https://login.microsoftonline.us" },
-  china = { url = "https://microsoftgraph.chinacloudapi.cn",
-            login_url = "https://login.chinacloudapi.cn" },
-}
 
 local credential_fields = {
   "tenant_id", "client_id", "client_secret", "username", "password",
