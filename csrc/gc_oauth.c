@@ -3,6 +3,7 @@
 ** 8628 device flow; RFC 7523 client assertions), their JSON replies decoded
 ** with gc_json, and the access-token cache.
 */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,6 @@
 #define GC_DEVICE_MIN         1.0     /* poll no faster than this, */
 #define GC_DEVICE_MAX         60.0    /* nor wait longer between polls than this */
 #define GC_ASSERTION_LIFETIME 600     /* seconds, as MSAL does */
-#define GC_DEVICE_GRANT       "urn:ietf:params:oauth:grant-type:device_code"
 #define GC_BEARER_PREFIX      "Authorization: Bearer "
 #define GC_JWT_BEARER         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -76,6 +76,106 @@ int gc_oauth_redact(const gc_oauth *o, gc_buf *b) {
     if (gc_redact(b, secrets[i]) != 0) return -1;
   return 0;
 }
+
+
+/*
+** {======================================================
+** The grants (GC_GRANTS in gc_oauth.h) and the fields they use
+** =======================================================
+*/
+
+#define GC_GRANT_ROW(id, name, type, delegated, sends, needs) {name, type, delegated, sends, needs},
+const gc_grant_info gc_grants[GC_NGRANTS] = {GC_GRANTS(GC_GRANT_ROW)};
+#undef GC_GRANT_ROW
+
+#define NOT_A_STRING ((size_t)-1)
+
+/* Each GC_F_* flag: its name (the form field and the option; "a|b" when
+** either of two options does) and its string in gc_oauth. In the order a
+** form sends them. */
+typedef struct gc_field {
+  int flag;
+  const char *name;
+  size_t offset; /* of its char * in gc_oauth, or NOT_A_STRING */
+} gc_field;
+
+static const gc_field fields[] = {
+    {GC_F_TOKEN_URL, "token_url", offsetof(gc_oauth, token_url)},
+    {GC_F_CLIENT_ID, "client_id", offsetof(gc_oauth, client_id)},
+    {GC_F_CLIENT_AUTH, "client_secret|certificate_file", NOT_A_STRING},
+    {GC_F_SCOPE, "scope", offsetof(gc_oauth, scope)},
+    {GC_F_USERNAME, "username", offsetof(gc_oauth, username)},
+    {GC_F_PASSWORD, "password", offsetof(gc_oauth, password)},
+    {GC_F_REFRESH_TOKEN, "refresh_token", offsetof(gc_oauth, refresh_token)},
+    {GC_F_DEVICE_CODE, "device_code", offsetof(gc_oauth, device_code)},
+    {GC_F_DEVICE_CB, "on_device_code", NOT_A_STRING},
+};
+#define NFIELDS (sizeof fields / sizeof fields[0])
+
+
+static const char *field_string(const gc_oauth *o, const gc_field *f) {
+  return *(char *const *)(const void *)((const char *)o + f->offset);
+}
+
+
+static int has_field(const gc_oauth *o, const gc_field *f) {
+  if (f->flag == GC_F_CLIENT_AUTH) return o->client_secret != NULL || o->cert.key != NULL;
+  if (f->flag == GC_F_DEVICE_CB) return o->device_cb != LUA_NOREF && o->device_cb != LUA_REFNIL;
+  return field_string(o, f) != NULL;
+}
+
+
+int gc_grant_find(const char *name) {
+  int i;
+  for (i = 0; i < GC_NGRANTS; i++)
+    if (strcmp(gc_grants[i].name, name) == 0) return i;
+  return -1;
+}
+
+
+const char *gc_oauth_missing(const gc_oauth *o) {
+  size_t i;
+  for (i = 0; i < NFIELDS; i++)
+    if ((gc_grants[o->grant].needs & fields[i].flag) && !has_field(o, &fields[i]))
+      return fields[i].name;
+  return NULL;
+}
+
+
+/* The names of the fields in `flags`, as an array at the top. */
+static void push_fields(lua_State *L, int flags) {
+  size_t i;
+  int n = 0;
+  lua_newtable(L);
+  for (i = 0; i < NFIELDS; i++)
+    if (flags & fields[i].flag) {
+      lua_pushstring(L, fields[i].name);
+      lua_rawseti(L, -2, ++n);
+    }
+}
+
+
+void gc_grants_push(lua_State *L) {
+  int i;
+  lua_createtable(L, GC_NGRANTS, 0);
+  for (i = 0; i < GC_NGRANTS; i++) {
+    const gc_grant_info *g = &gc_grants[i];
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, g->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, g->grant_type); /* nil for "none" */
+    lua_setfield(L, -2, "grant_type");
+    lua_pushboolean(L, g->delegated);
+    lua_setfield(L, -2, "delegated");
+    push_fields(L, g->sends);
+    lua_setfield(L, -2, "sends");
+    push_fields(L, g->needs);
+    lua_setfield(L, -2, "needs");
+    lua_rawseti(L, -2, i + 1);
+  }
+}
+
+/* }====================================================== */
 
 
 /*
@@ -151,25 +251,23 @@ static int add_assertion(lua_State *L, const gc_oauth *o, gc_buf *form) {
 /* Client authentication: a certificate assertion, or the secret (none for
 ** a public client). */
 static int add_client_auth(lua_State *L, const gc_oauth *o, gc_buf *b) {
-  int r = add_param(b, "client_id", o->client_id);
-  if (r != 0) return r;
   if (o->cert.key != NULL) return add_assertion(L, o, b);
   return add_param(b, "client_secret", o->client_secret);
 }
 
 
-/* application/x-www-form-urlencoded, every value percent-encoded */
+/* application/x-www-form-urlencoded, every value percent-encoded: the
+** grant's fields, as its row in GC_GRANTS lists them. */
 static int build_form(lua_State *L, const gc_oauth *o, gc_buf *b) {
-  static const char *const grant_names[] = {NULL, "client_credentials", "password", "refresh_token",
-                                            GC_DEVICE_GRANT};
-  int r = add_param(b, "grant_type", grant_names[o->grant]);
-  r |= add_client_auth(L, o, b);
-  if (o->grant != GC_GRANT_DEVICE_CODE) r |= add_param(b, "scope", o->scope);
-  if (o->grant == GC_GRANT_PASSWORD) {
-    r |= add_param(b, "username", o->username);
-    r |= add_param(b, "password", o->password);
-  } else if (o->grant == GC_GRANT_REFRESH_TOKEN)
-    r |= add_param(b, "refresh_token", o->refresh_token);
+  const gc_grant_info *g = &gc_grants[o->grant];
+  size_t i;
+  int r = add_param(b, "grant_type", g->grant_type);
+  for (i = 0; r == 0 && i < NFIELDS; i++) {
+    const gc_field *f = &fields[i];
+    if (!(g->sends & f->flag)) continue;
+    r = (f->flag == GC_F_CLIENT_AUTH) ? add_client_auth(L, o, b)
+                                      : add_param(b, f->name, field_string(o, f));
+  }
   return r;
 }
 

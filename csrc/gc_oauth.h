@@ -12,13 +12,56 @@
 #include "gc_jwt.h"
 #include "gc_util.h"
 
-typedef enum gc_grant {
-  GC_GRANT_NONE = 0,
-  GC_GRANT_CLIENT_CREDENTIALS,
-  GC_GRANT_PASSWORD,
-  GC_GRANT_REFRESH_TOKEN,
-  GC_GRANT_DEVICE_CODE
-} gc_grant;
+#define GC_DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
+
+/* What a grant's token request sends, and what the session must hold for
+** it: the flags of GC_GRANTS' last two columns. */
+enum {
+  GC_F_TOKEN_URL = 1 << 0, /* where the form goes (needed, never a field) */
+  GC_F_CLIENT_ID = 1 << 1,
+  GC_F_CLIENT_AUTH = 1 << 2, /* client_secret, or a certificate assertion */
+  GC_F_SCOPE = 1 << 3,
+  GC_F_USERNAME = 1 << 4,
+  GC_F_PASSWORD = 1 << 5,
+  GC_F_REFRESH_TOKEN = 1 << 6,
+  GC_F_DEVICE_CODE = 1 << 7, /* the code of the sign-in in progress (sent, never needed) */
+  GC_F_DEVICE_CB = 1 << 8    /* on_device_code, to show the user the code (needed, never sent) */
+};
+
+#define GC_F_APP (GC_F_TOKEN_URL | GC_F_CLIENT_ID)
+#define GC_F_CONFIDENTIAL (GC_F_CLIENT_ID | GC_F_CLIENT_AUTH | GC_F_SCOPE)
+
+/* The grants, one row each: X(ID, name, grant_type, delegated, sends, needs).
+** name: core.session's `grant` and graph.client's `auth`; grant_type: the
+** token request's; delegated: signs a user in (Lua then asks for
+** offline_access); sends: the form's fields after grant_type, in this
+** order; needs: what a session must be given. The enum, the names, the form
+** and the checks all come from here, and core.grants hands it to Lua:
+** adding a grant is one row. */
+#define GC_GRANTS(X)                                                                              \
+  X(NONE, "none", NULL, 0, 0, 0)                                                                  \
+  X(CLIENT_CREDENTIALS, "client_credentials", "client_credentials", 0, GC_F_CONFIDENTIAL,         \
+    GC_F_APP | GC_F_CLIENT_AUTH)                                                                  \
+  X(PASSWORD, "password", "password", 1, GC_F_CONFIDENTIAL | GC_F_USERNAME | GC_F_PASSWORD,       \
+    GC_F_APP | GC_F_USERNAME | GC_F_PASSWORD)                                                     \
+  X(REFRESH_TOKEN, "refresh_token", "refresh_token", 1, GC_F_CONFIDENTIAL | GC_F_REFRESH_TOKEN,   \
+    GC_F_APP | GC_F_REFRESH_TOKEN)                                                                \
+  X(DEVICE_CODE, "device_code", GC_DEVICE_GRANT, 1, GC_F_CLIENT_ID | GC_F_DEVICE_CODE,            \
+    GC_F_APP | GC_F_DEVICE_CB)
+
+#define GC_GRANT_ENUM(id, name, type, delegated, sends, needs) GC_GRANT_##id,
+typedef enum gc_grant { GC_GRANTS(GC_GRANT_ENUM) GC_NGRANTS } gc_grant;
+#undef GC_GRANT_ENUM
+
+typedef struct gc_grant_info {
+  const char *name;
+  const char *grant_type;
+  int delegated;
+  int sends; /* GC_F_* */
+  int needs; /* GC_F_* */
+} gc_grant_info;
+
+extern const gc_grant_info gc_grants[GC_NGRANTS];
 
 typedef struct gc_oauth {
   gc_grant grant;
@@ -52,6 +95,17 @@ int gc_oauth_acquire(lua_State *L, gc_oauth *o, gc_http *h);
 /* Raise "graph.core: <what> from inside on_device_code is refused" while the
 ** device code callback runs: the sign-in still uses the session. */
 void gc_oauth_refuse_nested(lua_State *L, const gc_oauth *o, const char *what);
+
+/* The grant called `name`, or -1. */
+int gc_grant_find(const char *name);
+
+/* What o lacks for its grant ("client_id", "client_secret|certificate_file",
+** ...), or NULL when it has everything. */
+const char *gc_oauth_missing(const gc_oauth *o);
+
+/* core.grants: the table above, for Lua ({ name =, grant_type =, delegated =,
+** sends = {...}, needs = {...} }, ...), an array in the table's order. */
+void gc_grants_push(lua_State *L);
 
 /* Replace every secret of o found in b, in any of its shapes, with
 ** "<redacted>". */

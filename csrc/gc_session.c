@@ -11,6 +11,7 @@
 #include "gc_http.h"
 #include "gc_multi.h"
 #include "gc_oauth.h"
+#include "gc_options.h"
 #include "gc_session.h"
 #include "gc_util.h"
 #include "gc_visibility.h" /* last: see there */
@@ -55,115 +56,41 @@ static gc_session *check_session(lua_State *L) {
 
 /*
 ** {======================================================
-** Options
+** Options (read through gc_options' table)
 ** =======================================================
 */
 
-static const char *opt_string(lua_State *L, const char *k, const char *def) {
-  const char *v = def;
-  lua_getfield(L, 1, k);
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TSTRING)
-      luaL_error(L, "graph.core.session: field '%s' must be a string", k);
-    v = lua_tostring(L, -1);
-    if (strlen(v) != lua_rawlen(L, -1) || strpbrk(v, "\r\n") != NULL)
-      luaL_error(L, "graph.core.session: field '%s' contains CR, LF or NUL", k);
-  }
-  lua_pop(L, 1); /* the string stays alive in the options table */
-  return v;
-}
-
-
-static double opt_number(lua_State *L, const char *k, double def, double min, double max) {
-  double v = def;
-  lua_getfield(L, 1, k);
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TNUMBER)
-      luaL_error(L, "graph.core.session: field '%s' must be a number", k);
-    v = lua_tonumber(L, -1);
-    if (!(v >= min && v <= max))
-      luaL_error(L, "graph.core.session: field '%s' must be between %f and %f", k, min, max);
-  }
-  lua_pop(L, 1);
-  return v;
-}
-
-
-static int opt_bool(lua_State *L, const char *k, int def) {
-  int v = def;
-  lua_getfield(L, 1, k);
-  if (!lua_isnil(L, -1)) {
-    if (lua_type(L, -1) != LUA_TBOOLEAN)
-      luaL_error(L, "graph.core.session: field '%s' must be a boolean", k);
-    v = lua_toboolean(L, -1);
-  }
-  lua_pop(L, 1);
-  return v;
-}
-
-
-/* strdup into *dst, raising on allocation failure (the session is consistent) */
-static void own(lua_State *L, char **dst, const char *v) {
-  if (v == NULL) return;
-  if ((*dst = gc_strdup(v)) == NULL) luaL_error(L, "graph.core.session: out of memory");
-}
-
-
-/* The certificate credential: a PEM file with the certificate and its key. */
+/* The certificate credential: a PEM file with the certificate and its key
+** (certificate_alg is already in o->cert_pss). */
 static void read_certificate(lua_State *L, gc_oauth *o) {
-  const char *file = opt_string(L, "certificate_file", NULL);
-  const char *password = opt_string(L, "certificate_password", NULL);
-  const char *alg = opt_string(L, "certificate_alg", "PS256");
+  const char *file, *password;
   char err[512];
-  if (file == NULL) return;
-  if (strcmp(alg, "PS256") != 0 && strcmp(alg, "RS256") != 0)
-    luaL_error(L, "graph.core.session: field 'certificate_alg' must be 'PS256' or 'RS256'");
-  o->cert_pss = (strcmp(alg, "PS256") == 0);
-  if (gc_cert_load(&o->cert, file, password, err, sizeof err) != 0)
+  lua_getfield(L, 1, "certificate_file"); /* both checked: strings or nil */
+  lua_getfield(L, 1, "certificate_password");
+  file = lua_tostring(L, -2);
+  password = lua_tostring(L, -1);
+  if (file != NULL && gc_cert_load(&o->cert, file, password, err, sizeof err) != 0)
     luaL_error(L, "graph.core.session: %s", err);
+  lua_pop(L, 2);
 }
 
 
-static void read_credentials(lua_State *L, gc_oauth *o) {
-  static const char *const grants[] = {"none",          "client_credentials", "password",
-                                       "refresh_token", "device_code",        NULL};
-  const char *g = opt_string(L, "grant", "none");
-  int i;
-  for (i = 0; grants[i] != NULL && strcmp(grants[i], g) != 0; i++) {
-  }
-  if (grants[i] == NULL)
-    luaL_error(L, "graph.core.session: field 'grant' has unknown value '%s'", g);
-  o->grant = (gc_grant)i;
-  if (o->grant == GC_GRANT_NONE) return;
-  own(L, &o->token_url, opt_string(L, "token_url", NULL));
-  own(L, &o->client_id, opt_string(L, "client_id", NULL));
-  own(L, &o->scope, opt_string(L, "scope", "https://graph.microsoft.com/.default"));
-  own(L, &o->client_secret, opt_string(L, "client_secret", NULL));
-  own(L, &o->username, opt_string(L, "username", NULL));
-  own(L, &o->password, opt_string(L, "password", NULL));
-  own(L, &o->refresh_token, opt_string(L, "refresh_token", NULL));
-  if (o->token_url == NULL || o->client_id == NULL)
-    luaL_error(L, "graph.core.session: fields 'token_url' and 'client_id' are required");
-  if (o->grant == GC_GRANT_PASSWORD && (o->username == NULL || o->password == NULL))
-    luaL_error(L, "graph.core.session: grant 'password' needs 'username' and 'password'");
-  if (o->grant == GC_GRANT_REFRESH_TOKEN && o->refresh_token == NULL)
-    luaL_error(L, "graph.core.session: grant 'refresh_token' needs 'refresh_token'");
-  read_certificate(L, o);
-  if (o->grant == GC_GRANT_DEVICE_CODE) {
-    lua_getfield(L, 1, "on_device_code");
-    if (lua_type(L, -1) != LUA_TFUNCTION)
-      luaL_error(L, "graph.core.session: grant 'device_code' needs function 'on_device_code'");
-    o->device_cb = luaL_ref(L, LUA_REGISTRYINDEX);
-  }
+/* Everything the grant's row in GC_GRANTS needs is there, or raise. */
+static void check_grant(lua_State *L, const gc_oauth *o) {
+  const char *missing = gc_oauth_missing(o), *bar;
+  char what[96];
+  if (missing == NULL) return;
+  bar = strchr(missing, '|'); /* either of two fields */
+  if (bar != NULL)
+    (void)snprintf(what, sizeof what, "'%.*s' or '%s'", (int)(bar - missing), missing, bar + 1);
+  else
+    (void)snprintf(what, sizeof what, "'%s'", missing);
+  luaL_error(L, "graph.core.session: grant '%s' needs field %s", gc_grants[o->grant].name, what);
 }
-
-/* }====================================================== */
 
 
 int gc_session_new(lua_State *L) {
   gc_session *s;
-  gc_http_config *c;
-  char ua[128];
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   /* Create it empty first, so an error below leaves a consistent object for __gc. */
@@ -171,23 +98,22 @@ int gc_session_new(lua_State *L) {
   memset(s, 0, sizeof *s);
   gc_oauth_init(&s->oauth);
   luaL_setmetatable(L, GC_SESSION_MT);
-  c = &s->cfg;
-  c->timeout_ms = (long)(opt_number(L, "timeout", 100, 0.001, 86400) * 1000);
-  c->connect_timeout_ms = (long)(opt_number(L, "connect_timeout", 30, 0.001, 86400) * 1000);
-  c->stall_timeout = opt_number(L, "stall_timeout", 30, 0.001, 86400);
-  c->verify_ssl = opt_bool(L, "verify_ssl", 1);
-  c->max_response_bytes =
-      (size_t)opt_number(L, "max_response_bytes", 64.0 * 1024 * 1024, 1, 1099511627776.0);
-  own(L, &c->ca_file, opt_string(L, "ca_file", NULL));
-  own(L, &c->proxy, opt_string(L, "http_proxy", NULL));
-  (void)snprintf(ua, sizeof ua, "lua-msgraph/%s libcurl/%s", GC_VERSION,
-                 curl_version_info(CURLVERSION_NOW)->version);
-  own(L, &c->user_agent, opt_string(L, "user_agent", ua));
-  read_credentials(L, &s->oauth);
+  gc_options_read(L, 1, &s->cfg, &s->oauth);
+  if (s->cfg.user_agent == NULL) {
+    char ua[128];
+    (void)snprintf(ua, sizeof ua, "lua-msgraph/%s libcurl/%s", GC_VERSION,
+                   curl_version_info(CURLVERSION_NOW)->version);
+    if ((s->cfg.user_agent = gc_strdup(ua)) == NULL)
+      luaL_error(L, "graph.core.session: out of memory");
+  }
+  read_certificate(L, &s->oauth);
+  check_grant(L, &s->oauth);
   if (gc_http_open(&s->http, &s->cfg) != 0)
     luaL_error(L, "graph.core.session: libcurl could not be initialised");
   return 1;
 }
+
+/* }====================================================== */
 
 
 static void release(lua_State *L, gc_session *s) {

@@ -9,6 +9,7 @@
 #include "gc_err.h"
 #include "gc_json.h"
 #include "gc_oauth.h"
+#include "gc_options.h"
 #include "gc_session.h"
 #include "gc_util.h"
 #include "gc_visibility.h" /* last: see there */
@@ -104,6 +105,10 @@ GC_API int luaopen_graph_core(lua_State *L) {
   lua_setfield(L, -2, "json_array");
   lua_pushlightuserdata(L, NULL);
   lua_setfield(L, -2, "json_null");
+  gc_options_push(L); /* what core.session takes: graph.options checks against it */
+  lua_setfield(L, -2, "options");
+  gc_grants_push(L);
+  lua_setfield(L, -2, "grants");
   lua_pushliteral(L, GC_VERSION);
   lua_setfield(L, -2, "_VERSION");
   lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);

@@ -34,7 +34,7 @@ describe("graph.client", function()
   describe("option validation", function()
     it("raises on an unknown option, naming it", function()
       local msg = client_error(emu:client_options{ timout = 5 })
-      assert.truthy(msg:find("timout", 1, true), msg)
+      assert.truthy(msg:find("graph.client: unknown option 'timout'", 1, true), msg)
     end)
 
     it("raises when the options are not a table", function()

@@ -77,9 +77,22 @@ describe("graph.core", function()
       s:close()
     end)
 
-    it("reject options of the wrong type", function()
-      assert.has_error(function() core.session{ timeout = "soon" } end)
-      assert.has_error(function() core.session{ verify_ssl = "yes" } end)
+    it("reject options of the wrong type, naming the field", function()
+      assert.has_error(function() core.session{ timeout = "soon" } end,
+        "graph.core.session: field 'timeout' must be a number from 0.001 to 86400, got string")
+      assert.has_error(function() core.session{ verify_ssl = "yes" } end,
+        "graph.core.session: field 'verify_ssl' must be a boolean, got string")
+    end)
+
+    it("reject an unknown option, naming it (a misspelt one would be ignored)", function()
+      assert.has_error(function() core.session{ timout = 1 } end, "graph.core.session: unknown option 'timout'")
+    end)
+
+    it("reject a grant without what it needs (spec/options_spec.lua checks every grant)", function()
+      assert.has_error(function()
+        core.session{ grant = "password", token_url = emu.url .. "/t/oauth2/v2.0/token", client_id = "c",
+                      username = "u" }
+      end, "graph.core.session: grant 'password' needs field 'password'")
     end)
 
     it("have a tostring that is a single line", function()

@@ -34,16 +34,7 @@ end
 --- Create a client from the table given to graph.client (see graph.options).
 function M.new(user)
   local o = options.normalize(user)
-  local ok, session = pcall(core.session, {
-    grant = o.auth, token_url = o.token_url, client_id = o.client_id,
-    client_secret = o.client_secret, username = o.username, password = o.password,
-    refresh_token = o.refresh_token, scope = o.scope,
-    certificate_file = o.certificate_file, certificate_password = o.certificate_password,
-    certificate_alg = o.certificate_alg, on_device_code = o.on_device_code,
-    timeout = o.timeout, connect_timeout = o.connect_timeout, stall_timeout = o.stall_timeout,
-    verify_ssl = o.verify_ssl, ca_file = o.ca_file, http_proxy = o.http_proxy,
-    user_agent = o.user_agent, max_response_bytes = o.max_response_bytes,
-  })
+  local ok, session = pcall(core.session, options.session(o))
   if not ok then          -- e.g. an unreadable certificate file: the caller's mistake
     check.raise((tostring(session):gsub("^.-graph%.core%.session: ", "graph.client: ")))
   end

@@ -1,6 +1,11 @@
 --- Client options: schema, the connector's aliases, environment defaults,
 -- auth-mode selection and endpoint checks. Produces the normalised table
--- the client and the C session are built from.
+-- the client is built from, and the table for the C session.
+--
+-- What reaches the C session is described once, in C: core.options gives
+-- each session option's type, range and default (csrc/gc_options.c), and
+-- core.grants each grant's needs (GC_GRANTS in csrc/gc_oauth.h). Only what
+-- the Lua layer alone reads is described here.
 local check = require "graph.check"
 local core = require "graph.core"
 
@@ -8,38 +13,22 @@ local M = {}
 
 local FN = "graph.client"
 
-M.schema = {
-  auth = "string",
-  tenant_id = "string", client_id = "string", client_secret = "string",
-  username = "string", password = "string", refresh_token = "string",
-  token_url = "string", url = "string", login_url = "string",
-  scope = "string|table",
-  verify_ssl = "boolean", ca_file = "string", http_proxy = "string",
-  timeout = "number", connect_timeout = "number", stall_timeout = "number",
+-- The options only the Lua layer reads, and the connector's own names.
+local lua_schema = {
+  auth = "string", tenant_id = "string", url = "string", login_url = "string",
+  scope = "string|table",          -- the session takes a string: an array is joined here
   max_retries = "number", retry_delay = "number", retry_budget = "number",
-  retry_statuses = "table", on_retry = "function",
-  on_refresh_token = "function", on_device_code = "function",
-  certificate_file = "string", certificate_password = "string", certificate_alg = "string",
+  retry_statuses = "table", on_retry = "function", on_refresh_token = "function",
   cloud = "string", pacing = "table|false", log = "function",
-  user_agent = "string", max_response_bytes = "number",
-  -- the connector's own field names
   oauth_un = "string", oauth_pwd = "string", oauth_cl_id = "string",
   oauth_cl_secret = "string", cl_id = "string", cl_secret = "string",
 }
 
-M.aliases = {
-  oauth_un = "username", oauth_pwd = "password",
-  oauth_cl_id = "client_id", oauth_cl_secret = "client_secret",
-  cl_id = "client_id", cl_secret = "client_secret",
-}
-
-M.defaults = {
-  url = "https://graph.microsoft.com",
-  login_url = "https://login.microsoftonline.com",
-  scope = "https://graph.microsoft.com/.default",
-  timeout = 100, connect_timeout = 30, stall_timeout = 30,
-  max_retries = 3, retry_delay = 3, retry_budget = 180,
-  verify_ssl = true,
+-- Their ranges, in the shape of core.options' entries, so one loop checks both.
+local lua_ranges = {
+  max_retries = { min = 0, max = 10, integer = true, expect = "an integer from 0 to 10" },
+  retry_delay = { min = 0, max = math.huge, expect = "a number of 0 or more" },
+  retry_budget = { min = 0, max = math.huge, expect = "a number of 0 or more" },
 }
 
 -- National clouds (Graph docs "deployments"; identity platform "national clouds").
@@ -51,15 +40,38 @@ M.clouds = {
             login_url = "https://login.chinacloudapi.cn" },
 }
 
--- Auth modes: the fields each one needs ("secret" = client_secret or
--- certificate_file), each + tenant_id or token_url. A public client (a
--- native app) has no secret: the delegated grants work without one.
-local required = {
-  client_credentials = { "client_id", "secret" },
-  password = { "username", "password", "client_id" },
-  refresh_token = { "refresh_token", "client_id" },
-  device_code = { "client_id" },
+M.schema, M.limits, M.defaults = {}, {}, {
+  url = M.clouds.global.url, login_url = M.clouds.global.login_url,
+  max_retries = 3, retry_delay = 3, retry_budget = 180,
 }
+for name, spec in pairs(core.options) do
+  if name ~= "grant" then          -- a client names its grant with `auth`
+    M.schema[name], M.limits[name], M.defaults[name] = spec.type, spec, spec.default
+  end
+end
+for name, kind in pairs(lua_schema) do M.schema[name] = kind end
+for name, spec in pairs(lua_ranges) do M.limits[name] = spec end
+
+-- Checked in a fixed order, so two bad fields always give the same error.
+local limited = {}
+for name in pairs(M.limits) do limited[#limited + 1] = name end
+table.sort(limited)
+
+M.aliases = {
+  oauth_un = "username", oauth_pwd = "password",
+  oauth_cl_id = "client_id", oauth_cl_secret = "client_secret",
+  cl_id = "client_id", cl_secret = "client_secret",
+}
+
+-- The auth modes: C's grants but "none" (a session without credentials).
+M.grants = {}
+local auth_names = {}
+for _, g in ipairs(core.grants) do
+  if g.name ~= "none" then
+    M.grants[g.name] = g
+    auth_names[#auth_names + 1] = "'" .. g.name .. "'"
+  end
+end
 
 local credential_fields = {
   "tenant_id", "client_id", "client_secret", "username", "password",
@@ -133,15 +145,38 @@ end
 
 local function pick_auth(o)
   if o.auth then
-    if not required[o.auth] then
-      check.raise(("%s: field 'auth' must be one of 'client_credentials', 'password', " ..
-        "'refresh_token', 'device_code', got '%s'"):format(FN, o.auth))
+    if not M.grants[o.auth] then
+      check.raise(("%s: field 'auth' must be one of %s, got '%s'"):format(
+        FN, table.concat(auth_names, ", "), o.auth))
     end
     return o.auth
   end
   if o.refresh_token then return "refresh_token" end
   if o.username or o.password then return "password" end
   return "client_credentials"
+end
+
+-- Whether `v` is within `spec` (an entry of M.limits). "not within" also
+-- refuses NaN, which "v < min" would let through.
+local function within(spec, v)
+  if spec.min then
+    return v >= spec.min and v <= spec.max and (not spec.integer or v % 1 == 0)
+  end
+  if spec.values then
+    for _, allowed in ipairs(spec.values) do
+      if v == allowed then return true end
+    end
+    return false
+  end
+  return true
+end
+
+-- A need of a grant (core.grants' "field" or "field|other") is met.
+local function has(o, need)
+  for f in need:gmatch("[^|]+") do
+    if o[f] ~= nil then return true end
+  end
+  return false
 end
 
 --- Validate `user` (the table given to graph.client) and return a normalised copy.
@@ -184,25 +219,17 @@ function M.normalize(user)
     o.login_url = "https://" .. o.login_url        -- AZURE_AUTHORITY_HOST may be a bare host
   end
 
-  -- "not (x > 0)" also refuses NaN, which "x <= 0" would let through.
-  -- luacheck: ignore 581
-  for _, f in ipairs({ "timeout", "connect_timeout" }) do
-    if not (o[f] > 0) then check.raise(("%s: field '%s' must be positive"):format(FN, f)) end
-  end
-  if not (o.stall_timeout >= 1) then
-    check.raise(FN .. ": field 'stall_timeout' must be at least 1 (second)")
+  for _, name in ipairs(limited) do
+    local v = o[name]
+    if v ~= nil and not within(M.limits[name], v) then
+      check.raise(("%s: field '%s' must be %s"):format(FN, name, M.limits[name].expect))
+    end
   end
   for i, status in ipairs(o.retry_statuses or {}) do
     if type(status) ~= "number" or status % 1 ~= 0 or status < 400 or status > 599 then
       check.raise(("%s: field 'retry_statuses' item %d must be an HTTP status from 400 to 599")
         :format(FN, i))
     end
-  end
-  if o.max_retries % 1 ~= 0 or o.max_retries < 0 or o.max_retries > 10 then
-    check.raise(FN .. ": field 'max_retries' must be an integer from 0 to 10")
-  end
-  if o.retry_delay < 0 or o.retry_budget < 0 then
-    check.raise(FN .. ": fields 'retry_delay' and 'retry_budget' must not be negative")
   end
   o.scope = scope_string(o.scope)
   o.url = endpoint("url", o.url)
@@ -213,24 +240,14 @@ function M.normalize(user)
   o.login_url, login = endpoint("login_url", o.login_url)
 
   o.auth = pick_auth(o)
+  local grant = M.grants[o.auth]
   -- Delegated grants ask for a refresh token, as the Microsoft SDKs do: Entra
   -- issues one only when the scope includes offline_access.
-  if not scope_given and o.auth ~= "client_credentials" then o.scope = o.scope .. " offline_access" end
-  for _, f in ipairs(required[o.auth]) do
-    if f == "secret" then
-      if o.client_secret == nil and o.certificate_file == nil then
-        check.raise(("%s: auth '%s' needs field 'client_secret' or 'certificate_file'"):format(
-          FN, o.auth))
-      end
-    elseif o[f] == nil then
-      check.raise(("%s: auth '%s' needs field '%s'"):format(FN, o.auth, f))
+  if not scope_given and grant.delegated then o.scope = o.scope .. " offline_access" end
+  for _, need in ipairs(grant.needs) do      -- a grant that shows the user a code
+    if need == "on_device_code" and o.on_device_code == nil then
+      o.on_device_code = function(info) print(info.message) end
     end
-  end
-  if o.certificate_alg and o.certificate_alg ~= "PS256" and o.certificate_alg ~= "RS256" then
-    check.raise(FN .. ": field 'certificate_alg' must be 'PS256' or 'RS256'")
-  end
-  if o.auth == "device_code" and not o.on_device_code then
-    o.on_device_code = function(info) print(info.message) end
   end
 
   if o.token_url then
@@ -253,7 +270,20 @@ function M.normalize(user)
     end
     o.token_url = o.login_url .. "/" .. core.escape(o.tenant_id) .. "/oauth2/v2.0/token"
   end
+  for _, need in ipairs(grant.needs) do
+    if not has(o, need) then
+      check.raise(("%s: auth '%s' needs field '%s'"):format(FN, o.auth, (need:gsub("|", "' or '"))))
+    end
+  end
   return o
+end
+
+--- The table for core.session: the session's fields of a normalised `o`.
+function M.session(o)
+  local t = {}
+  for name in pairs(core.options) do t[name] = o[name] end
+  t.grant = o.auth
+  return t
 end
 
 return M
