@@ -9,6 +9,7 @@
 
 #include "gc_options.h"
 #include "gc_util.h"
+#include "gc_visibility.h" /* last: see there */
 
 /* How a value is checked and kept. */
 typedef enum opt_kind {

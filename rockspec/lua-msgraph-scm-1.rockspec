@@ -63,6 +63,7 @@ build = {
         "csrc/graph_core.c", "csrc/gc_compat.c", "csrc/gc_err.c", "csrc/gc_headers.c",
         "csrc/gc_hlist.c", "csrc/gc_http.c", "csrc/gc_json.c", "csrc/gc_jwt.c", "csrc/gc_multi.c",
         "csrc/gc_oauth.c", "csrc/gc_session.c", "csrc/gc_util.c", "csrc/gc_display.c",
+        "csrc/gc_options.c",
       },
       defines = { 'GC_VERSION="0.1.0"' },
       incdirs = { "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)", "$(YAJL_INCDIR)" },
