@@ -28,7 +28,7 @@ enum {
   GC_F_DEVICE_CB = 1 << 8    /* on_device_code, to show the user the code (needed, never sent) */
 };
 
-#define GC_F_APP (GC_F_TOKEN_URL | GC_F_CLIENT_ID)
+#define GC_F_APP          (GC_F_TOKEN_URL | GC_F_CLIENT_ID)
 #define GC_F_CONFIDENTIAL (GC_F_CLIENT_ID | GC_F_CLIENT_AUTH | GC_F_SCOPE)
 
 /* The grants, one row each: X(ID, name, grant_type, delegated, sends, needs).
@@ -38,15 +38,15 @@ enum {
 ** order; needs: what a session must be given. The enum, the names, the form
 ** and the checks all come from here, and core.grants hands it to Lua:
 ** adding a grant is one row. */
-#define GC_GRANTS(X)                                                                              \
-  X(NONE, "none", NULL, 0, 0, 0)                                                                  \
-  X(CLIENT_CREDENTIALS, "client_credentials", "client_credentials", 0, GC_F_CONFIDENTIAL,         \
-    GC_F_APP | GC_F_CLIENT_AUTH)                                                                  \
-  X(PASSWORD, "password", "password", 1, GC_F_CONFIDENTIAL | GC_F_USERNAME | GC_F_PASSWORD,       \
-    GC_F_APP | GC_F_USERNAME | GC_F_PASSWORD)                                                     \
-  X(REFRESH_TOKEN, "refresh_token", "refresh_token", 1, GC_F_CONFIDENTIAL | GC_F_REFRESH_TOKEN,   \
-    GC_F_APP | GC_F_REFRESH_TOKEN)                                                                \
-  X(DEVICE_CODE, "device_code", GC_DEVICE_GRANT, 1, GC_F_CLIENT_ID | GC_F_DEVICE_CODE,            \
+#define GC_GRANTS(X)                                                                            \
+  X(NONE, "none", NULL, 0, 0, 0)                                                                \
+  X(CLIENT_CREDENTIALS, "client_credentials", "client_credentials", 0, GC_F_CONFIDENTIAL,       \
+    GC_F_APP | GC_F_CLIENT_AUTH)                                                                \
+  X(PASSWORD, "password", "password", 1, GC_F_CONFIDENTIAL | GC_F_USERNAME | GC_F_PASSWORD,     \
+    GC_F_APP | GC_F_USERNAME | GC_F_PASSWORD)                                                   \
+  X(REFRESH_TOKEN, "refresh_token", "refresh_token", 1, GC_F_CONFIDENTIAL | GC_F_REFRESH_TOKEN, \
+    GC_F_APP | GC_F_REFRESH_TOKEN)                                                              \
+  X(DEVICE_CODE, "device_code", GC_DEVICE_GRANT, 1, GC_F_CLIENT_ID | GC_F_DEVICE_CODE,          \
     GC_F_APP | GC_F_DEVICE_CB)
 
 #define GC_GRANT_ENUM(id, name, type, delegated, sends, needs) GC_GRANT_##id,

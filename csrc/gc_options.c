@@ -26,15 +26,15 @@ typedef enum opt_kind {
 /* Where a value goes; IN_NONE: checked only, the session reads it itself. */
 typedef enum opt_place { IN_NONE, IN_HTTP, IN_OAUTH } opt_place;
 
-typedef struct option {
+typedef struct option { /* fields ordered for no padding */
   const char *name;
-  opt_kind kind;
   double min, max;            /* numbers */
   double number;              /* the default of a number or a boolean */
   const char *string;         /* the default of a string or a choice, or NULL */
   const char *const *choices; /* OPT_CHOICE, NULL-terminated */
+  size_t offset;              /* in gc_http_config or gc_oauth */
+  opt_kind kind;
   opt_place place;
-  size_t offset; /* in gc_http_config or gc_oauth */
 } option;
 
 #define HTTP(m)  .place = IN_HTTP, .offset = offsetof(gc_http_config, m)
@@ -201,17 +201,17 @@ static int check(lua_State *L, const option *opt) {
 /* Store the checked value at the top (popped) at p. */
 static void keep(lua_State *L, const option *opt, void *p, int index) {
   switch (opt->kind) {
-  case OPT_STRING:
-    if ((*(char **)p = gc_strdup(lua_tostring(L, -1))) == NULL)
-      luaL_error(L, "graph.core.session: out of memory");
-    break;
-  case OPT_CHOICE: *(int *)p = index; break;
-  case OPT_GRANT: *(gc_grant *)p = (gc_grant)index; break;
-  case OPT_SECONDS: *(double *)p = lua_tonumber(L, -1); break;
-  case OPT_MS: *(long *)p = (long)(lua_tonumber(L, -1) * 1000); break;
-  case OPT_BYTES: *(size_t *)p = (size_t)lua_tonumber(L, -1); break;
-  case OPT_BOOLEAN: *(int *)p = lua_toboolean(L, -1); break;
-  case OPT_FUNCTION: *(int *)p = luaL_ref(L, LUA_REGISTRYINDEX); return; /* popped */
+    case OPT_STRING:
+      if ((*(char **)p = gc_strdup(lua_tostring(L, -1))) == NULL)
+        luaL_error(L, "graph.core.session: out of memory");
+      break;
+    case OPT_CHOICE: *(int *)p = index; break;
+    case OPT_GRANT: *(gc_grant *)p = (gc_grant)index; break;
+    case OPT_SECONDS: *(double *)p = lua_tonumber(L, -1); break;
+    case OPT_MS: *(long *)p = (long)(lua_tonumber(L, -1) * 1000); break;
+    case OPT_BYTES: *(size_t *)p = (size_t)lua_tonumber(L, -1); break;
+    case OPT_BOOLEAN: *(int *)p = lua_toboolean(L, -1); break;
+    case OPT_FUNCTION: *(int *)p = luaL_ref(L, LUA_REGISTRYINDEX); return; /* popped */
   }
   lua_pop(L, 1);
 }
