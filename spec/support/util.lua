@@ -85,13 +85,31 @@ end
 -- Run a shell command; returns its combined stdout+stderr, whether it exited
 -- 0, and its exit status (the shell reports it: Lua 5.1's and LuaJIT's
 -- popen:close() do not).
+local unpack = table.unpack or unpack      -- Lua 5.1 and LuaJIT
+
 function M.run(cmd)
   local p = assert(io.popen("(" .. cmd .. ") 2>&1; echo \"__exit=$?\""))
   local out = p:read("*a")
   p:close()
   local text, code = out:match("^(.*)__exit=(%d+)\n$")
   code = tonumber(code)
+  if M.lsan_crashed(text or out) and not M.rerun then   -- once, and said so
+    io.stderr:write("\nutil.run: LeakSanitizer's tracer crashed (not a leak report); running again: ",
+                    cmd:sub(1, 200), "\n")
+    M.rerun = true
+    local again = { M.run(cmd) }
+    M.rerun = nil
+    return unpack(again)
+  end
   return text or out, code == 0, code
+end
+
+-- LeakSanitizer's own stop-the-world tracer sometimes crashes at a child's
+-- exit on a loaded machine ("Tracer caught signal 11", google/sanitizers#1353):
+-- no leak was found or missed, the check did not run. Only that is re-run.
+function M.lsan_crashed(text)
+  return text:find("Tracer caught signal", 1, true) ~= nil and
+         text:find("LeakSanitizer has encountered a fatal error", 1, true) ~= nil
 end
 
 local tmpdirs = {}
