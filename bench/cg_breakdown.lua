@@ -117,7 +117,9 @@ local ENTRY = {
   "nghttp2_session_send", "SSL_read", "SSL_write", "gc_json_decode", "yajl_parse",
   "gc_headers_push", "build_headers", "gc_http_prepare", "gc_http_finish", "gc_http_drop_unread",
   "gc_guid", "on_header", "on_body", "on_progress", "curl_multi_poll", "curl_multi_add_handle",
-  "curl_multi_remove_handle", "malloc", "free", "realloc", "calloc", "lua_callk", "luaC_step",
+  "curl_multi_remove_handle", "session_token", "core_escape", "gc_hlist_add", "gc_hlist_add_ref",
+  "gc_hlist_link", "gc_monotonic", "malloc", "free", "realloc", "calloc", "CRYPTO_malloc",
+  "CRYPTO_free",
 }
 local incl = per_request(small, big, true, function(r) return r.fn end)
 print("\n| entry point (inclusive cost) | instructions/request |")
