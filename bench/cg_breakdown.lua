@@ -2,11 +2,12 @@
 -- client that differ only in their number of requests (bench/run.sh with
 -- BENCH_CG_DIR keeps them): every figure is (big - small) / n, so start-up
 -- and warm-up cancel out.
---   lua5.4 bench/cg_breakdown.lua SMALL.callgrind BIG.callgrind N
+--   lua5.4 bench/cg_breakdown.lua SMALL.callgrind BIG.callgrind N [BASE_SMALL BASE_BIG]
 -- Prints two Markdown tables: exclusive cost by part (they add up to the
--- total), and the inclusive cost of the entry points that bound each part.
-local small, big, n = arg[1], arg[2], tonumber(arg[3])
-assert(small and big and n, "usage: cg_breakdown.lua SMALL BIG N")
+-- total), and the inclusive cost of the entry points that bound each part;
+-- with a base pair (another build's files, same N), also the difference to it.
+local small, big, n, base_small, base_big = arg[1], arg[2], tonumber(arg[3]), arg[4], arg[5]
+assert(small and big and n, "usage: cg_breakdown.lua SMALL BIG N [BASE_SMALL BASE_BIG]")
 
 -- function -> { excl =, incl = } from callgrind_annotate's listing; a name
 -- listed twice (callgrind_annotate splits a function by the file it knows
@@ -103,12 +104,19 @@ local function sorted(t)
 end
 
 local parts, total = per_request(small, big, false, part_of)
-print(("One request: %d instructions.\n"):format(math.floor(total + 0.5)))
-print("| part (exclusive cost) | instructions/request | share |")
-print("| --- | ---: | ---: |")
+local bparts, btotal
+if base_small then bparts, btotal = per_request(base_small, base_big, false, part_of) end
+local function round(x) return math.floor(x + 0.5) end
+local function delta(v, b) return b and ("| %+d "):format(round(v - (b or 0))) or "" end
+
+print(("One request: %d instructions%s.\n"):format(round(total),
+  btotal and (" (base: %d, %+d)"):format(round(btotal), round(total - btotal)) or ""))
+print("| part (exclusive cost) | instructions/request | share " .. (bparts and "| vs base " or "") .. "|")
+print("| --- | ---: | ---: " .. (bparts and "| ---: " or "") .. "|")
 for _, k in ipairs(sorted(parts)) do
   if math.abs(parts[k]) >= 50 then
-    print(("| %s | %d | %.1f%% |"):format(k, math.floor(parts[k] + 0.5), 100 * parts[k] / total))
+    print(("| %s | %d | %.1f%% %s|"):format(k, round(parts[k]), 100 * parts[k] / total,
+      bparts and delta(parts[k], bparts[k] or 0) or ""))
   end
 end
 
@@ -121,11 +129,13 @@ local ENTRY = {
   "gc_hlist_link", "gc_monotonic", "malloc", "free", "realloc", "calloc", "CRYPTO_malloc",
   "CRYPTO_free",
 }
-local incl = per_request(small, big, true, function(r) return r.fn end)
-print("\n| entry point (inclusive cost) | instructions/request |")
-print("| --- | ---: |")
+local key = function(r) return r.fn end
+local incl = per_request(small, big, true, key)
+local bincl = base_small and per_request(base_small, base_big, true, key)
+print("\n| entry point (inclusive cost) | instructions/request " .. (bincl and "| vs base " or "") .. "|")
+print("| --- | ---: " .. (bincl and "| ---: " or "") .. "|")
 for _, k in ipairs(ENTRY) do
-  if incl[k] and math.abs(incl[k]) >= 50 then
-    print(("| `%s` | %d |"):format(k, math.floor(incl[k] + 0.5)))
+  if (incl[k] and math.abs(incl[k]) >= 50) or (bincl and bincl[k] and math.abs(bincl[k]) >= 50) then
+    print(("| `%s` | %d %s|"):format(k, round(incl[k] or 0), bincl and delta(incl[k] or 0, bincl[k] or 0) or ""))
   end
 end

@@ -2,8 +2,8 @@
 # bench/ablations/run.sh [NAME...]: callgrind instructions per HTTPS users.get
 # with each speed trick taken out, against the tree as committed.
 #
-# Each NAME is a patch here (NAME.patch, without the extension); "base" is the
-# tree unchanged. Every NAME is built in its own copy of the committed tree
+# Each NAME is a patch here (NAME.patch, without the extension), or several
+# joined with "+" (r-real-request-id+a-no-hcache); "base" is the tree unchanged. Every NAME is built in its own copy of the committed tree
 # (git archive HEAD) under a temporary directory, never in the work tree, and
 # counted with `BENCH_ONLY=instructions BENCH_INSTR=lua-msgraph bench/run.sh`.
 # The configurations run in rounds (base, then each patch), so that all of
@@ -29,7 +29,9 @@ for name in "$@"; do
   mkdir -p "$work/$name"
   (cd "$root" && git archive HEAD) | tar -x -C "$work/$name" || exit 1
   if [ "$name" != base ]; then
-    patch -s -d "$work/$name" -p1 < "$here/$name.patch" || { echo "ablate: $name does not apply" >&2; exit 1; }
+    for one in $(printf '%s' "$name" | tr '+' ' '); do
+      patch -s -d "$work/$name" -p1 < "$here/$one.patch" || { echo "ablate: $one does not apply" >&2; exit 1; }
+    done
   fi
   make -s -C "$work/$name" all LUA=lua5.4 > "$work/$name.build" 2>&1 ||
     { echo "ablate: $name does not build:" >&2; tail -5 "$work/$name.build" >&2; exit 1; }
