@@ -47,11 +47,12 @@ local function annotate(file, inclusive)
 end
 
 local function part_of(r)
-  local o, w = r.object, r.where
+  local o, w = r.object:match("[^/]*$"), r.where   -- the file name: paths may say anything
   if o:find("libcurl") then return "libcurl" end
   if o:find("libnghttp2") then return "nghttp2 (HTTP/2, libcurl's)" end
   if o:find("libssl") or o:find("libcrypto") then return "OpenSSL" end
   if o:find("libyajl") then return "JSON decode: yajl" end
+  if o:find("cjson") then return "JSON decode: lua-cjson" end
   if o:find("core%.so") then
     if w:find("gc_json") or r.fn:find("^on_") and not r.fn:find("on_header") and
        not r.fn:find("on_body") and not r.fn:find("on_progress") or r.fn == "fill" or
@@ -113,8 +114,9 @@ print(("One request: %d instructions%s.\n"):format(round(total),
   btotal and (" (base: %d, %+d)"):format(round(btotal), round(total - btotal)) or ""))
 print("| part (exclusive cost) | instructions/request | share " .. (bparts and "| vs base " or "") .. "|")
 print("| --- | ---: | ---: " .. (bparts and "| ---: " or "") .. "|")
+for k in pairs(bparts or {}) do parts[k] = parts[k] or 0 end   -- a part only the base has
 for _, k in ipairs(sorted(parts)) do
-  if math.abs(parts[k]) >= 50 then
+  if math.abs(parts[k]) >= 50 or (bparts and math.abs(bparts[k] or 0) >= 50) then
     print(("| %s | %d | %.1f%% %s|"):format(k, round(parts[k]), 100 * parts[k] / total,
       bparts and delta(parts[k], bparts[k] or 0) or ""))
   end
@@ -126,7 +128,7 @@ local ENTRY = {
   "gc_headers_push", "build_headers", "gc_http_prepare", "gc_http_finish", "gc_http_drop_unread",
   "gc_guid", "on_header", "on_body", "on_progress", "curl_multi_poll", "curl_multi_add_handle",
   "curl_multi_remove_handle", "session_token", "core_escape", "gc_hlist_add", "gc_hlist_add_ref",
-  "gc_hlist_link", "gc_monotonic", "malloc", "free", "realloc", "calloc", "CRYPTO_malloc",
+  "gc_hlist_link", "gc_hlist_add_line", "curl_easy_setopt", "gc_monotonic", "malloc", "free", "realloc", "calloc", "CRYPTO_malloc",
   "CRYPTO_free",
 }
 local key = function(r) return r.fn end

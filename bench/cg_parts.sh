@@ -4,7 +4,7 @@
 # the count at K=20000 minus the count at K=0, over K. Needs `make` first.
 here=$(cd "$(dirname "$0")" && pwd)
 K=${K:-20000}
-[ $# -gt 0 ] || set -- empty normalize user_path json_decode document
+[ $# -gt 0 ] || set -- empty normalize user_path client_url json_decode document
 cd "$here/.." || exit 1
 export LUA_CPATH="./?.so;;"
 out=$(mktemp "${TMPDIR:-/tmp}/lua-msgraph-parts.XXXXXX") || exit 1

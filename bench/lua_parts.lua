@@ -2,7 +2,7 @@
 -- which counts it at K = 0 and K = 20000 (see cg_parts.sh); the difference
 -- over K is one call's instructions.
 --   lua5.4 bench/lua_parts.lua PART K
--- PART: normalize | user_path | json_decode | document | headers_table
+-- PART: empty | normalize | user_path | client_url | json_decode | document
 local dir = arg[0]:gsub("[^/]*$", "")
 package.path = dir .. "../lua/?.lua;" .. dir .. "../lua/?/init.lua;" .. package.path
 local graph = require "graph"
@@ -28,7 +28,8 @@ local g = graph.client{
 
 local run = {
   normalize = function() return args.normalize("graph.users.get", { id = ID }, GET) end,
-  user_path = function() return args.user_path(ID, g.v1_root) end,
+  user_path = function() return args.user_path(ID, g.v1_root) end,      -- users.get today
+  client_url = function() return g:url(args.user_path(ID)) end,         -- as get_many does
   json_decode = function() return json.decode(BODY) end,
   document = function() return g:document("GET", 200, "OK", HEADERS, BODY) end,
   empty = function() return {} end,
