@@ -66,8 +66,8 @@ record() { local IFS=$'\t'; printf '%s\n' "$*" >> "$results"; }
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- tools -----------------------------------------------------------------
-tools="nginx taskset curl cc $LUA python3 openssl valgrind callgrind_annotate"
-[ "$ONLY" = instructions ] || tools="$tools wrk node npm"
+tools="nginx taskset curl cc $LUA python3 openssl"
+if [ "$ONLY" = instructions ]; then tools="$tools valgrind callgrind_annotate"; else tools="$tools wrk node npm"; fi
 for t in $tools; do
   command -v "$t" >/dev/null 2>&1 || die "'$t' is missing: run 'make bench-deps' (as root)"
 done
@@ -192,7 +192,7 @@ done
 fi   # not instructions only
 
 # --- instructions per request: callgrind, the same on any run ------------------
-# Each client twice under valgrind, with 100 and 600 measured requests after 20
+# Each client twice under valgrind, with 100 and 600 (BENCH_CG_N) measured requests after 20
 # of warm-up: the difference over 500 is the cost of one request, start-up and
 # warm-up cancelled out. CPU time on a shared VM varies by tens of percent from
 # run to run; instruction counts do not.
