@@ -269,5 +269,10 @@ bench: bench-deps
 	$(MAKE) all LUA=lua5.4
 	LUA=lua5.4 bash bench/run.sh
 
-.PHONY: bench bench-deps
+# only the callgrind counts (nginx + valgrind, about 30 s; see bench/README.md)
+bench-instructions:
+	$(MAKE) all LUA=lua5.4
+	BENCH_ONLY=instructions LUA=lua5.4 bash bench/run.sh
+
+.PHONY: bench bench-deps bench-instructions
 # --- end of benchmark block --------------------------------------------------

@@ -367,6 +367,16 @@ put("Request rates of sequential rows include the round trip to the server on th
 
 local text = table.concat(out, "\n") .. "\n"
 io.write(text)
+-- Measurements written by hand (issue notes, ablations) follow this line in
+-- results.md: kept as they are, not regenerated.
+local KEPT = "<!-- Written by hand below this line: `make bench` keeps it as it is. -->"
+local old = io.open(out_file)
+if old then
+  local previous = old:read("a")
+  old:close()
+  local at = previous:find(KEPT, 1, true)
+  if at then text = text .. "\n" .. previous:sub(at) end
+end
 local fh = assert(io.open(out_file, "w"))
 fh:write(text)
 fh:close()

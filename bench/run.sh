@@ -9,6 +9,11 @@
 #   BENCH_CALLGRIND=1   0 skips counting instructions per request with callgrind
 #   BENCH_MEM_N=100000  requests of the memory run
 #   BENCH_BULK=1        0 skips the bulk rows (emulator with 50 ms latency)
+#   BENCH_ONLY=         "instructions": only the callgrind counts (nginx, valgrind, a
+#                       few minutes); prints their table, leaves results.md alone
+#   BENCH_CG_DIR=       keep the callgrind output files there (for callgrind_annotate)
+#   BENCH_INSTR=        the clients to count, of: floor floor-bare lua-msgraph (all)
+#   BENCH_CG_N=500      requests told apart by the two callgrind runs (100 and 100+this)
 #
 # Starts nginx (its own prefix and config in a temporary directory, foreground,
 # pinned to core 1) and, for the bulk rows, the project's emulator; clients run
@@ -28,6 +33,12 @@ PAIRS=${BENCH_PAIRS:-15}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 MEM_N=${BENCH_MEM_N:-100000}
 BULK=${BENCH_BULK:-1}
+ONLY=${BENCH_ONLY:-}
+CG_DIR=${BENCH_CG_DIR:-}
+INSTR=${BENCH_INSTR:-floor floor-bare lua-msgraph}
+CG_N=${BENCH_CG_N:-500}
+case $ONLY in ""|instructions) ;; *) echo "bench: BENCH_ONLY is \"\" or \"instructions\"" >&2; exit 2 ;; esac
+[ "$ONLY" = instructions ] && CALLGRIND=1
 LUA=${LUA:-lua5.4}
 SERVER_CORE=1
 CLIENT_CORE=0
@@ -55,17 +66,22 @@ record() { local IFS=$'\t'; printf '%s\n' "$*" >> "$results"; }
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- tools -----------------------------------------------------------------
-for t in nginx wrk taskset curl node npm cc "$LUA" python3 openssl; do
+tools="nginx taskset curl cc $LUA python3 openssl"
+if [ "$ONLY" = instructions ]; then tools="$tools valgrind callgrind_annotate"; else tools="$tools wrk node npm"; fi
+for t in $tools; do
   command -v "$t" >/dev/null 2>&1 || die "'$t' is missing: run 'make bench-deps' (as root)"
 done
-[ -x /usr/bin/time ] || die "/usr/bin/time is missing: run 'make bench-deps' (as root)"
-"$LUA" -e 'require "socket.http"; require "ssl.https"; require "cjson"' 2>/dev/null ||
-  die "lua-socket, lua-sec or lua-cjson is missing: run 'make bench-deps' (as root)"
+if [ "$ONLY" != instructions ]; then
+  [ -x /usr/bin/time ] || die "/usr/bin/time is missing: run 'make bench-deps' (as root)"
+  "$LUA" -e 'require "socket.http"; require "ssl.https"; require "cjson"' 2>/dev/null ||
+    die "lua-socket, lua-sec or lua-cjson is missing: run 'make bench-deps' (as root)"
+fi
 [ -f "$root/graph/core.so" ] || die "graph/core.so is not built: run 'make'"
 [ "$(nproc)" -ge 2 ] || die "needs 2 cores (server on core $SERVER_CORE, client on core $CLIENT_CORE)"
 
 # Microsoft's JavaScript SDK, from the committed lockfile
-if ! cmp -s "$here/js/package-lock.json" "$here/js/node_modules/.bench-lock" 2>/dev/null; then
+if [ "$ONLY" != instructions ] &&
+   ! cmp -s "$here/js/package-lock.json" "$here/js/node_modules/.bench-lock" 2>/dev/null; then
   say "bench: npm ci in bench/js"
   (cd "$here/js" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci failed"
   cp "$here/js/package-lock.json" "$here/js/node_modules/.bench-lock"
@@ -95,7 +111,7 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 TOKEN=$(curl -sf -d grant_type=client_credentials "$HTTP/contoso/oauth2/v2.0/token" |
-        "$LUA" -e 'print(require("cjson").decode(io.read("a")).access_token)') ||
+        sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p') && [ -n "$TOKEN" ] ||
   die "nginx did not start: $(cat "$ngx/error.log" 2>/dev/null)"
 [ "$(curl -s --cacert "$CA" -o /dev/null -w '%{http_version}' -H "Authorization: Bearer $TOKEN" \
       "$HTTPS/v1.0/users/x")" = 2 ] || die "nginx does not answer HTTP/2 over TLS"
@@ -105,6 +121,7 @@ worker=$(pgrep -P "$(cat "$ngx/nginx.pid")" | head -1)
 # CPU nanoseconds the nginx worker has used so far
 server_ns() { cut -d' ' -f1 "/proc/$worker/schedstat"; }
 
+if [ "$ONLY" != instructions ]; then
 # --- nginx capacity with wrk --------------------------------------------------
 say "bench: nginx capacity (wrk, 3 s each)"
 for scheme in http https; do
@@ -172,8 +189,10 @@ for scheme in http https; do
     record row js-sdk http na "" "" "" "" "" "the SDK sends its token only over https"
 done
 
+fi   # not instructions only
+
 # --- instructions per request: callgrind, the same on any run ------------------
-# Each client twice under valgrind, with 100 and 600 measured requests after 20
+# Each client twice under valgrind, with 100 and 600 (BENCH_CG_N) measured requests after 20
 # of warm-up: the difference over 500 is the cost of one request, start-up and
 # warm-up cancelled out. CPU time on a shared VM varies by tens of percent from
 # run to run; instruction counts do not.
@@ -181,19 +200,39 @@ if [ "$CALLGRIND" != 0 ] && command -v valgrind >/dev/null 2>&1; then
   say "bench: instructions per request (callgrind, https)"
   instr() {   # instr NAME CMD... (with @N@ for the request count)
     local name=$1 n x a b args; shift
-    for n in 100 600; do
+    for n in 100 $((100 + CG_N)); do
       args=()
       for x in "$@"; do args+=("${x//@N@/$n}"); done
       valgrind --tool=callgrind --callgrind-out-file="$work/cg.$name.$n" "${args[@]}" \
         > /dev/null 2>&1 || { record instr "$name" fail; return; }
     done
     a=$(callgrind_annotate "$work/cg.$name.100" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
-    b=$(callgrind_annotate "$work/cg.$name.600" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
-    if [ -n "$a" ] && [ -n "$b" ]; then record instr "$name" $(( (b - a) / 500 )); else record instr "$name" fail; fi
+    b=$(callgrind_annotate "$work/cg.$name.$n" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+    if [ -n "$a" ] && [ -n "$b" ]; then record instr "$name" $(( (b - a) / CG_N )); else record instr "$name" fail; fi
+    [ -z "$CG_DIR" ] || { mkdir -p "$CG_DIR" && cp "$work/cg.$name.100" "$work/cg.$name.$n" "$CG_DIR/"; }
   }
-  instr floor "$work/floor" "$HTTPS/v1.0/users/" @N@ "$TOKEN" "$CA" 20
-  instr floor-bare "$work/floor" "$HTTPS/v1.0/users/" @N@ "$TOKEN" "$CA" 20 bare
-  instr lua-msgraph "$LUA" "$here/clients/msgraph_seq.lua" "$HTTPS" "$HTTPS" @N@ "$CA" 20
+  case " $INSTR " in *" floor "*)
+    instr floor "$work/floor" "$HTTPS/v1.0/users/" @N@ "$TOKEN" "$CA" 20 ;; esac
+  case " $INSTR " in *" floor-bare "*)
+    instr floor-bare "$work/floor" "$HTTPS/v1.0/users/" @N@ "$TOKEN" "$CA" 20 bare ;; esac
+  case " $INSTR " in *" lua-msgraph "*)
+    instr lua-msgraph "$LUA" "$here/clients/msgraph_seq.lua" "$HTTPS" "$HTTPS" @N@ "$CA" 20 ;; esac
+fi
+
+if [ "$ONLY" = instructions ]; then
+  # instructions only: a short table on stdout, results.md untouched
+  awk -F'\t' '$1 == "instr" { v[$2] = $3; order[++k] = $2 }
+    END {
+      print "| client | instructions/request | vs floor |"
+      print "| --- | ---: | ---: |"
+      for (i = 1; i <= k; i++) {
+        n = order[i]; r = "-"
+        if (v[n] ~ /^[0-9]+$/ && v["floor"] ~ /^[0-9]+$/) r = sprintf("%.3fx", v[n] / v["floor"])
+        printf "| %s | %s | %s |\n", n, v[n], r
+      }
+    }' "$results"
+  grep -q "	fail" "$results" && exit 1
+  exit 0
 fi
 
 # --- memory: a long users.get run ------------------------------------------
