@@ -421,6 +421,14 @@ static int job_done(void *ud, int job, gc_http *h, CURLcode rc) {
     lua_pushlstring(L, h->body.data, h->body.len);
     lua_setfield(L, -2, "body");
   }
+  lua_pushstring(L, c->jobs->crids[job]); /* a retry goes with the same one */
+  lua_setfield(L, -2, "client_request_id");
+  if (h->easy != NULL) { /* each request's own duration, for the log */
+    double t = 0;
+    curl_easy_getinfo(h->easy, CURLINFO_TOTAL_TIME, &t);
+    lua_pushnumber(L, t);
+    lua_setfield(L, -2, "time");
+  }
   lua_rawseti(L, c->results, job + 1);
   c->s->requests++;
   c->ndone++;
@@ -442,7 +450,8 @@ static int job_done(void *ud, int job, gc_http *h, CURLcode rc) {
 
 
 /* s:request_many({ {method, url, headers, body}, ... }, concurrency, use_auth,
-**                on_done) -> { {status=, reason=, headers=, body=} | {err=}, ... }
+**                on_done) -> { {status=, reason=, headers=, body=} | {err=}, ... },
+** each with the client_request_id it went with and its `time` in seconds.
 ** on_done(i, completed, status_or_nil) runs as each request ends.
 ** The token is acquired once, before any request leaves. */
 static int session_request_many(lua_State *L) {
