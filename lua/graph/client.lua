@@ -76,13 +76,8 @@ function Client:__tostring()
 end
 
 function Client:close()
-  self.session:close()
-end
-Client.__close = Client.close
-
---- The current refresh token (rotated ones replace the original), or nil.
-function Client:refresh_token()
-  return self.session:refresh_token()
+  self.session:close()       -- may refuse (inside on_device_code): then still open
+  self.closed = true
 end
 
 -- Tell the script when the identity platform rotated its refresh token.
@@ -235,6 +230,57 @@ function Client:collect(url, headers, max_pages)
   end
   result["@odata.nextLink"] = nil
   return result, response
+end
+
+-- The public face of a client: the actions (bound by graph.client) and
+-- close, refresh_token, __close, __tostring. The state and the pipeline
+-- stay behind it, found through a weak table keyed by the public object.
+local behind = setmetatable({}, { __mode = "k" })
+
+M.CLOSED = "graph.client: attempt to use a closed client"
+
+-- The client behind `pub`, open; a misuse is blamed on whoever called the
+-- public method (level 3: the caller of our caller).
+local function open_client(pub)
+  local c = behind[pub]
+  if not c then error("graph.client: expected a client (use client:method(), not client.method())", 3) end
+  if c.closed then error(M.CLOSED, 3) end
+  return c
+end
+
+local Public = { __name = "graph.client" }
+local methods = {}
+Public.__index = methods
+
+function methods.close(pub)
+  local c = behind[pub]
+  if not c then error("graph.client: expected a client (use client:close())", 2) end
+  if not c.closed then c:close() end
+end
+Public.__close = methods.close
+
+--- The current refresh token (rotated ones replace the original), or nil.
+function methods.refresh_token(pub)
+  return open_client(pub).session:refresh_token()
+end
+
+function Public.__tostring(pub)
+  local c = behind[pub]
+  return c and tostring(c) or "graph.client"
+end
+
+--- The public object for the client `c`, with `bind(pub, c)` giving it
+-- its actions.
+function M.public(c, bind)
+  local pub = setmetatable({}, Public)
+  behind[pub] = c
+  bind(pub, c)
+  return pub
+end
+
+--- The client behind a public object (for the library's own specs).
+function M.of(pub)
+  return behind[pub]
 end
 
 return M

@@ -70,13 +70,15 @@ end
 -- acquired here, so that the token endpoint's 429 and 503 are retried after
 -- their Retry-After within the call's deadline, and a rotated refresh token
 -- reaches on_refresh_token before the call returns. `call` counts the
--- token's retries. Returns true, or nil, err.
-local function authorize(client, call)
+-- token's retries; `failed`: the error of a first try already made.
+-- Returns true, or nil, err.
+local function authorize(client, call, failed)
   local session, p, tries = client.session, client.policy, 0
   local before = client.logger and session:stats().token_requests
   while true do
     tries = tries + 1
-    local ok, err = session:token()
+    local ok, err = nil, failed
+    if failed then failed = nil else ok, err = session:token() end
     if ok then
       if before and session:stats().token_requests > before then
         client:log("graph: token acquired (token request %d)", session:stats().token_requests)
@@ -170,17 +172,34 @@ end
 -- scheduled to start later than retry_budget seconds after the call began
 -- (each attempt is bounded by `timeout` on its own).
 local NO_OPTS = {}
-local ONE = { single = true }
+
+-- After a round: the one re-authentication, when Graph refused the token.
+local function reauthenticate(client, call)
+  if call.reauth then
+    call.reauth, call.reauthenticated = false, true
+    client.session:drop_token()
+  end
+end
 
 function M.run(client, records, opts)
   opts = opts or NO_OPTS
   local n = #records
-  local call = { deadline = wait.now() + client.policy.retry_budget, token_retries = 0,
-                 most_resent = 0, reauthenticated = false, reauth = false,
+  local first = opts.first                  -- a single call's first try, made by M.one
+  local call = { deadline = (first and first.started or wait.now()) + client.policy.retry_budget,
+                 token_retries = 0, most_resent = 0, reauthenticated = false, reauth = false,
                  single = opts.single and n == 1 }
   local states, pending, results, done = {}, {}, {}, 0
   for i = 1, n do states[i], pending[i] = state(records[i]), i end
   local on_progress = opts.on_progress
+  if first and first.token_err then
+    local ok, err = authorize(client, call, first.token_err)
+    if not ok then return { { err = err } } end
+  elseif first then
+    states[1].attempts = 1
+    local r = settle(client, call, states[1], first[1], first[2], first[3], first[4], first[5])
+    if r then return { r } end
+    reauthenticate(client, call)
+  end
 
   local function finish(i, result)
     results[i] = result
@@ -211,10 +230,7 @@ function M.run(client, records, opts)
         later = {}
       else
         send(client, call, states, ready, opts, finish)
-        if call.reauth then
-          call.reauth, call.reauthenticated = false, true
-          client.session:drop_token()
-        end
+        reauthenticate(client, call)
         -- what is not finished goes again, by its time
         for _, i in ipairs(ready) do
           if not results[i] then later[#later + 1] = i end
@@ -228,8 +244,30 @@ function M.run(client, records, opts)
 end
 
 --- One request: status, reason, headers, body (a 2xx), attempts; or nil, err.
+-- The usual case (a token at hand, a 2xx at once, no log) makes its one
+-- try here without building the run's records; anything else goes on in
+-- M.run from that try.
 function M.one(client, method, url, headers, body)
-  local r = M.run(client, { { method = method, url = url, headers = headers, body = body } }, ONE)[1]
+  local first
+  if not client.logger then
+    local session, started = client.session, wait.now()
+    local ok, err = session:token()
+    if not ok then
+      first = { started = started, token_err = err }
+    else
+      client:notice_rotation()
+      local sent = M.headers(headers, body)
+      local status, reason, rheaders, rbody = session:request(method, url, sent, body, true,
+                                                              not IDEMPOTENT[method])
+      if status and status >= 200 and status < 300 then
+        return status, reason, rheaders, rbody, 1
+      end
+      local crid = status and session:client_request_id() or reason.client_request_id
+      first = { started = started, status, reason, rheaders, rbody, crid }
+    end
+  end
+  local r = M.run(client, { { method = method, url = url, headers = headers, body = body } },
+                  { single = true, first = first })[1]
   if r.err then return nil, r.err end
   return r.status, r.reason, r.headers, r.body, r.attempts
 end
