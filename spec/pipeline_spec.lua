@@ -2,7 +2,7 @@
 -- own Retry-After, bulk calls logged, and every wait the Lua layer makes
 -- going through the one replaceable wait step (graph.wait): a fake waiter
 -- with a virtual clock sees Retry-After, pacing and token retries, and no
--- real time passes for them.
+-- real time passes for them; a bulk run's network waits go through its io.
 describe("the request pipeline", function()
   local core = require "graph.core"
   local wait = require "graph.wait"
@@ -52,11 +52,12 @@ describe("the request pipeline", function()
 
   describe("graph.wait", function()
     -- A virtual clock: sleeping moves it on at once and is recorded.
-    local slept, offset, old
+    local slept, offset, polls, old
     before_each(function()
-      slept, offset = {}, 0
+      slept, offset, polls = {}, 0, 0
       old = wait.use{ now = function() return core.now() + offset end,
-                      sleep = function(s) slept[#slept + 1] = s; offset = offset + s end }
+                      sleep = function(s) slept[#slept + 1] = s; offset = offset + s end,
+                      io = function(fds, s) polls = polls + 1; return core.poll(fds, s) end }
     end)
     after_each(function() wait.use(old) end)
 
@@ -89,6 +90,15 @@ describe("the request pipeline", function()
       assert.same({ ok = 3, failed = 0 }, summary)
       assert.near(20, total(), 0.5)
       assert.is_true(core.now() - t0 < 5, "real time passed")
+    end)
+
+    it("carries a bulk run's network waits: the engine steps when the waiter says", function()
+      local ids = { fx.adele_id, fx.lynne_id, fx.adele_upn, fx.missing_id }
+      local res, summary = emu:client().users.get_many{ ids = ids, concurrency = 2 }
+      assert.same({ ok = 3, failed = 1 }, summary)
+      assert.equal(fx.lynne_id, res[2].id)
+      assert.equal(404, res[4].status_code)
+      assert.is_true(polls > 0, "no network wait went through the waiter")
     end)
 
     it("measures the call's deadline on its clock: a budget spent in virtual time ends the call", function()

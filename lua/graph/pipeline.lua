@@ -154,14 +154,26 @@ local function send(client, call, states, round, opts, finish)
     st.attempts = st.attempts + 1
     batch[k] = st
   end
-  local out = session:request_many(batch, opts.concurrency, true)
-  client:notice_rotation()                  -- after the run, never from inside it
-  for k, i in ipairs(round) do
-    local st, r = states[i], out[k]
-    if logging then log_attempt(client, st, r.time or 0, r.status, r.reason or r.err, r.headers) end
-    local result = settle(client, call, st, r.status, r.status and r.reason or r.err, r.headers,
-                          r.body, r.client_request_id)
-    if result then finish(i, result) end
+  -- the engine runs the round one step at a time; each request is settled
+  -- (and reported) as it ends, between steps, never from inside one
+  local done, left = session:submit(batch, opts.concurrency, true)
+  client:notice_rotation()
+  while true do
+    for _, r in ipairs(done) do
+      local i = round[r.index]
+      local st = states[i]
+      if logging then log_attempt(client, st, r.time or 0, r.status, r.reason or r.err, r.headers) end
+      local result = settle(client, call, st, r.status, r.status and r.reason or r.err, r.headers,
+                            r.body, r.client_request_id)
+      if result then finish(i, result) end
+    end
+    if left == 0 then return end
+    if wait.blocking() then
+      done, left = session:step_blocking()
+    else
+      local fds, seconds = session:wants()
+      done, left = session:step(wait.io(fds, seconds))
+    end
   end
 end
 
