@@ -25,6 +25,7 @@ static void disown(gc_multi *m) {
   gc_http_abandon(m->multi);
   m->socks.n = 0; /* the parent's */
   m->nfds = 0;
+  m->multi_made = NULL;
   m->slots = NULL;
   m->nslots = 0;
   m->multi = NULL;
@@ -72,6 +73,8 @@ void gc_multi_close(gc_multi *m) {
   free(m->free_slots);
   m->fds = NULL;
   m->job_of = m->free_slots = NULL;
+  m->cap = 0;
+  m->multi_made = NULL;
   m->nfds = m->capfds = 0;
 }
 
@@ -161,22 +164,36 @@ static void fill(gc_multi *m, gc_multi_done done, void *ud) {
 int gc_multi_begin(gc_multi *m, const gc_http_config *cfg, const gc_job *jobs, int njobs,
                    int concurrency, gc_multi_done done, void *ud) {
   int i, still;
-  gc_multi_abort(m); /* a run left unfinished (an error raised between steps) */
+  if (m->left > 0) gc_multi_abort(m); /* a run left unfinished (an error between steps) */
   if (concurrency > njobs) concurrency = njobs;
   if (concurrency < 1) concurrency = 1;
   if (ensure_slots(m, cfg, concurrency) != 0) return -1;
+  if (m->multi_made != m->multi) { /* a new CURLM: its callbacks */
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, (void *)m);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, (void *)m);
+    m->multi_made = m->multi;
+    m->limit = m->kept = 0;
+  }
   gc_http_drop_unread(&m->socks); /* nothing runs now */
-  curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, (void *)m);
-  curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-  curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, (void *)m);
-  curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)concurrency);
-  curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)concurrency);
-  free(m->job_of);
-  free(m->free_slots);
-  m->job_of = (int *)malloc((size_t)concurrency * sizeof *m->job_of);
-  m->free_slots = (int *)malloc((size_t)concurrency * sizeof *m->free_slots);
-  if (m->job_of == NULL || m->free_slots == NULL) return -1;
+  if (m->limit != concurrency) {
+    curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)concurrency);
+    m->limit = concurrency;
+  }
+  if (m->kept < concurrency) { /* a single request keeps the connections of a wider run */
+    curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)concurrency);
+    m->kept = concurrency;
+  }
+  if (m->cap < concurrency) {
+    free(m->job_of);
+    free(m->free_slots);
+    m->job_of = (int *)malloc((size_t)concurrency * sizeof *m->job_of);
+    m->free_slots = (int *)malloc((size_t)concurrency * sizeof *m->free_slots);
+    m->cap = 0;
+    if (m->job_of == NULL || m->free_slots == NULL) return -1;
+    m->cap = concurrency;
+  }
   for (i = 0; i < concurrency; i++) {
     m->free_slots[i] = concurrency - 1 - i;
     m->job_of[i] = -1;

@@ -33,6 +33,9 @@ typedef struct gc_multi {
   const gc_job *jobs;
   int njobs, next, running, left; /* left: jobs not yet reported */
   int conc;                       /* slots the run uses */
+  int cap;                        /* room in job_of and free_slots */
+  int limit, kept;                /* MAX_HOST_CONNECTIONS and MAXCONNECTS as set */
+  CURLM *multi_made;              /* the CURLM whose callbacks are set */
   int *job_of;                    /* slot -> job, -1 when free */
   int *free_slots, nfree;
   /* what libcurl waits for, as its callbacks recorded it */

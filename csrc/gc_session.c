@@ -23,7 +23,7 @@
 typedef struct gc_session {
   gc_http_config cfg;
   gc_http http;
-  gc_multi multi; /* request_many's pool, created on first use */
+  gc_multi multi; /* the engine: every exchange and run, created on first use */
   gc_oauth oauth;
   gc_hlist headers;   /* the request's header lines, reused */
   char last_crid[37]; /* the client-request-id of the last request */
@@ -318,6 +318,61 @@ static int push_transport_error(lua_State *L, gc_http *h, CURLcode rc, const cha
 }
 
 
+typedef struct one_ctx {
+  gc_http *h;
+  CURLcode rc;
+} one_ctx;
+
+static void one_done(void *ud, int job, gc_http *h, CURLcode rc) {
+  one_ctx *c = (one_ctx *)ud;
+  (void)job;
+  c->h = h;
+  c->rc = rc;
+}
+
+
+/* One exchange through the engine with the default waiter; the slot that ran it (its response inside), or NULL on a
+** libcurl failure. While a run is in progress (a host stepping it) the
+** engine is that run's: the exchange goes on the session's own slot. */
+static gc_http *run_one(void *ud, const char *method, const char *url,
+                        struct curl_slist *headers, const char *body, size_t blen, int fresh,
+                        CURLcode *rc) {
+  gc_session *s = (gc_session *)ud;
+  gc_job job;
+  one_ctx c = {NULL, CURLE_OK};
+  int left;
+  job.method = method;
+  job.url = url;
+  job.body = body;
+  job.body_len = blen;
+  job.headers = headers;
+  job.fresh = fresh;
+  if (s->run != NULL) {
+    s->http.fresh = fresh;
+    *rc = gc_http_perform(&s->http, method, url, job.headers, body, blen);
+    return &s->http;
+  }
+  if (gc_multi_begin(&s->multi, &s->cfg, &job, 1, 1, one_done, &c) != 0) return NULL;
+  for (left = s->multi.left; left > 0;) left = gc_multi_block(&s->multi, one_done, &c);
+  if (left < 0) {
+    gc_multi_abort(&s->multi);
+    return NULL;
+  }
+  *rc = c.rc;
+  return c.h;
+}
+
+
+/* The token, acquired through the same engine as every request. */
+static int acquire(lua_State *L, gc_session *s) {
+  gc_exchanger x;
+  x.run = run_one;
+  x.ud = s;
+  x.cfg = &s->cfg;
+  return gc_oauth_acquire(L, &s->oauth, &x);
+}
+
+
 /* s:request(method, url, headers, body, use_auth, fresh)
 **   -> status, reason, headers, body  |  nil, err
 ** fresh: use a new connection (writes: libcurl must not re-send them). */
@@ -330,6 +385,7 @@ static int session_request(lua_State *L) {
   int use_auth = lua_toboolean(L, 6);
   int fresh = lua_toboolean(L, 7);
   CURLcode rc;
+  gc_http *h;
 
   luaL_argcheck(L, mlen < 16 && gc_header_token(method, mlen), 2, "invalid HTTP method");
   luaL_argcheck(L, ulen > 0 && !has_space_or_ctl(url, ulen), 3,
@@ -341,7 +397,7 @@ static int session_request(lua_State *L) {
   build_headers(L, 4, &s->headers, s->last_crid, s->cfg.user_agent, body != NULL);
   if (use_auth) {
     if (must_acquire(s)) {
-      int r = gc_oauth_acquire(L, &s->oauth, &s->http);
+      int r = acquire(L, s);
       if (r != 0) return r;
     }
     /* not copied: no Lua runs until the exchange is over, so the token stays */
@@ -350,17 +406,17 @@ static int session_request(lua_State *L) {
   }
 
   s->requests++;
-  s->http.fresh = fresh;
-  rc = gc_http_perform(&s->http, method, url, gc_hlist_link(&s->headers), body, blen);
+  h = run_one(s, method, url, gc_hlist_link(&s->headers), body, blen, fresh, &rc);
   gc_hlist_reset(&s->headers); /* wiped: a caller's header may be a secret too */
-  if (rc != CURLE_OK) return push_transport_error(L, &s->http, rc, s->last_crid);
-  lua_pushinteger(L, s->http.status);
-  gc_headers_push(L, s->http.head.data, s->http.head.len, 1, &s->hcache);
+  if (h == NULL) return luaL_error(L, "graph.core: libcurl multi interface failed");
+  if (rc != CURLE_OK) return push_transport_error(L, h, rc, s->last_crid);
+  lua_pushinteger(L, h->status);
+  gc_headers_push(L, h->head.data, h->head.len, 1, &s->hcache);
   if (lua_rawlen(L, -2) == 0) { /* HTTP/2 has no reason phrase */
-    lua_pushstring(L, gc_http_reason(s->http.status));
+    lua_pushstring(L, gc_http_reason(h->status));
     lua_replace(L, -3);
   }
-  lua_pushlstring(L, s->http.body.data, s->http.body.len);
+  lua_pushlstring(L, h->body.data, h->body.len);
   return 4;
 }
 
@@ -368,11 +424,11 @@ static int session_request(lua_State *L) {
 
 /*
 ** {======================================================
-** request_many: many exchanges at once
+** A run: many exchanges at once, stepped by the caller
 ** =======================================================
 */
 
-/* The jobs of one request_many call, in a userdata so that a raised error
+/* The jobs of one run, in a userdata so that a raised error
 ** (bad input, a failing callback) still frees and wipes their headers. */
 typedef struct gc_jobs {
   int n;
@@ -485,7 +541,7 @@ static int session_submit(lua_State *L) {
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     return luaL_error(L, "graph.core: this session has no credentials");
   if (use_auth && must_acquire(s)) {
-    r = gc_oauth_acquire(L, &s->oauth, &s->http);
+    r = acquire(L, s);
     if (r != 0) return r;
   }
 
@@ -652,7 +708,7 @@ static int session_token(lua_State *L) {
     return luaL_error(L, "graph.core: this session has no credentials");
   s->token_ready = 0;
   if (!gc_oauth_fresh(&s->oauth)) {
-    int r = gc_oauth_acquire(L, &s->oauth, &s->http);
+    int r = acquire(L, s);
     if (r != 0) return r;
   }
   s->token_ready = 1;

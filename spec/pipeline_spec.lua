@@ -101,6 +101,12 @@ describe("the request pipeline", function()
       assert.is_true(polls > 0, "no network wait went through the waiter")
     end)
 
+    it("carries a single call's network wait", function()
+      local user = util.expect_success(emu:client().users.get, { id = fx.adele_id })
+      assert.equal(fx.adele_id, user.id)
+      assert.is_true(polls > 0, "the request waited behind the waiter's back")
+    end)
+
     it("measures the call's deadline on its clock: a budget spent in virtual time ends the call", function()
       emu:fault{ target = "graph", path = user_path(fx.adele_id), status = 429,
                  headers = { ["Retry-After"] = "100" }, count = 5 }

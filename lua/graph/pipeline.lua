@@ -132,7 +132,7 @@ end
 local function send(client, call, states, round, opts, finish)
   local session = client.session
   local logging = client.logger ~= nil
-  if call.single then                       -- one request: the session's own slot
+  if call.single and wait.blocking() then   -- one request, the C core's own blocking wait
     local st = states[round[1]]
     st.attempts = st.attempts + 1
     local started = logging and core.now()
@@ -179,7 +179,8 @@ end
 
 --- Run `records` through `client`; opts: concurrency (many at once),
 -- family (pacing), on_progress(done, total) as each request ends, single
--- (one request on the session's own connection, unpaced). Returns
+-- (one request, unpaced: with the default waiter the C core waits for it
+-- in one call, s:request). Returns
 -- the results in input order. One deadline bounds the call: no retry is
 -- scheduled to start later than retry_budget seconds after the call began
 -- (each attempt is bounded by `timeout` on its own).
@@ -261,7 +262,7 @@ end
 -- M.run from that try.
 function M.one(client, method, url, headers, body)
   local first
-  if not client.logger then
+  if not client.logger and wait.blocking() then
     local session, started = client.session, wait.now()
     local ok, err = session:token()
     if not ok then
