@@ -17,9 +17,10 @@
 static void disown(gc_multi *m) {
   int i;
   for (i = 0; i < m->nslots; i++) {
-    gc_http_abandon(m->slots[i].easy);
-    m->slots[i].easy = NULL;
-    gc_http_close(&m->slots[i]);
+    gc_http_abandon(m->slots[i]->easy);
+    m->slots[i]->easy = NULL;
+    gc_http_close(m->slots[i]);
+    free(m->slots[i]);
   }
   free(m->slots);
   gc_http_abandon(m->multi);
@@ -34,7 +35,7 @@ static void disown(gc_multi *m) {
 
 /* Grow the pool to n slots; slots keep their easy handles between runs. */
 static int ensure_slots(gc_multi *m, const gc_http_config *cfg, int n) {
-  gc_http *slots;
+  gc_http **slots;
   int i;
   if (m->multi != NULL && m->forks != gc_forks()) disown(m);
   if (m->multi == NULL) {
@@ -42,15 +43,16 @@ static int ensure_slots(gc_multi *m, const gc_http_config *cfg, int n) {
     m->forks = gc_forks();
   }
   if (n <= m->nslots) return 0;
-  slots = (gc_http *)calloc((size_t)n, sizeof *slots);
+  /* each slot on its own, so that growing the pool never moves one: libcurl
+  ** keeps pointers into them */
+  slots = (gc_http **)realloc(m->slots, (size_t)n * sizeof *slots);
   if (slots == NULL) return -1;
-  if (m->nslots > 0) memcpy(slots, m->slots, (size_t)m->nslots * sizeof *slots);
-  free(m->slots);
   m->slots = slots;
   for (i = m->nslots; i < n; i++) {
-    if (gc_http_open(&slots[i], cfg) != 0) return -1;
-    slots[i].socks = &m->socks; /* the pool's connections, not the slot's */
-    m->nslots = i + 1;
+    if ((slots[i] = (gc_http *)calloc(1, sizeof **slots)) == NULL) return -1;
+    m->nslots = i + 1; /* from here on, closed with the pool */
+    if (gc_http_open(slots[i], cfg) != 0) return -1;
+    slots[i]->socks = &m->socks; /* the pool's connections, not the slot's */
   }
   return 0;
 }
@@ -60,7 +62,10 @@ void gc_multi_close(gc_multi *m) {
   int i;
   gc_multi_abort(m);
   if (m->multi != NULL && m->forks != gc_forks()) disown(m);
-  for (i = 0; i < m->nslots; i++) gc_http_close(&m->slots[i]);
+  for (i = 0; i < m->nslots; i++) {
+    gc_http_close(m->slots[i]);
+    free(m->slots[i]);
+  }
   free(m->slots);
   m->slots = NULL;
   m->nslots = 0;
@@ -132,7 +137,6 @@ static CURLcode start(gc_multi *m, gc_http *h, const gc_job *job) {
   if (rc != CURLE_OK) return rc;
   h->last_byte = gc_monotonic();
   curl_easy_setopt(h->easy, CURLOPT_PIPEWAIT, 1L); /* multiplex rather than connect anew */
-  curl_easy_setopt(h->easy, CURLOPT_PRIVATE, (void *)h);
   if (curl_multi_add_handle(m->multi, h->easy) != CURLM_OK) return CURLE_FAILED_INIT;
   return CURLE_OK;
 }
@@ -143,7 +147,7 @@ static void report(gc_multi *m, int s, CURLcode rc, gc_multi_done done, void *ud
   m->job_of[s] = -1; /* free */
   m->free_slots[m->nfree++] = s;
   m->left--;
-  done(ud, job, &m->slots[s], gc_http_finish(&m->slots[s], rc));
+  done(ud, job, m->slots[s], gc_http_finish(m->slots[s], rc));
 }
 
 
@@ -151,7 +155,7 @@ static void report(gc_multi *m, int s, CURLcode rc, gc_multi_done done, void *ud
 static void fill(gc_multi *m, gc_multi_done done, void *ud) {
   while (m->next < m->njobs && m->nfree > 0) {
     int s = m->free_slots[--m->nfree];
-    CURLcode rc = start(m, &m->slots[s], &m->jobs[m->next]);
+    CURLcode rc = start(m, m->slots[s], &m->jobs[m->next]);
     m->job_of[s] = m->next++;
     if (rc == CURLE_OK)
       m->running++;
@@ -219,7 +223,7 @@ double gc_multi_timeout(const gc_multi *m) {
   /* a stalled answer is noticed here: libcurl only looks at a transfer that
   ** has activity or a timer of its own */
   for (i = 0; i < m->conc; i++) {
-    const gc_http *h = &m->slots[i];
+    const gc_http *h = m->slots[i];
     if (m->job_of[i] >= 0 && h->head.len > 0) {
       double at = h->last_byte + h->cfg->stall_timeout;
       if (t < 0 || at < t) t = at;
@@ -235,7 +239,7 @@ static void cut_stalled(gc_multi *m, gc_multi_done done, void *ud) {
   double now = gc_monotonic();
   int i;
   for (i = 0; i < m->conc; i++) {
-    gc_http *h = &m->slots[i];
+    gc_http *h = m->slots[i];
     if (m->job_of[i] < 0 || h->head.len == 0 || now - h->last_byte <= h->cfg->stall_timeout)
       continue;
     h->stalled = 1;
@@ -262,12 +266,14 @@ int gc_multi_step(gc_multi *m, const struct pollfd *ready, int n, gc_multi_done 
     if (curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &still) != CURLM_OK) return -1;
   }
   while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
-    gc_http *h = NULL;
+    int s;
     if (msg->msg != CURLMSG_DONE) continue;
-    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&h);
+    for (s = 0; s < m->conc && m->slots[s]->easy != msg->easy_handle; s++) {
+    }
     curl_multi_remove_handle(m->multi, msg->easy_handle);
+    if (s == m->conc) continue; /* not one of this run's */
     m->running--;
-    report(m, (int)(h - m->slots), msg->data.result, done, ud);
+    report(m, s, msg->data.result, done, ud);
   }
   cut_stalled(m, done, ud);
   if (m->next < m->njobs && m->nfree > 0) {
@@ -299,7 +305,7 @@ int gc_multi_block(gc_multi *m, gc_multi_done done, void *ud) {
 void gc_multi_abort(gc_multi *m) {
   int i;
   if (m->multi != NULL && m->forks == gc_forks())
-    for (i = 0; i < m->nslots; i++) curl_multi_remove_handle(m->multi, m->slots[i].easy);
+    for (i = 0; i < m->nslots; i++) curl_multi_remove_handle(m->multi, m->slots[i]->easy);
   m->left = m->running = m->njobs = m->next = m->conc = 0;
   m->jobs = NULL;
   m->timer_at = -1;

@@ -205,15 +205,8 @@ static int post_form(lua_State *L, gc_oauth *o, const gc_exchanger *x, const cha
   h = *hp = x->run(x->ud, "POST", url, hdrs, form->data, form->len, 1, &rc);
   curl_slist_free_all(hdrs);
   if (h == NULL) return luaL_error(L, "graph.core: libcurl multi interface failed");
-  if (rc != CURLE_OK) {
-    gc_err_push(L, "transport", gc_http_code(h, rc), gc_http_strerror(h, rc));
-    gc_err_setstring(L, "client_request_id", crid);
-    lua_pushboolean(L, h->sent); /* a redemption that may have arrived is never re-sent */
-    lua_setfield(L, -2, "request_sent");
-    lua_pushboolean(L, h->started);
-    lua_setfield(L, -2, "response_started");
-    return 2;
-  }
+  /* request_sent: a redemption that may have arrived is never re-sent */
+  if (rc != CURLE_OK) return gc_http_push_error(L, h, rc, crid);
   gc_json_decode(L, h->body.data, h->body.len); /* a message on bad input: not a table */
   if (!lua_istable(L, -1)) {
     lua_pop(L, 1);

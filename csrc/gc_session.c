@@ -306,16 +306,6 @@ static int has_space_or_ctl(const char *s, size_t n) {
 }
 
 
-/* Push nil, err for a transport failure of the exchange in h. */
-static int push_transport_error(lua_State *L, gc_http *h, CURLcode rc, const char *crid) {
-  gc_err_push(L, "transport", gc_http_code(h, rc), gc_http_strerror(h, rc));
-  gc_err_setstring(L, "client_request_id", crid);
-  lua_pushboolean(L, h->sent); /* lets callers retry what never left */
-  lua_setfield(L, -2, "request_sent");
-  lua_pushboolean(L, h->started);
-  lua_setfield(L, -2, "response_started");
-  return 2;
-}
 
 
 typedef struct one_ctx {
@@ -409,7 +399,7 @@ static int session_request(lua_State *L) {
   h = run_one(s, method, url, gc_hlist_link(&s->headers), body, blen, fresh, &rc);
   gc_hlist_reset(&s->headers); /* wiped: a caller's header may be a secret too */
   if (h == NULL) return luaL_error(L, "graph.core: libcurl multi interface failed");
-  if (rc != CURLE_OK) return push_transport_error(L, h, rc, s->last_crid);
+  if (rc != CURLE_OK) return gc_http_push_error(L, h, rc, s->last_crid);
   lua_pushinteger(L, h->status);
   gc_headers_push(L, h->head.data, h->head.len, 1, &s->hcache);
   if (lua_rawlen(L, -2) == 0) { /* HTTP/2 has no reason phrase */
@@ -462,7 +452,7 @@ static void job_done(void *ud, int job, gc_http *h, CURLcode rc) {
   lua_State *L = c->L;
   lua_createtable(L, 0, 7);
   if (rc != CURLE_OK) {
-    push_transport_error(L, h, rc, c->jobs->crids[job]);
+    gc_http_push_error(L, h, rc, c->jobs->crids[job]);
     lua_setfield(L, -3, "err");
     lua_pop(L, 1); /* the nil */
   } else {

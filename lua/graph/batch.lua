@@ -4,7 +4,7 @@
 local bulk = require "graph.bulk"
 local check = require "graph.check"
 local compat = require "graph.compat"
-local core = require "graph.core"
+local errors = require "graph.errors"
 local json = require "graph.json"
 local policy = require "graph.policy"
 local wait = require "graph.wait"
@@ -104,7 +104,7 @@ function M.run(client, a)
       return false
     end
     results[i] = (status and answer(client, status, headers, item.body))
-      or r.err or core.error{ kind = "decode", code = "invalid_response",
+      or r.err or errors.new{ kind = "decode", code = "invalid_response",
                               message = "the batch response has no item for this request" }
     done = done + 1
     if a.on_progress then a.on_progress(done, n) end
