@@ -6,6 +6,7 @@ local check = require "graph.check"
 local compat = require "graph.compat"
 local errors = require "graph.errors"
 local json = require "graph.json"
+local pipeline = require "graph.pipeline"
 local policy = require "graph.policy"
 local wait = require "graph.wait"
 
@@ -111,17 +112,9 @@ function M.run(client, a)
     return true
   end
 
+  local function time_of(i) return at[i] end
   while #pending > 0 do
-    -- the items whose time has come, in input order; else wait for the first
-    local now, ready, later, soonest = wait.now(), {}, {}, math.huge
-    for _, i in ipairs(pending) do
-      if at[i] <= now then ready[#ready + 1] = i
-      else
-        later[#later + 1] = i
-        soonest = math.min(soonest, at[i])
-      end
-    end
-    if #ready == 0 then wait.sleep(soonest - now) end
+    local ready, later = pipeline.due(pending, time_of)   -- waits for the soonest
     local groups, calls = {}, {}
     for first = 1, #ready, PER_BATCH do
       local idx = { compat.unpack(ready, first, math.min(first + PER_BATCH - 1, #ready)) }
@@ -131,8 +124,7 @@ function M.run(client, a)
       calls[#calls + 1] = { method = "POST", url = client:url("/$batch"),
                             body = batch_body(requests, idx), read_only = reads }
     end
-    local out = #calls > 0 and
-      bulk.run(client, calls, { concurrency = a.concurrency or 4, family = "directory" }) or {}
+    local out = bulk.run(client, calls, { concurrency = a.concurrency or 4, family = "directory" })
     for g, idx in ipairs(groups) do
       local r, by_id = out[g], {}
       if r.doc and type(r.doc.responses) == "table" then

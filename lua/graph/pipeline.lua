@@ -186,6 +186,24 @@ end
 -- (each attempt is bounded by `timeout` on its own).
 local NO_OPTS = {}
 
+--- The indexes of `pending` whose time (`at(i)`) has come, in order, and
+-- the others; when none has come, after waiting for the soonest.
+function M.due(pending, at)
+  while true do
+    local now, ready, later, soonest = wait.now(), {}, {}, HUGE
+    for _, i in ipairs(pending) do
+      local t = at(i)
+      if t <= now then ready[#ready + 1] = i
+      else
+        later[#later + 1] = i
+        if t < soonest then soonest = t end
+      end
+    end
+    if #ready > 0 then return ready, later end
+    wait.sleep(soonest - now)
+  end
+end
+
 -- After a round: the one re-authentication, when Graph refused the token.
 local function reauthenticate(client, call)
   if call.reauth then
@@ -220,36 +238,24 @@ function M.run(client, records, opts)
     if on_progress then on_progress(done, n) end
   end
 
+  local function at(i) return states[i].at end
   while #pending > 0 do
-    -- the requests whose time has come, in input order; else wait for the first
-    local now, ready, later, soonest = wait.now(), {}, {}, HUGE
-    for _, i in ipairs(pending) do
-      local at = states[i].at
-      if at <= now then ready[#ready + 1] = i
-      else
-        later[#later + 1] = i
-        if at < soonest then soonest = at end
-      end
-    end
-    if #ready == 0 then
-      wait.sleep(soonest - now)
+    local ready, later = M.due(pending, at)
+    local admitted = opts.family and client.pacing:admit(opts.family, #ready) or #ready
+    for k = admitted + 1, #ready do later[#later + 1] = ready[k]; ready[k] = nil end
+    local ok, err = authorize(client, call)
+    if not ok then                          -- no token: what is left of the call fails
+      for _, i in ipairs(ready) do finish(i, { err = err }) end
+      for _, i in ipairs(later) do finish(i, { err = err }) end
+      later = {}
     else
-      local admitted = opts.family and client.pacing:admit(opts.family, #ready) or #ready
-      for k = admitted + 1, #ready do later[#later + 1] = ready[k]; ready[k] = nil end
-      local ok, err = authorize(client, call)
-      if not ok then                        -- no token: what is left of the call fails
-        for _, i in ipairs(ready) do finish(i, { err = err }) end
-        for _, i in ipairs(later) do finish(i, { err = err }) end
-        later = {}
-      else
-        send(client, call, states, ready, opts, finish)
-        reauthenticate(client, call)
-        -- what is not finished goes again, by its time
-        for _, i in ipairs(ready) do
-          if not results[i] then later[#later + 1] = i end
-        end
-        table.sort(later)
+      send(client, call, states, ready, opts, finish)
+      reauthenticate(client, call)
+      -- what is not finished goes again, by its time
+      for _, i in ipairs(ready) do
+        if not results[i] then later[#later + 1] = i end
       end
+      table.sort(later)
     end
     pending = later
   end
