@@ -212,7 +212,6 @@ static int own_handle(gc_http *h) {
   }
   h->forks = gc_forks();
   h->configured = h->plain_get = h->proxy_off = 0;
-  h->bound = NULL;
   h->easy = curl_easy_init();
   return h->easy ? 0 : -1;
 }
@@ -273,6 +272,10 @@ static CURLcode setup_fixed(gc_http *h) {
   SET(CURLOPT_OPENSOCKETDATA, (void *)h->socks);
   SET(CURLOPT_CLOSESOCKETFUNCTION, close_socket);
   SET(CURLOPT_CLOSESOCKETDATA, (void *)h->socks);
+  SET(CURLOPT_XFERINFODATA, h); /* a slot never moves (gc_multi allocates each) */
+  SET(CURLOPT_ERRORBUFFER, h->errbuf);
+  SET(CURLOPT_WRITEDATA, h);
+  SET(CURLOPT_HEADERDATA, h);
   h->configured = 1;
   return CURLE_OK;
 }
@@ -283,13 +286,6 @@ static CURLcode setup(gc_http *h, const char *method, const char *url, struct cu
   CURL *e = h->easy;
   CURLcode rc;
   if (!h->configured && (rc = setup_fixed(h)) != CURLE_OK) return rc;
-  if (h->bound != h) { /* first use, or gc_multi grew its array: point libcurl here */
-    SET(CURLOPT_XFERINFODATA, h);
-    SET(CURLOPT_ERRORBUFFER, h->errbuf);
-    SET(CURLOPT_WRITEDATA, h);
-    SET(CURLOPT_HEADERDATA, h);
-    h->bound = h;
-  }
   SET(CURLOPT_URL, url);
   SET(CURLOPT_HTTPHEADER, headers);
   /* Plain http (loopback only) carries the token in clear: never through a
@@ -513,6 +509,17 @@ const char *gc_http_strerror(gc_http *h, CURLcode rc) {
 
 const char *gc_http_code(const gc_http *h, CURLcode rc) {
   return h->code != NULL ? h->code : gc_err_curlcode(rc);
+}
+
+
+int gc_http_push_error(lua_State *L, gc_http *h, CURLcode rc, const char *crid) {
+  gc_err_push(L, "transport", gc_http_code(h, rc), gc_http_strerror(h, rc));
+  gc_err_setstring(L, "client_request_id", crid);
+  lua_pushboolean(L, h->sent); /* lets callers retry what never left */
+  lua_setfield(L, -2, "request_sent");
+  lua_pushboolean(L, h->started);
+  lua_setfield(L, -2, "response_started");
+  return 2;
 }
 
 

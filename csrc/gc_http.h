@@ -7,6 +7,7 @@
 #define GC_HTTP_H
 
 #include <curl/curl.h>
+#include "gc_compat.h"
 #include "gc_util.h"
 
 typedef struct gc_http_config {
@@ -36,7 +37,6 @@ typedef struct gc_http {
   gc_buf head;               /* header lines of the final response */
   int fresh;                 /* next exchange on a new connection (set by the caller) */
   int configured;            /* the options fixed for the slot's life are set */
-  const void *bound;         /* where libcurl's callback data points: this slot, until it moves */
   int plain_get;             /* the last exchange was a GET on a kept connection */
   int proxy_off;             /* CURLOPT_PROXY is "" for the current plain-http URL */
   unsigned long forks;       /* gc_forks() when the handle was made (fork) */
@@ -78,6 +78,16 @@ CURLcode gc_http_finish(gc_http *h, CURLcode rc);
 CURLcode gc_http_perform(gc_http *h, const char *method, const char *url,
                          struct curl_slist *headers, const char *body, size_t body_len);
 
+/* How one exchange is run (the session's engine, for its token requests
+** too): the slot that ran it, its response inside, or NULL when libcurl
+** failed. The slot is good until the next exchange. */
+typedef struct gc_exchanger {
+  gc_http *(*run)(void *ud, const char *method, const char *url, struct curl_slist *headers,
+                  const char *body, size_t body_len, int fresh, CURLcode *rc);
+  void *ud;
+  const gc_http_config *cfg;
+} gc_exchanger;
+
 /* Before reusing kept connections: when bytes wait on one that no request
 ** asked for, make sure libcurl closes it instead. Only while no transfer
 ** runs on them (gc_multi: between runs). */
@@ -87,6 +97,11 @@ void gc_http_drop_unread(gc_socks *socks);
 ** and its stable code ("timeout", "mismatched_response", ...). */
 const char *gc_http_strerror(gc_http *h, CURLcode rc);
 const char *gc_http_code(const gc_http *h, CURLcode rc);
+
+/* Push nil, err for a transport failure of the exchange in h: its facts
+** (code, message, client_request_id, request_sent, response_started).
+** Returns 2. */
+int gc_http_push_error(lua_State *L, gc_http *h, CURLcode rc, const char *crid);
 
 /* Reason phrase for a status when the server sent none (HTTP/2). */
 const char *gc_http_reason(long status);

@@ -274,8 +274,9 @@ static int build_form(lua_State *L, const gc_oauth *o, gc_buf *b) {
 
 /* POST form to url. Returns 0 with the reply decoded on the stack (a table,
 ** or nil when it is not JSON), or pushes nil, err (transport) and returns 2. */
-static int post_form(lua_State *L, gc_oauth *o, gc_http *h, const char *url, const gc_buf *form,
-                     char crid[37]) {
+static int post_form(lua_State *L, gc_oauth *o, const gc_exchanger *x, const char *url,
+                     const gc_buf *form, char crid[37], gc_http **hp) {
+  gc_http *h;
   struct curl_slist *hdrs = NULL, *t;
   char crid_header[64];
   CURLcode rc;
@@ -287,7 +288,7 @@ static int post_form(lua_State *L, gc_oauth *o, gc_http *h, const char *url, con
   if (t) t = curl_slist_append(hdrs = t, "Expect:");
   if (t) {
     gc_buf ua = {NULL, 0, 0};
-    if (gc_buf_puts(&ua, "User-Agent: ") == 0 && gc_buf_puts(&ua, h->cfg->user_agent) == 0)
+    if (gc_buf_puts(&ua, "User-Agent: ") == 0 && gc_buf_puts(&ua, x->cfg->user_agent) == 0)
       t = curl_slist_append(hdrs = t, ua.data);
     else
       t = NULL;
@@ -299,19 +300,12 @@ static int post_form(lua_State *L, gc_oauth *o, gc_http *h, const char *url, con
   }
   hdrs = t;
   o->token_requests++;
-  h->fresh = 1; /* a redemption is never silently re-sent on a kept connection that died */
-  rc = gc_http_perform(h, "POST", url, hdrs, form->data, form->len);
-  h->fresh = 0;
+  /* fresh: a redemption is never silently re-sent on a kept connection that died */
+  h = *hp = x->run(x->ud, "POST", url, hdrs, form->data, form->len, 1, &rc);
   curl_slist_free_all(hdrs);
-  if (rc != CURLE_OK) {
-    gc_err_push(L, "transport", gc_http_code(h, rc), gc_http_strerror(h, rc));
-    gc_err_setstring(L, "client_request_id", crid);
-    lua_pushboolean(L, h->sent); /* a redemption that may have arrived is never re-sent */
-    lua_setfield(L, -2, "request_sent");
-    lua_pushboolean(L, h->started);
-    lua_setfield(L, -2, "response_started");
-    return 2;
-  }
+  if (h == NULL) return luaL_error(L, "graph.core: libcurl multi interface failed");
+  /* request_sent: a redemption that may have arrived is never re-sent */
+  if (rc != CURLE_OK) return gc_http_push_error(L, h, rc, crid);
   gc_json_decode(L, h->body.data, h->body.len); /* a message on bad input: not a table */
   if (!lua_istable(L, -1)) {
     lua_pop(L, 1);
@@ -606,8 +600,9 @@ static int settle(lua_State *L, gc_oauth *o, gc_http *h, const char *crid, doubl
 
 
 /* One token request for the non-interactive grants. */
-static int redeem(lua_State *L, gc_oauth *o, gc_http *h) {
+static int redeem(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
   gc_buf form = {NULL, 0, 0};
+  gc_http *h = NULL;
   char crid[37];
   double started = gc_monotonic();
   int r;
@@ -616,7 +611,7 @@ static int redeem(lua_State *L, gc_oauth *o, gc_http *h) {
     return luaL_error(L, "graph.core: cannot build the token request (out of memory "
                          "or a signing failure)");
   }
-  r = post_form(L, o, h, o->token_url, &form, crid);
+  r = post_form(L, o, x, o->token_url, &form, crid, &h);
   gc_buf_free(&form, 1); /* wipes the secret */
   if (r != 0) return r;
   r = settle(L, o, h, crid, started);
@@ -712,8 +707,9 @@ static int push_deadline(lua_State *L, const char *crid, int by_timeout, double 
 
 /* Poll the token endpoint until the user signs in, declines, or the deadline:
 ** 0 with the token cached, 2 with nil, err pushed, -1 out of memory. */
-static int poll_token(lua_State *L, gc_oauth *o, gc_http *h, double interval, double expires_at,
-                      double timeout_at, char crid[37]) {
+static int poll_token(lua_State *L, gc_oauth *o, const gc_exchanger *x, double interval,
+                      double expires_at, double timeout_at, char crid[37]) {
+  gc_http *h = NULL;
   gc_buf form = {NULL, 0, 0};
   int r = 0;
   for (;;) {
@@ -721,7 +717,7 @@ static int poll_token(lua_State *L, gc_oauth *o, gc_http *h, double interval, do
     const char *e;
     double deadline = (timeout_at < expires_at) ? timeout_at : expires_at;
     if (gc_monotonic() + interval > deadline) { /* no sleep past the deadline */
-      r = push_deadline(L, crid, timeout_at < expires_at, (double)h->cfg->timeout_ms / 1000);
+      r = push_deadline(L, crid, timeout_at < expires_at, (double)x->cfg->timeout_ms / 1000);
       break;
     }
     gc_sleep(interval);
@@ -733,7 +729,7 @@ static int poll_token(lua_State *L, gc_oauth *o, gc_http *h, double interval, do
       break;
     }
     started = gc_monotonic();
-    r = post_form(L, o, h, o->token_url, &form, crid);
+    r = post_form(L, o, x, o->token_url, &form, crid, &h);
     if (r != 0) break;
     e = lua_istable(L, -1) ? get_string(L, lua_gettop(L), "error") : NULL;
     if (e != NULL && strcmp(e, "authorization_pending") == 0) {
@@ -753,12 +749,13 @@ static int poll_token(lua_State *L, gc_oauth *o, gc_http *h, double interval, do
 }
 
 
-static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
+static int device_flow(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
+  gc_http *h = NULL;
   gc_buf url = {NULL, 0, 0}, form = {NULL, 0, 0};
   char crid[37];
   const char *code;
   double interval, expires_in, now = gc_monotonic();
-  double timeout_at = now + (double)h->cfg->timeout_ms / 1000;
+  double timeout_at = now + (double)x->cfg->timeout_ms / 1000;
   size_t n = 0;
   int r, reply;
   if (device_url(o, &url) != 0 || add_param(&form, "client_id", o->client_id) != 0 ||
@@ -767,7 +764,7 @@ static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
     gc_buf_free(&form, 0);
     return luaL_error(L, "graph.core: out of memory");
   }
-  r = post_form(L, o, h, url.data, &form, crid);
+  r = post_form(L, o, x, url.data, &form, crid, &h);
   gc_buf_free(&url, 0);
   gc_buf_free(&form, 0);
   if (r != 0) return r;
@@ -788,7 +785,7 @@ static int device_flow(lua_State *L, gc_oauth *o, gc_http *h) {
   if ((o->device_code = gc_strdup(code)) == NULL) return luaL_error(L, "graph.core: out of memory");
   show_code(L, o, reply, interval, expires_in);
   lua_settop(L, reply - 1);
-  r = poll_token(L, o, h, interval, now + expires_in, timeout_at, crid);
+  r = poll_token(L, o, x, interval, now + expires_in, timeout_at, crid);
   gc_free_secret(&o->device_code);
   return (r < 0) ? luaL_error(L, "graph.core: out of memory") : r;
 }
@@ -803,8 +800,8 @@ void gc_oauth_refuse_nested(lua_State *L, const gc_oauth *o, const char *what) {
 }
 
 
-int gc_oauth_acquire(lua_State *L, gc_oauth *o, gc_http *h) {
+int gc_oauth_acquire(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
   gc_oauth_refuse_nested(L, o, "a request");
-  if (o->grant == GC_GRANT_DEVICE_CODE) return device_flow(L, o, h);
-  return redeem(L, o, h);
+  if (o->grant == GC_GRANT_DEVICE_CODE) return device_flow(L, o, x);
+  return redeem(L, o, x);
 }

@@ -90,7 +90,7 @@ int gc_oauth_fresh(const gc_oauth *o); /* a usable token is cached */
 
 /* Run the grant. Returns 0 with the token cached, or pushes nil, err and
 ** returns 2. */
-int gc_oauth_acquire(lua_State *L, gc_oauth *o, gc_http *h);
+int gc_oauth_acquire(lua_State *L, gc_oauth *o, const gc_exchanger *x);
 
 /* Raise "graph.core: <what> from inside on_device_code is refused" while the
 ** device code callback runs: the sign-in still uses the session. */

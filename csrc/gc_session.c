@@ -25,12 +25,13 @@
 typedef struct gc_session {
   gc_http_config cfg;
   gc_http http;
-  gc_multi multi; /* request_many's pool, created on first use */
+  gc_multi multi; /* the engine: every exchange and run, created on first use */
   gc_oauth oauth;
   gc_hlist headers;   /* the request's header lines, reused */
   char last_crid[37]; /* the client-request-id of the last request */
   gc_hcache hcache;   /* response field strings, reused */
-  int busy;           /* request_many is running: its callbacks may not close or nest it */
+  struct gc_jobs *run; /* the jobs of the run in progress (s:submit), or NULL */
+  int run_ref;        /* registry ref of { jobs, anchors } while a run is in progress */
   unsigned long requests;
   int token_ready; /* s:token() just succeeded: the next request uses that token as it is */
   int closed;
@@ -116,8 +117,11 @@ int gc_session_new(lua_State *L) {
 /* }====================================================== */
 
 
+static void end_run(lua_State *L, gc_session *s);
+
 static void release(lua_State *L, gc_session *s) {
   if (!s->closed) {
+    end_run(L, s); /* the run's transfers stop; its headers are wiped */
     s->closed = 1; /* first, so a failure below cannot close twice */
     gc_oauth_free(L, &s->oauth);
     gc_hlist_free(&s->headers);
@@ -129,20 +133,18 @@ static void release(lua_State *L, gc_session *s) {
 }
 
 
-/* s:close() and __close. From a request_many callback it would free the
-** transfers still running under it: refused. */
+/* s:close() and __close: a run in progress is abandoned (no Lua runs
+** inside a step, so nothing is under way when this is called). */
 static int session_close(lua_State *L) {
   gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
-  if (s->busy)
-    return luaL_error(L, "graph.core: a session cannot be closed while its request_many runs");
   gc_oauth_refuse_nested(L, &s->oauth, "closing the session");
   release(L, s);
   return 0;
 }
 
 
-/* __gc: a session being collected is not running anything (request_many
-** holds it on the stack), unless the whole state is closing under it. */
+/* __gc: a session being collected may have a run left unfinished: it is
+** abandoned. */
 static int session_gc(lua_State *L) {
   release(L, (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT));
   return 0;
@@ -231,15 +233,60 @@ static int has_space_or_ctl(const char *s, size_t n) {
 }
 
 
-/* Push nil, err for a transport failure of the exchange in h. */
-static int push_transport_error(lua_State *L, gc_http *h, CURLcode rc, const char *crid) {
-  gc_err_push(L, "transport", gc_http_code(h, rc), gc_http_strerror(h, rc));
-  gc_err_setstring(L, "client_request_id", crid);
-  lua_pushboolean(L, h->sent); /* lets callers retry what never left */
-  lua_setfield(L, -2, "request_sent");
-  lua_pushboolean(L, h->started);
-  lua_setfield(L, -2, "response_started");
-  return 2;
+
+
+typedef struct one_ctx {
+  gc_http *h;
+  CURLcode rc;
+} one_ctx;
+
+static void one_done(void *ud, int job, gc_http *h, CURLcode rc) {
+  one_ctx *c = (one_ctx *)ud;
+  (void)job;
+  c->h = h;
+  c->rc = rc;
+}
+
+
+/* One exchange through the engine with the default waiter; the slot that ran it (its response inside), or NULL on a
+** libcurl failure. While a run is in progress (a host stepping it) the
+** engine is that run's: the exchange goes on the session's own slot. */
+static gc_http *run_one(void *ud, const char *method, const char *url,
+                        struct curl_slist *headers, const char *body, size_t blen, int fresh,
+                        CURLcode *rc) {
+  gc_session *s = (gc_session *)ud;
+  gc_job job;
+  one_ctx c = {NULL, CURLE_OK};
+  int left;
+  job.method = method;
+  job.url = url;
+  job.body = body;
+  job.body_len = blen;
+  job.headers = headers;
+  job.fresh = fresh;
+  if (s->run != NULL) {
+    s->http.fresh = fresh;
+    *rc = gc_http_perform(&s->http, method, url, job.headers, body, blen);
+    return &s->http;
+  }
+  if (gc_multi_begin(&s->multi, &s->cfg, &job, 1, 1, one_done, &c) != 0) return NULL;
+  for (left = s->multi.left; left > 0;) left = gc_multi_block(&s->multi, one_done, &c);
+  if (left < 0) {
+    gc_multi_abort(&s->multi);
+    return NULL;
+  }
+  *rc = c.rc;
+  return c.h;
+}
+
+
+/* The token, acquired through the same engine as every request. */
+static int acquire(lua_State *L, gc_session *s) {
+  gc_exchanger x;
+  x.run = run_one;
+  x.ud = s;
+  x.cfg = &s->cfg;
+  return gc_oauth_acquire(L, &s->oauth, &x);
 }
 
 
@@ -255,6 +302,7 @@ static int session_request(lua_State *L) {
   int use_auth = lua_toboolean(L, 6);
   int fresh = lua_toboolean(L, 7);
   CURLcode rc;
+  gc_http *h;
 
   luaL_argcheck(L, mlen < 16 && gc_header_token(method, mlen), 2, "invalid HTTP method");
   luaL_argcheck(L, ulen > 0 && !has_space_or_ctl(url, ulen), 3,
@@ -266,7 +314,7 @@ static int session_request(lua_State *L) {
   build_headers(L, 4, &s->headers, s->last_crid, s->cfg.user_agent, body != NULL);
   if (use_auth) {
     if (must_acquire(s)) {
-      int r = gc_oauth_acquire(L, &s->oauth, &s->http);
+      int r = acquire(L, s);
       if (r != 0) return r;
     }
     /* not copied: no Lua runs until the exchange is over, so the token stays */
@@ -275,17 +323,17 @@ static int session_request(lua_State *L) {
   }
 
   s->requests++;
-  s->http.fresh = fresh;
-  rc = gc_http_perform(&s->http, method, url, gc_hlist_link(&s->headers), body, blen);
+  h = run_one(s, method, url, gc_hlist_link(&s->headers), body, blen, fresh, &rc);
   gc_hlist_reset(&s->headers); /* wiped: a caller's header may be a secret too */
-  if (rc != CURLE_OK) return push_transport_error(L, &s->http, rc, s->last_crid);
-  lua_pushinteger(L, s->http.status);
-  gc_headers_push(L, s->http.head.data, s->http.head.len, 1, &s->hcache);
+  if (h == NULL) return luaL_error(L, "graph.core: libcurl multi interface failed");
+  if (rc != CURLE_OK) return gc_http_push_error(L, h, rc, s->last_crid);
+  lua_pushinteger(L, h->status);
+  gc_headers_push(L, h->head.data, h->head.len, 1, &s->hcache);
   if (lua_rawlen(L, -2) == 0) { /* HTTP/2 has no reason phrase */
-    lua_pushstring(L, gc_http_reason(s->http.status));
+    lua_pushstring(L, gc_http_reason(h->status));
     lua_replace(L, -3);
   }
-  lua_pushlstring(L, s->http.body.data, s->http.body.len);
+  lua_pushlstring(L, h->body.data, h->body.len);
   return 4;
 }
 
@@ -293,11 +341,11 @@ static int session_request(lua_State *L) {
 
 /*
 ** {======================================================
-** request_many: many exchanges at once
+** A run: many exchanges at once, stepped by the caller
 ** =======================================================
 */
 
-/* The jobs of one request_many call, in a userdata so that a raised error
+/* The jobs of one run, in a userdata so that a raised error
 ** (bad input, a failing callback) still frees and wipes their headers. */
 typedef struct gc_jobs {
   int n;
@@ -320,19 +368,18 @@ typedef struct run_ctx {
   lua_State *L;
   gc_session *s;
   gc_jobs *jobs;
-  int results; /* stack index of the results table */
-  int on_done; /* stack index of the callback, or 0 */
+  int done;  /* stack index of the table of results reported by this step */
   int ndone;
-  int failed; /* the callback raised: its error is on the stack */
 } run_ctx;
 
-/* gc_multi_done: store job's outcome at results[job + 1], tell the script. */
-static int job_done(void *ud, int job, gc_http *h, CURLcode rc) {
+/* gc_multi_done: the job's outcome into the step's table (no Lua function
+** runs: the transfers still in flight are inside libcurl). */
+static void job_done(void *ud, int job, gc_http *h, CURLcode rc) {
   run_ctx *c = (run_ctx *)ud;
   lua_State *L = c->L;
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 7);
   if (rc != CURLE_OK) {
-    push_transport_error(L, h, rc, c->jobs->crids[job]);
+    gc_http_push_error(L, h, rc, c->jobs->crids[job]);
     lua_setfield(L, -3, "err");
     lua_pop(L, 1); /* the nil */
   } else {
@@ -348,33 +395,55 @@ static int job_done(void *ud, int job, gc_http *h, CURLcode rc) {
     lua_pushlstring(L, h->body.data, h->body.len);
     lua_setfield(L, -2, "body");
   }
-  lua_rawseti(L, c->results, job + 1);
-  c->s->requests++;
-  c->ndone++;
-  if (c->on_done) {
-    lua_pushvalue(L, c->on_done);
-    lua_pushinteger(L, job + 1);
-    lua_pushinteger(L, c->ndone);
-    if (rc == CURLE_OK)
-      lua_pushinteger(L, h->status);
-    else
-      lua_pushnil(L);
-    if (lua_pcall(L, 3, 0, 0) != 0) { /* keep the error; stop the run */
-      c->failed = 1;
-      return 1;
-    }
+  lua_pushinteger(L, job + 1);
+  lua_setfield(L, -2, "index");
+  lua_pushstring(L, c->jobs->crids[job]); /* a retry goes with the same one */
+  lua_setfield(L, -2, "client_request_id");
+  if (h->easy != NULL) { /* each request's own duration, for the log */
+    double t = 0;
+    curl_easy_getinfo(h->easy, CURLINFO_TOTAL_TIME, &t);
+    lua_pushnumber(L, t);
+    lua_setfield(L, -2, "time");
   }
-  return 0;
+  lua_rawseti(L, c->done, ++c->ndone);
+  c->s->requests++;
 }
 
 
-/* s:request_many({ {method, url, headers, body}, ... }, concurrency, use_auth,
-**                on_done) -> { {status=, reason=, headers=, body=} | {err=}, ... }
-** on_done(i, completed, status_or_nil) runs as each request ends.
-** The token is acquired once, before any request leaves. */
-static int session_request_many(lua_State *L) {
+/* The run is over (or abandoned): wipe and free the jobs' headers, let go of
+** the strings they pointed into. */
+static void end_run(lua_State *L, gc_session *s) {
+  if (s->run == NULL) return;
+  gc_multi_abort(&s->multi);
+  lua_pushcfunction(L, jobs_gc);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->run_ref);
+  lua_rawgeti(L, -1, 1);
+  lua_remove(L, -2);
+  lua_call(L, 1, 0);
+  luaL_unref(L, LUA_REGISTRYINDEX, s->run_ref);
+  s->run = NULL;
+}
+
+
+/* Push the step's results and what is left; end the run when nothing is. */
+static int step_result(lua_State *L, gc_session *s, int left) {
+  if (left <= 0) end_run(L, s);
+  if (left < 0) return luaL_error(L, "graph.core: libcurl multi interface failed");
+  lua_pushinteger(L, left);
+  return 2;
+}
+
+
+/* s:submit({ {method, url, headers, body, fresh}, ... }, concurrency, use_auth)
+**   -> done, left
+** Starts a run; its transfers move only in s:step / s:step_blocking, which
+** return the results of the requests that ended (done: a list of
+** {index=, status=, reason=, headers=, body=} or {index=, err=}, each with
+** the client_request_id it went with and its `time` in seconds) and how
+** many are left. The token is acquired once, before any request leaves. */
+static int session_submit(lua_State *L) {
   gc_session *s = check_session(L);
-  int n, conc, use_auth, i, r, anchors;
+  int n, conc, use_auth, i, r, anchors, run;
   size_t size;
   gc_jobs *j;
   run_ctx ctx;
@@ -383,26 +452,30 @@ static int session_request_many(lua_State *L) {
   conc = (int)luaL_optinteger(L, 3, 8);
   use_auth = lua_toboolean(L, 4);
   luaL_argcheck(L, conc >= 1 && conc <= 256, 3, "concurrency must be from 1 to 256");
-  if (!lua_isnoneornil(L, 5)) luaL_checktype(L, 5, LUA_TFUNCTION);
   luaL_argcheck(L, n <= 1000000, 2, "too many requests");
-  lua_settop(L, 5);
-  if (s->busy) return luaL_error(L, "graph.core: request_many is already running on this session");
+  lua_settop(L, 4);
+  if (s->run != NULL) return luaL_error(L, "graph.core: a run is already in progress on this session");
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     return luaL_error(L, "graph.core: this session has no credentials");
   if (use_auth && must_acquire(s)) {
-    r = gc_oauth_acquire(L, &s->oauth, &s->http);
+    r = acquire(L, s);
     if (r != 0) return r;
   }
 
   size = sizeof *j + (size_t)n * (sizeof(gc_job) + sizeof(gc_hlist) + 37);
+  lua_createtable(L, 2, 0); /* 5: the run: jobs, anchors */
+  run = lua_gettop(L);
   j = (gc_jobs *)lua_newuserdatauv(L, size, 0);
   memset(j, 0, size);
   j->jobs = (gc_job *)(void *)(j + 1);
   j->headers = (gc_hlist *)(void *)(j->jobs + n);
   j->crids = (char(*)[37])(void *)(j->headers + n);
-  luaL_setmetatable(L, GC_JOBS_MT); /* index 6 */
-  lua_newtable(L);                  /* 7: anchors the strings the jobs point into */
+  luaL_setmetatable(L, GC_JOBS_MT);
+  lua_rawseti(L, run, 1);
+  lua_newtable(L); /* anchors the strings the jobs point into */
   anchors = lua_gettop(L);
+  lua_pushvalue(L, anchors);
+  lua_rawseti(L, run, 2);
   for (i = 0; i < n; i++) {
     gc_job *job = &j->jobs[i];
     size_t mlen, ulen;
@@ -429,7 +502,7 @@ static int session_request_many(lua_State *L) {
     lua_getfield(L, t, "headers");
     j->n = i + 1; /* from here on, jobs_gc frees its headers */
     build_headers(L, t + 4, &j->headers[i], j->crids[i], s->cfg.user_agent, job->body != NULL);
-    /* copied: a callback may run Lua that refreshes the token mid-run */
+    /* copied: the token may be renewed between steps */
     if (use_auth && gc_hlist_add_line(&j->headers[i], s->oauth.auth_header) != 0)
       luaL_error(L, "graph.core: out of memory");
     job->headers = gc_hlist_link(&j->headers[i]);
@@ -439,25 +512,108 @@ static int session_request_many(lua_State *L) {
     lua_rawseti(L, anchors, 3 * i + 1);
     lua_pop(L, 1); /* the request table */
   }
-
-  lua_createtable(L, n, 0);
+  lua_settop(L, run);
+  s->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  s->run = j;
+  lua_createtable(L, 0, 0);
   ctx.L = L;
   ctx.s = s;
   ctx.jobs = j;
-  ctx.results = lua_gettop(L);
-  ctx.on_done = lua_isnil(L, 5) ? 0 : 5;
+  ctx.done = lua_gettop(L);
   ctx.ndone = 0;
-  ctx.failed = 0;
-  s->busy = 1;
-  r = gc_multi_run(&s->multi, &s->cfg, j->jobs, n, conc, job_done, &ctx);
-  s->busy = 0;
-  lua_pushcfunction(L, jobs_gc); /* wipe and free the headers now */
-  lua_pushvalue(L, 6);
-  lua_call(L, 1, 0);
-  if (ctx.failed) return lua_error(L); /* the callback's error, at the top */
-  if (r < 0) return luaL_error(L, "graph.core: libcurl multi interface failed");
-  lua_settop(L, ctx.results);
-  return 1;
+  if (n == 0) return step_result(L, s, 0);
+  r = gc_multi_begin(&s->multi, &s->cfg, j->jobs, n, conc, job_done, &ctx);
+  return step_result(L, s, r < 0 ? -1 : s->multi.left);
+}
+
+
+static void step_ctx(lua_State *L, gc_session *s, run_ctx *ctx) {
+  lua_createtable(L, 0, 0);
+  ctx->L = L;
+  ctx->s = s;
+  ctx->jobs = s->run;
+  ctx->done = lua_gettop(L);
+  ctx->ndone = 0;
+}
+
+
+/* s:wants() -> { [fd] = "r" | "w" | "rw" }, seconds (nil: no timer):
+** what the run waits for. */
+static int session_wants(lua_State *L) {
+  gc_session *s = check_session(L);
+  double t;
+  int i;
+  lua_createtable(L, 0, s->run ? s->multi.nfds : 0);
+  if (s->run == NULL) return 1;
+  for (i = 0; i < s->multi.nfds; i++) {
+    short ev = s->multi.fds[i].events;
+    lua_pushstring(L, (ev & POLLIN) && (ev & POLLOUT) ? "rw" : (ev & POLLOUT) ? "w" : "r");
+    lua_rawseti(L, -2, (int)s->multi.fds[i].fd);
+  }
+  t = gc_multi_timeout(&s->multi);
+  if (t < 0) return 1;
+  lua_pushnumber(L, t);
+  return 2;
+}
+
+
+/* Read a ready table { [fd] = "r" | "w" | "rw" | "e" } at idx into p (n
+** entries at most); returns how many. */
+static int read_ready(lua_State *L, int idx, struct pollfd *p, int n) {
+  int k = 0;
+  if (lua_isnoneornil(L, idx)) return 0;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0 && k < n) {
+    const char *ev = lua_tostring(L, -1);
+    if (lua_type(L, -2) == LUA_TNUMBER && ev != NULL) {
+      p[k].fd = (int)lua_tointeger(L, -2);
+      p[k].events = 0;
+      p[k].revents = (short)((strchr(ev, 'r') ? POLLIN : 0) | (strchr(ev, 'w') ? POLLOUT : 0) |
+                             (strchr(ev, 'e') ? POLLERR : 0));
+      k++;
+    }
+    lua_pop(L, 1);
+  }
+  return k;
+}
+
+
+/* s:step(ready) -> done, left: act on the descriptors that are ready (and
+** on the timer when it is due). */
+static int session_step(lua_State *L) {
+  gc_session *s = check_session(L);
+  struct pollfd p[64];
+  run_ctx ctx;
+  int n, r;
+  if (s->run == NULL) {
+    lua_newtable(L);
+    lua_pushinteger(L, 0);
+    return 2;
+  }
+  n = read_ready(L, 2, p, 64);
+  lua_settop(L, 2);
+  step_ctx(L, s, &ctx);
+  r = gc_multi_step(&s->multi, p, n, job_done, &ctx);
+  return step_result(L, s, r);
+}
+
+
+/* s:step_blocking() -> done, left: the default waiter (poll(2) on what the
+** run waits for), then a step. */
+static int session_step_blocking(lua_State *L) {
+  gc_session *s = check_session(L);
+  run_ctx ctx;
+  int r;
+  if (s->run == NULL) {
+    lua_newtable(L);
+    lua_pushinteger(L, 0);
+    return 2;
+  }
+  lua_settop(L, 1);
+  step_ctx(L, s, &ctx);
+  r = gc_multi_block(&s->multi, job_done, &ctx);
+  return step_result(L, s, r);
 }
 
 /* }====================================================== */
@@ -469,7 +625,7 @@ static int session_token(lua_State *L) {
     return luaL_error(L, "graph.core: this session has no credentials");
   s->token_ready = 0;
   if (!gc_oauth_fresh(&s->oauth)) {
-    int r = gc_oauth_acquire(L, &s->oauth, &s->http);
+    int r = acquire(L, s);
     if (r != 0) return r;
   }
   s->token_ready = 1;
@@ -541,7 +697,10 @@ static int session_tostring(lua_State *L) {
 
 void gc_session_open(lua_State *L) {
   static const luaL_Reg methods[] = {{"request", session_request},
-                                     {"request_many", session_request_many},
+                                     {"submit", session_submit},
+                                     {"wants", session_wants},
+                                     {"step", session_step},
+                                     {"step_blocking", session_step_blocking},
                                      {"token", session_token},
                                      {"drop_token", session_drop_token},
                                      {"client_request_id", session_client_request_id},

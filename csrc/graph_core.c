@@ -3,7 +3,11 @@
 ** lua-msgraph. Mechanism only (transport, grants, token cache, encoders);
 ** policy lives in lua/graph/.
 */
+#define _POSIX_C_SOURCE 200809L
+
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gc_err.h"
@@ -72,6 +76,58 @@ static int core_sleep(lua_State *L) {
 }
 
 
+/* core.poll(fds, seconds) -> ready: the default waiter of a run (s:wants()
+** says what to wait for). fds: { [fd] = "r" | "w" | "rw" }; ready holds the
+** descriptors that are, with "r" (readable), "w" (writable) and "e" (an
+** error or a hang-up),
+** empty after the timeout. */
+static int core_poll(lua_State *L) {
+  struct pollfd local[16], *p = local;
+  double wait = luaL_optnumber(L, 2, -1);
+  int n = 0, cap = 16, i, r;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, 1) != 0) {
+    const char *ev = lua_tostring(L, -1);
+    if (lua_type(L, -2) != LUA_TNUMBER || ev == NULL) {
+      if (p != local) free(p);
+      return luaL_error(L, "graph.core.poll: fds maps descriptors to \"r\", \"w\" or \"rw\"");
+    }
+    if (n == cap) {
+      struct pollfd *q = (struct pollfd *)malloc((size_t)cap * 2 * sizeof *q);
+      if (q == NULL) {
+        if (p != local) free(p);
+        return luaL_error(L, "graph.core: out of memory");
+      }
+      memcpy(q, p, (size_t)n * sizeof *q);
+      if (p != local) free(p);
+      p = q;
+      cap *= 2;
+    }
+    p[n].fd = (int)lua_tointeger(L, -2);
+    p[n].events = (short)((strchr(ev, 'r') ? POLLIN : 0) | (strchr(ev, 'w') ? POLLOUT : 0));
+    p[n].revents = 0;
+    n++;
+    lua_pop(L, 1);
+  }
+  r = poll(p, (nfds_t)n, wait < 0 ? -1 : (int)(wait * 1000 + 0.999));
+  lua_createtable(L, 0, r > 0 ? r : 0);
+  for (i = 0; r > 0 && i < n; i++) {
+    short re = p[i].revents;
+    char ev[4];
+    int k = 0;
+    if (re == 0) continue;
+    if (re & POLLIN) ev[k++] = 'r';
+    if (re & POLLOUT) ev[k++] = 'w';
+    if (re & (POLLERR | POLLHUP | POLLNVAL)) ev[k++] = 'e';
+    lua_pushlstring(L, ev, (size_t)k);
+    lua_rawseti(L, -2, p[i].fd);
+  }
+  if (p != local) free(p);
+  return 1;
+}
+
+
 /* core.retry_after(value): seconds to wait, or nil when value is not valid */
 static int core_retry_after(lua_State *L) {
   double s = gc_parse_retry_after(luaL_checkstring(L, 1), gc_walltime());
@@ -92,6 +148,7 @@ GC_API int luaopen_graph_core(lua_State *L) {
                                    {"now", core_now},
                                    {"time", core_time},
                                    {"sleep", core_sleep},
+                                   {"poll", core_poll},
                                    {"retry_after", core_retry_after},
                                    {"error", gc_err_new},
                                    {"json_decode", gc_json_l_decode},

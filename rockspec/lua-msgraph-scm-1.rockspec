@@ -52,12 +52,15 @@ build = {
     ["graph.json"] = "lua/graph/json.lua",
     ["graph.options"] = "lua/graph/options.lua",
     ["graph.pacing"] = "lua/graph/pacing.lua",
+    ["graph.pipeline"] = "lua/graph/pipeline.lua",
+    ["graph.policy"] = "lua/graph/policy.lua",
     ["graph.pretty"] = "lua/graph/pretty.lua",
     ["graph.presence"] = "lua/graph/presence.lua",
     ["graph.request"] = "lua/graph/request.lua",
     ["graph.schema"] = "lua/graph/schema.lua",
     ["graph.security"] = "lua/graph/security.lua",
     ["graph.users"] = "lua/graph/users.lua",
+    ["graph.wait"] = "lua/graph/wait.lua",
     ["graph.core"] = {
       sources = {
         "csrc/graph_core.c", "csrc/gc_compat.c", "csrc/gc_err.c", "csrc/gc_headers.c",

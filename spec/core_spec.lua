@@ -142,30 +142,52 @@ describe("graph.core", function()
     end)
   end)
 
-  describe("request_many", function()
+  describe("a run (submit, wants, step)", function()
     local function list(n)
       local t = {}
       for i = 1, n do t[i] = { method = "GET", url = emu.url .. "/v1.0/users/" .. fx.adele_id } end
       return t
     end
 
-    it("refuses, from its own on_done, to close the session or start another run; a plain request works", function()
+    -- Every result of a run, stepped by the caller with core.poll as the waiter.
+    local function drive(s, done, left)
+      local all = {}
+      while true do
+        for _, r in ipairs(done) do all[r.index] = r end
+        if left == 0 then return all end
+        local fds, seconds = s:wants()
+        assert.is_table(fds)
+        done, left = s:step(core.poll(fds, seconds))
+      end
+    end
+
+    it("moves only when stepped; says what it waits for; a plain request works between steps", function()
       local s = closing(core.session{})
-      local ok, err = pcall(s.request_many, s, list(3), 1, false, function() s:close() end)
-      assert.is_false(ok)
-      assert.truthy(tostring(err):find("cannot be closed while its request_many runs", 1, true), tostring(err))
-      ok, err = pcall(s.request_many, s, list(3), 1, false, function() s:request_many(list(1)) end)
-      assert.is_false(ok)
-      assert.truthy(tostring(err):find("already running", 1, true), tostring(err))
-      local inner = {}
-      local out = s:request_many(list(3), 2, false, function()
-        inner[#inner + 1] = (s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, nil, nil, false))
-      end)
-      assert.equal(3, #out)
-      for i = 1, 3 do assert.equal(401, out[i].status) end
-      assert.same({ 401, 401, 401 }, inner)
-      s:close()                                   -- and once the run is over, it closes
-      assert.has_error(function() s:request("GET", emu.url .. "/", nil, nil, false) end)
+      local done, left = s:submit(list(3), 2, false)
+      assert.same({}, done)
+      assert.equal(3, left)
+      assert.has_error(function() s:submit(list(1)) end,
+                       "graph.core: a run is already in progress on this session")
+      assert.equal(401, (s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, nil, nil, false)))
+      local all = drive(s, {}, left)
+      for i = 1, 3 do
+        assert.equal(401, all[i].status)
+        assert.is_true(util.is_guid(all[i].client_request_id))
+      end
+      done, left = s:submit(list(1), 1, false)  -- and another run after it
+      assert.equal(401, drive(s, done, left)[1].status)
+      s:close()
+    end)
+
+    it("is abandoned by close between steps, without a crash or a leak", function()
+      local s = core.session{}
+      local _, left = s:submit(list(4), 2, false)
+      assert.equal(4, left)
+      local fds, seconds = s:wants()
+      s:step(core.poll(fds, seconds))
+      s:close()
+      assert.has_error(function() s:step() end)
+      collectgarbage()
     end)
   end)
 

@@ -273,7 +273,7 @@ while True:
       local g = emu:client{ max_retries = 0 }
       util.expect_success(get_user, g) -- token and GET on one kept connection
       assert.equal(1, emu:stats().connections)
-      g.session:drop_token()
+      require("graph.client").of(g).session:drop_token()
       emu:fault{ target = "token", action = "drop", count = 1 }
       local err = util.expect_failure(get_user, g)
       assert.equal("transport", err.kind)

@@ -4,8 +4,11 @@
 local bulk = require "graph.bulk"
 local check = require "graph.check"
 local compat = require "graph.compat"
-local core = require "graph.core"
+local errors = require "graph.errors"
 local json = require "graph.json"
+local pipeline = require "graph.pipeline"
+local policy = require "graph.policy"
+local wait = require "graph.wait"
 
 local M = {}
 
@@ -82,14 +85,39 @@ function M.run(client, a)
   local requests = a.requests
   check.field(FN, "requests", requests, "table", true)
   check_items(requests)
-  local results, attempts, waited = {}, {}, 0
-  local pending = {}
-  for i = 1, #requests do pending[i], attempts[i] = i, 0 end
-  local done = 0
+  local p, n = client.policy, #requests
+  local deadline = wait.now() + p.retry_budget        -- one deadline, as for any call
+  local results, attempts, at, pending, done = {}, {}, {}, {}, 0
+  for i = 1, n do pending[i], attempts[i], at[i] = i, 0, 0 end
+
+  -- Item i of group call r: final, or throttled and scheduled again (at[i]).
+  local function settle(i, r, item)
+    attempts[i] = attempts[i] + 1
+    local status = item and compat.tointeger(item.status)
+    local headers = item and lower_keys(item.headers)
+    local delay = status and p:retries_status(status) and
+      p:next_delay(true, { retry_after = policy.retry_after(headers), status_code = status },
+                   attempts[i] - 1, deadline - wait.now(), attempts[i])
+    if delay then
+      client:retrying(attempts[i], { status_code = status }, delay, requests[i].method,
+                      requests[i].url)
+      at[i] = wait.now() + delay
+      return false
+    end
+    results[i] = (status and answer(client, status, headers, item.body))
+      or r.err or errors.new{ kind = "decode", code = "invalid_response",
+                              message = "the batch response has no item for this request" }
+    done = done + 1
+    if a.on_progress then a.on_progress(done, n) end
+    return true
+  end
+
+  local function time_of(i) return at[i] end
   while #pending > 0 do
+    local ready, later = pipeline.due(pending, time_of)   -- waits for the soonest
     local groups, calls = {}, {}
-    for first = 1, #pending, PER_BATCH do
-      local idx = { compat.unpack(pending, first, math.min(first + PER_BATCH - 1, #pending)) }
+    for first = 1, #ready, PER_BATCH do
+      local idx = { compat.unpack(ready, first, math.min(first + PER_BATCH - 1, #ready)) }
       groups[#groups + 1] = idx
       local reads = true
       for _, i in ipairs(idx) do reads = reads and requests[i].method:upper() == "GET" end
@@ -97,48 +125,25 @@ function M.run(client, a)
                             body = batch_body(requests, idx), read_only = reads }
     end
     local out = bulk.run(client, calls, { concurrency = a.concurrency or 4, family = "directory" })
-    local retry, delay = {}, 0
     for g, idx in ipairs(groups) do
-      local r = out[g]
-      local by_id = {}
+      local r, by_id = out[g], {}
       if r.doc and type(r.doc.responses) == "table" then
         for _, item in ipairs(r.doc.responses) do
           if type(item) == "table" and item.id ~= nil then by_id[tostring(item.id)] = item end
         end
       end
       for k, i in ipairs(idx) do
-        attempts[i] = attempts[i] + 1
-        local item = by_id[tostring(k)]
-        local status = item and compat.tointeger(item.status)
-        local headers = item and lower_keys(item.headers)
-        if status and client.retry_statuses[status] and attempts[i] <= client.max_retries then
-          local after = headers["retry-after"] and core.retry_after(tostring(headers["retry-after"]))
-          local d = after or client:delay(attempts[i], {})
-          if d > delay then delay = d end
-          retry[#retry + 1] = i
-          results[i] = { status = status, headers = headers, body = item.body }
-        else
-          results[i] = (status and answer(client, status, headers, item.body))
-            or r.err or core.error{ kind = "decode", code = "invalid_response",
-                                    message = "the batch response has no item for this request" }
-          done = done + 1
-          if a.on_progress then a.on_progress(done, #requests) end
-        end
+        if not settle(i, r, by_id[tostring(k)]) then later[#later + 1] = i end
       end
     end
-    if #retry > 0 then
-      if waited + delay > client.retry_budget then break end   -- keep the 429s as results
-      client:wait(attempts[retry[1]], { status_code = results[retry[1]].status }, delay,
-                  "POST", "$batch")
-      waited = waited + delay
-    end
-    pending = retry
+    table.sort(later)
+    pending = later
   end
   local ok = 0
-  for i = 1, #requests do
+  for i = 1, n do
     if succeeded(results[i].status) then ok = ok + 1 end
   end
-  return results, { ok = ok, failed = #requests - ok }
+  return results, { ok = ok, failed = n - ok }
 end
 
 return M

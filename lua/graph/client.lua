@@ -1,11 +1,14 @@
---- The client: one C session (connections + token cache) and the request
--- pipeline every action goes through: auth, retries, errors, JSON.
+--- The client: one C session (connections + token cache), its retry
+-- policy and pacing, and what the actions share: URLs, documents (JSON or
+-- a decode error) and paging. Requests go through graph.pipeline.
 local core = require "graph.core"
 local errors = require "graph.errors"
 local json = require "graph.json"
 local options = require "graph.options"
 local check = require "graph.check"
 local pacing = require "graph.pacing"
+local pipeline = require "graph.pipeline"
+local policy = require "graph.policy"
 local pretty = require "graph.pretty"
 
 local M = {}
@@ -21,16 +24,6 @@ local Client = {}
 Client.__index = Client
 Client.__name = "graph.client"
 
-local DEFAULT_RETRY = { [429] = true, [503] = true, [504] = true }
-local MAX_BACKOFF = 180      -- seconds, as Microsoft's Graph SDKs cap a single delay
-
-local function status_set(list)
-  if not list then return DEFAULT_RETRY end
-  local set = {}
-  for _, s in ipairs(list) do set[s] = true end
-  return set
-end
-
 --- Create a client from the table given to graph.client (see graph.options).
 function M.new(user)
   local o = options.normalize(user)
@@ -45,10 +38,6 @@ function M.new(user)
     auth = o.auth,
     tenant_id = o.tenant_id,
     client_id = o.client_id,
-    max_retries = o.max_retries,
-    retry_delay = o.retry_delay,
-    retry_budget = o.retry_budget,
-    retry_statuses = status_set(o.retry_statuses),
     on_retry = o.on_retry,
     pacing = pacing.new(o.pacing),
     logger = o.log or (os.getenv("GRAPH_DEBUG") and os.getenv("GRAPH_DEBUG") ~= "" and
@@ -57,6 +46,7 @@ function M.new(user)
     last_refresh_token = o.refresh_token,
     redact = function(s) return session:redact(s) end,
   }, Client)
+  self.policy = policy.new(o, self.redact)
   return self
 end
 
@@ -71,36 +61,14 @@ function Client:log(fmt, ...)
   if self.logger then self.logger(self.session:redact(fmt:format(...))) end
 end
 
--- After an exchange: the request, its outcome and timing, and whether a
--- token was acquired on the way.
-function Client:log_exchange(method, url, attempt, started, status, reason, headers, tokens_before)
-  if not self.logger then return end
-  local tokens = self.session:stats().token_requests
-  if tokens > tokens_before then self:log("graph: token acquired (token request %d)", tokens) end
-  local ms = (core.now() - started) * 1000
-  if status then
-    self:log("graph: %s %s Authorization: Bearer <redacted> -> %d %s in %.1f ms " ..
-             "(attempt %d, request-id %s)", method, url, status, reason, ms, attempt,
-             tostring(headers["request-id"]))
-  else
-    self:log("graph: %s %s Authorization: Bearer <redacted> -> %s in %.1f ms (attempt %d)",
-             method, url, tostring(reason), ms, attempt)
-  end
-end
-
 function Client:__tostring()
   return ("graph.client (%s, tenant %s, client %s, %s)"):format(
     self.auth, self.tenant_id or "-", self.client_id or "-", self.graph_url)
 end
 
 function Client:close()
-  self.session:close()
-end
-Client.__close = Client.close
-
---- The current refresh token (rotated ones replace the original), or nil.
-function Client:refresh_token()
-  return self.session:refresh_token()
+  self.session:close()       -- may refuse (inside on_device_code): then still open
+  self.closed = true
 end
 
 -- Tell the script when the identity platform rotated its refresh token.
@@ -113,183 +81,14 @@ function Client:notice_rotation()
   end
 end
 
--- Network failures worth another try. Any method may be retried when the
--- request provably never left; GET (idempotent) also after a reset or a
--- timeout, as long as no response byte had arrived. A certificate that
--- fails verification fails again: never retried.
-local IDEMPOTENT = { GET = true, HEAD = true }
-local NEVER_SENT = { couldnt_connect = true, couldnt_resolve = true, proxy = true }
-local TRANSIENT = { send = true, recv = true, timeout = true, mismatched_response = true }
-
--- Whether a transport failure may be retried; `idempotent` also allows a
--- reset or a timeout before any response byte.
-local function retryable_transport(err, idempotent)
-  if err.kind ~= "transport" then return false end
-  if NEVER_SENT[err.code] then return true end
-  if not TRANSIENT[err.code] then return false end
-  return err.request_sent == false or (idempotent and not err.response_started) or false
-end
-
-local function is_token_rejection(status, body)
-  if status ~= 401 then return false end
-  local doc = json.decode(body)
-  local code = type(doc) == "table" and type(doc.error) == "table" and doc.error.code
-  return code == nil or code == "InvalidAuthenticationToken"
-end
-
--- Seconds to wait before retry number `n`: the server's Retry-After when it
--- sent one, else exponential backoff with full jitter.
-function Client:delay(n, err)
-  if err.retry_after then return err.retry_after end
-  local ceiling = math.min(self.retry_delay * 2 ^ (n - 1), MAX_BACKOFF)
-  return ceiling * math.random()
-end
-
---- The delay before another try of what failed with `err`, when it is
--- `retryable` and fits in the call's budget (`retries` made, `waited`
--- seconds); else nil, with `err` marked final: its attempts, and the
--- retry_after a retryable failure would have waited.
-function Client:next_delay(retryable, err, retries, waited, attempts)
-  local delay = retryable and self:delay(retries + 1, err)
-  if not retryable or retries >= self.max_retries or waited + delay > self.retry_budget then
-    err.attempts = attempts
-    if retryable then err.retry_after = err.retry_after or delay end
-    return nil
-  end
-  return delay
-end
-
 --- `err` with every string a user sees passed through the session's
 -- redaction (the server may echo a secret in any field or header).
 function Client:scrub(err)
   return errors.scrub(err, self.redact)
 end
 
--- The token endpoint's answers worth another try: it refused the request
--- unread. A redemption that may have reached the server is never re-sent
--- (it may have rotated the refresh token); one that never left may be.
-local TOKEN_RETRY = { [429] = true, [503] = true }
-
-local function retryable_token(self, err)
-  if err.kind == "transport" then return retryable_transport(err, false) end
-  return TOKEN_RETRY[err.status_code] and self.retry_statuses[err.status_code] or false
-end
-
---- Make sure the session holds a usable token before a request leaves:
--- acquire it here, in Lua, so that the token endpoint's 429 and 503 are
--- retried after their Retry-After within the call's budget (`retries` and
--- seconds `waited`, returned updated) and a rotated refresh token reaches
--- on_refresh_token before the call returns, whatever it comes to.
--- Returns true, nil, retries, waited or nil, err, retries, waited.
-function Client:authorize(retries, waited)
-  local session, tries = self.session, 0
-  while true do
-    tries = tries + 1
-    local ok, err = session:token()
-    if ok then
-      if self.on_refresh_token then self:notice_rotation() end
-      return true, nil, retries, waited
-    end
-    self:scrub(err)
-    if self.logger then self:log("graph: token request failed: %s", tostring(err)) end
-    local after = type(err.headers) == "table" and err.headers["retry-after"]
-    if after and not err.retry_after then err.retry_after = core.retry_after(after) end
-    local delay = self:next_delay(retryable_token(self, err), err, retries, waited, tries)
-    if not delay then return nil, err, retries, waited end
-    retries = retries + 1
-    self:wait(retries, err, delay, "POST", "(token)")
-    waited = waited + delay
-  end
-end
-
---- What one exchange came to: "ok" (a 2xx); "reauth" (Graph refused the
--- token); or an error, with whether it is worth another try. Any other
--- status is an error, a 3xx included: redirects are never followed.
-function Client:outcome(method, status, reason, headers, body, crid)
-  if not status then
-    local err = self:scrub(reason)
-    return "error", err, retryable_transport(err, IDEMPOTENT[method])
-  end
-  if status >= 200 and status < 300 then return "ok" end
-  local err = errors.from_response(status, reason, headers, body, crid, self.redact)
-  if is_token_rejection(status, body) then return "reauth", err, false end
-  return "error", err, self.retry_statuses[status] == true
-end
-
--- The headers of a request: Accept, the caller's, and Content-Type for a
--- body. The C core adds client-request-id (a new GUID) unless one is given.
-local ACCEPT_JSON = { Accept = "application/json" }
-
-local function request_headers(headers, body)
-  if not headers and not body then return ACCEPT_JSON end   -- shared, never written
-  local sent, typed = { Accept = "application/json" }, false
-  if headers then
-    for k, v in pairs(headers) do
-      sent[k] = v
-      typed = typed or k:lower() == "content-type"
-    end
-  end
-  if body and not typed then sent["Content-Type"] = "application/json" end
-  return sent
-end
-
--- Another attempt goes with the first one's client-request-id and, when it
--- is a retry, its number.
-local function again_headers(sent, crid, retries)
-  local again = {}
-  for k, v in pairs(sent) do again[k] = v end
-  again["client-request-id"] = crid
-  again["Retry-Attempt"] = retries and tostring(retries)
-  return again
-end
-
---- One logical request: returns status, reason, headers, body (a 2xx),
--- attempts; or nil, err after the retries and the one re-authentication
--- allowed.
-function Client:exchange(method, url, headers, body)
-  local sent = request_headers(headers, body)
-  local session, fresh = self.session, not IDEMPOTENT[method]
-  -- retries: of the token and of the request (one budget); resent: of the request
-  local attempts, retries, resent, waited, reauthenticated = 0, 0, 0, 0, false
-  local first_crid
-  while true do
-    local tokens = self.logger and session:stats().token_requests
-    local authorized, terr
-    authorized, terr, retries, waited = self:authorize(retries, waited)
-    if not authorized then return nil, terr end
-    attempts = attempts + 1
-    local started = tokens and core.now()
-    local status, reason, rheaders, rbody = session:request(method, url, sent, body, true, fresh)
-    if tokens then
-      self:log_exchange(method, url, attempts, started, status, reason, rheaders, tokens)
-    end
-    if status and status >= 200 and status < 300 then      -- the usual case, first
-      return status, reason, rheaders, rbody, attempts
-    end
-    local crid = status and session:client_request_id() or reason.client_request_id
-    first_crid = first_crid or crid
-    local outcome, err, retryable = self:outcome(method, status, reason, rheaders, rbody, crid)
-    if outcome == "reauth" and not reauthenticated then
-      reauthenticated = true            -- expired or revoked: one fresh token, once
-      session:drop_token()
-      sent = again_headers(sent, first_crid)
-    else
-      local delay = self:next_delay(retryable, err, retries, waited, attempts)
-      if not delay then return nil, err end
-      retries, resent = retries + 1, resent + 1
-      self:wait(retries, err, delay, method, url)
-      waited = waited + delay
-      sent = again_headers(sent, first_crid, resent)
-    end
-  end
-end
-
---- Tell on_retry, then sleep `delay` seconds before retry number `attempt`.
-function Client:wait(attempt, err, delay, method, url)
-  self:retrying(attempt, err, delay, method, url)
-  core.sleep(delay)
-end
-
+--- Tell on_retry about retry number `attempt` of method/url, `delay`
+-- seconds from now.
 function Client:retrying(attempt, err, delay, method, url)
   if self.on_retry then
     self.on_retry{ attempt = attempt, status = err.status_code, status_code = err.status_code,
@@ -339,7 +138,7 @@ function Client:url(path, query, version)
 end
 
 function Client:fetch(method, url, headers, body, raw)
-  local status, reason, rheaders, rbody, attempts = self:exchange(method, url, headers, body)
+  local status, reason, rheaders, rbody, attempts = pipeline.one(self, method, url, headers, body)
   if not status then return nil, reason end
   local doc, response = self:document(method, status, reason, rheaders, rbody, nil, raw)
   if not doc then response.attempts = attempts end
@@ -422,6 +221,57 @@ function Client:collect(url, headers, max_pages)
   end
   result["@odata.nextLink"] = nil
   return result, response
+end
+
+-- The public face of a client: the actions (bound by graph.client) and
+-- close, refresh_token, __close, __tostring. The state and the pipeline
+-- stay behind it, found through a weak table keyed by the public object.
+local behind = setmetatable({}, { __mode = "k" })
+
+M.CLOSED = "graph.client: attempt to use a closed client"
+
+-- The client behind `pub`, open; a misuse is blamed on whoever called the
+-- public method (level 3: the caller of our caller).
+local function open_client(pub)
+  local c = behind[pub]
+  if not c then error("graph.client: expected a client (use client:method(), not client.method())", 3) end
+  if c.closed then error(M.CLOSED, 3) end
+  return c
+end
+
+local Public = { __name = "graph.client" }
+local methods = {}
+Public.__index = methods
+
+function methods.close(pub)
+  local c = behind[pub]
+  if not c then error("graph.client: expected a client (use client:close())", 2) end
+  if not c.closed then c:close() end
+end
+Public.__close = methods.close
+
+--- The current refresh token (rotated ones replace the original), or nil.
+function methods.refresh_token(pub)
+  return open_client(pub).session:refresh_token()
+end
+
+function Public.__tostring(pub)
+  local c = behind[pub]
+  return c and tostring(c) or "graph.client"
+end
+
+--- The public object for the client `c`, with `bind(pub, c)` giving it
+-- its actions.
+function M.public(c, bind)
+  local pub = setmetatable({}, Public)
+  behind[pub] = c
+  bind(pub, c)
+  return pub
+end
+
+--- The client behind a public object (for the library's own specs).
+function M.of(pub)
+  return behind[pub]
 end
 
 return M

@@ -1,9 +1,17 @@
---- Error tables for Graph responses. Every run-time failure is `nil, err`
--- with err built here or in the C core, sharing one metatable.
+--- The errors of the Lua layer, made here and only here (`new`), with the
+-- C core's metatable (one `__tostring`). The C core hands the facts of a
+-- transport or token failure as an error of the same shape. The schema:
+-- docs/api.md, "Errors".
 local core = require "graph.core"
 local json = require "graph.json"
 
 local M = {}
+
+--- An error from its facts: { kind =, code =, message =, ... } (the fields
+-- of docs/api.md, "Errors").
+function M.new(facts)
+  return core.error(facts)
+end
 
 local function innererror(e)
   local inner = type(e) == "table" and (e.innerError or e.innererror)
@@ -72,12 +80,12 @@ function M.from_response(status, reason, headers, body, sent_crid, redact)
   else
     err.message = reason
   end
-  return core.error(M.scrub(err, redact))
+  return M.new(M.scrub(err, redact))
 end
 
 --- Error for a success status whose body cannot be used.
 function M.decode(status, reason, headers, sent_crid, code, message)
-  return core.error{
+  return M.new{
     kind = "decode", code = code, message = message, status_code = status,
     reason = reason, headers = headers, request_id = headers["request-id"],
     client_request_id = headers["client-request-id"] or sent_crid,

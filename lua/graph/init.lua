@@ -37,18 +37,24 @@ local function bind(into, tree, owner, get_client)
       into[name] = into[name] or {}
       bind(into[name], fn, owner, get_client)
     elseif owner then
-      into[name] = function(a) return fn(owner, a) end
+      into[name] = function(a)
+        if owner.closed then error(client.CLOSED, 2) end
+        return fn(owner, a)
+      end
     else
-      into[name] = function(a) return fn(get_client(), a) end
+      into[name] = function(a)
+        local c = get_client()
+        if c.closed then error(client.CLOSED, 2) end
+        return fn(c, a)
+      end
     end
   end
 end
 
 -- A client with every action bound to it.
 function graph.client(opts)
-  local c = client.new(opts == nil and {} or opts)
-  bind(c, actions, c)
-  return c
+  return client.public(client.new(opts == nil and {} or opts),
+                       function(pub, c) bind(pub, actions, c) end)
 end
 
 graph.array = json.array
@@ -67,7 +73,7 @@ end
 
 local function default()
   if not default_client then default_client = graph.client(default_opts or {}) end
-  return default_client
+  return client.of(default_client)
 end
 
 bind(graph, actions, nil, default)

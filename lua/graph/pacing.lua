@@ -3,7 +3,7 @@
 -- Defaults follow Microsoft's published limits (docs/wire.md §7):
 -- presence 1,500 requests per 30 s per app per tenant; directory reads
 -- about 3,500 resource units per 10 s for a small tenant (1 unit a GET).
-local core = require "graph.core"
+local wait = require "graph.wait"
 local check = require "graph.check"
 
 local M = {}
@@ -18,11 +18,11 @@ Bucket.__index = Bucket
 
 local function bucket(limit)
   return setmetatable({ capacity = limit.requests, rate = limit.requests / limit.per,
-                        tokens = limit.requests, stamp = core.now() }, Bucket)
+                        tokens = limit.requests, stamp = wait.now() }, Bucket)
 end
 
 function Bucket:refill()
-  local now = core.now()
+  local now = wait.now()
   self.tokens = math.min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
   self.stamp = now
 end
@@ -31,7 +31,7 @@ end
 function Bucket:take(want)
   self:refill()
   if self.tokens < 1 then
-    core.sleep((1 - self.tokens) / self.rate)
+    wait.sleep((1 - self.tokens) / self.rate)
     self:refill()
   end
   local n = math.min(want, math.floor(self.tokens))

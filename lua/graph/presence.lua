@@ -6,7 +6,7 @@ local args = require "graph.args"
 local bulk = require "graph.bulk"
 local check = require "graph.check"
 local compat = require "graph.compat"
-local core = require "graph.core"
+local graph_errors = require "graph.errors"
 local json = require "graph.json"
 local pretty = require "graph.pretty"
 local request = require "graph.request"
@@ -35,7 +35,7 @@ end
 local function object_id_of(upn, doc)
   local id = type(doc) == "table" and doc.id
   if type(id) == "string" and is_object_id(id) then return id end
-  return nil, core.error{ kind = "decode", code = "invalid_response",
+  return nil, graph_errors.new{ kind = "decode", code = "invalid_response",
     message = ("the lookup of '%s' returned no object id"):format(upn) }
 end
 
@@ -68,7 +68,7 @@ local GET_MANY = { ids = "table", concurrency = "concurrency", on_progress = "fu
 local PER_CALL = 650     -- "Maximum of 650 user IDs are supported per API request."
 
 local function missing(id)
-  return core.error{ kind = "graph", code = "Request_ResourceNotFound",
+  return graph_errors.new{ kind = "graph", code = "Request_ResourceNotFound",
     message = ("no presence was returned for '%s'"):format(id) }
 end
 
