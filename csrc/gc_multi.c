@@ -46,7 +46,7 @@ static int ensure_slots(gc_multi *m, const gc_http_config *cfg, int n) {
   if (n <= m->nslots) return 0;
   /* each slot on its own, so that growing the pool never moves one: libcurl
   ** keeps pointers into them */
-  slots = (gc_http **)realloc(m->slots, (size_t)n * sizeof *slots);
+  slots = (gc_http **)realloc(m->slots, (size_t)n * sizeof(gc_http *));
   if (slots == NULL) return -1;
   m->slots = slots;
   for (i = m->nslots; i < n; i++) {
@@ -113,8 +113,8 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
     }
     m->fds[m->nfds++].fd = fd;
   }
-  m->fds[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
-                             ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+  m->fds[i].events =
+      (short)(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
   m->fds[i].revents = 0;
   return 0;
 }
@@ -210,7 +210,8 @@ int gc_multi_begin(gc_multi *m, const gc_http_config *cfg, const gc_job *jobs, i
   m->timer_at = -1;
   fill(m, done, ud);
   /* let libcurl start what was added: it asks for sockets and a timer */
-  if (m->running > 0 && curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &still) != CURLM_OK)
+  if (m->running > 0 &&
+      curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &still) != CURLM_OK)
     return -1;
   return 0;
 }
@@ -279,7 +280,8 @@ int gc_multi_step(gc_multi *m, const struct pollfd *ready, int n, gc_multi_done 
   cut_stalled(m, done, ud);
   if (m->next < m->njobs && m->nfree > 0) {
     fill(m, done, ud);
-    if (m->running > 0 && curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &still) != CURLM_OK)
+    if (m->running > 0 &&
+        curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &still) != CURLM_OK)
       return -1;
   }
   return m->left;
@@ -304,9 +306,10 @@ int gc_multi_block(gc_multi *m, gc_multi_done done, void *ud) {
 
 
 void gc_multi_abort(gc_multi *m) {
-  int i;
-  if (m->multi != NULL && m->forks == gc_forks())
+  if (m->multi != NULL && m->forks == gc_forks()) {
+    int i;
     for (i = 0; i < m->nslots; i++) curl_multi_remove_handle(m->multi, m->slots[i]->easy);
+  }
   m->left = m->running = m->njobs = m->next = m->conc = 0;
   m->jobs = NULL;
   m->timer_at = -1;

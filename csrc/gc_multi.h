@@ -27,7 +27,7 @@ typedef struct gc_multi {
   CURLM *multi;        /* keeps its connections between runs */
   unsigned long forks; /* gc_forks() when multi and the slots were made */
   gc_socks socks;      /* the pool's connections */
-  gc_http **slots; /* each allocated on its own: never moved */
+  gc_http **slots;     /* each allocated on its own: never moved */
   int nslots;
   /* the run in progress */
   const gc_job *jobs;

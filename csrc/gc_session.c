@@ -27,11 +27,11 @@ typedef struct gc_session {
   gc_http http;
   gc_multi multi; /* the engine: every exchange and run, created on first use */
   gc_oauth oauth;
-  gc_hlist headers;   /* the request's header lines, reused */
-  char last_crid[37]; /* the client-request-id of the last request */
-  gc_hcache hcache;   /* response field strings, reused */
+  gc_hlist headers;    /* the request's header lines, reused */
+  char last_crid[37];  /* the client-request-id of the last request */
+  gc_hcache hcache;    /* response field strings, reused */
   struct gc_jobs *run; /* the jobs of the run in progress (s:submit), or NULL */
-  int run_ref;        /* registry ref of { jobs, anchors } while a run is in progress */
+  int run_ref;         /* registry ref of { jobs, anchors } while a run is in progress */
   unsigned long requests;
   int token_ready; /* s:token() just succeeded: the next request uses that token as it is */
   int closed;
@@ -233,8 +233,6 @@ static int has_space_or_ctl(const char *s, size_t n) {
 }
 
 
-
-
 typedef struct one_ctx {
   gc_http *h;
   CURLcode rc;
@@ -251,9 +249,8 @@ static void one_done(void *ud, int job, gc_http *h, CURLcode rc) {
 /* One exchange through the engine with the default waiter; the slot that ran it (its response inside), or NULL on a
 ** libcurl failure. While a run is in progress (a host stepping it) the
 ** engine is that run's: the exchange goes on the session's own slot. */
-static gc_http *run_one(void *ud, const char *method, const char *url,
-                        struct curl_slist *headers, const char *body, size_t blen, int fresh,
-                        CURLcode *rc) {
+static gc_http *run_one(void *ud, const char *method, const char *url, struct curl_slist *headers,
+                        const char *body, size_t blen, int fresh, CURLcode *rc) {
   gc_session *s = (gc_session *)ud;
   gc_job job;
   one_ctx c = {NULL, CURLE_OK};
@@ -368,7 +365,7 @@ typedef struct run_ctx {
   lua_State *L;
   gc_session *s;
   gc_jobs *jobs;
-  int done;  /* stack index of the table of results reported by this step */
+  int done; /* stack index of the table of results reported by this step */
   int ndone;
 } run_ctx;
 
@@ -454,7 +451,8 @@ static int session_submit(lua_State *L) {
   luaL_argcheck(L, conc >= 1 && conc <= 256, 3, "concurrency must be from 1 to 256");
   luaL_argcheck(L, n <= 1000000, 2, "too many requests");
   lua_settop(L, 4);
-  if (s->run != NULL) return luaL_error(L, "graph.core: a run is already in progress on this session");
+  if (s->run != NULL)
+    return luaL_error(L, "graph.core: a run is already in progress on this session");
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     return luaL_error(L, "graph.core: this session has no credentials");
   if (use_auth && must_acquire(s)) {
