@@ -820,9 +820,12 @@ def test_keep_alive_and_stats(emu):
     conn.close()
     check("keep-alive: mixed statuses on one socket", mixed == [404, 401, 204, 200, 200, 405, 200], mixed)
     _, stats = emu.control("GET", "/stats")
+    # The gauge drops after a response is written, so the next connection's
+    # first request may enter before the last one's thread has left: 1 or 2.
+    gauge = stats.pop("max_concurrency", None)
     check("stats: counts", stats == {"requests": 13, "graph_requests": 12, "token_requests": 1,
                                      "connections": 3, "tls_handshakes": 0, "batch_items": 0,
-                                     "throttled": 0, "max_concurrency": 1}, stats)
+                                     "throttled": 0} and gauge in (1, 2), (stats, gauge))
     _, log = emu.control("GET", "/requests?limit=12")
     check("requests: one serial per connection", len({r["connection"] for r in log["requests"]}) == 2)
     log["requests"] = log["requests"][:5]
