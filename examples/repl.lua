@@ -90,6 +90,6 @@ lua-msgraph %s REPL: `g` is a client on %s
   g.users.memberof{ id = "adele.vance@contoso.onmicrosoft.com", filter = "startswith(displayName,'G')" }
   g.users.update{ id = "lynne.robbins@contoso.onmicrosoft.com", body = { jobTitle = "CFO" } }
   g.request{ path = "/users", query = { ["$top"] = 3, ["$select"] = "displayName" } }
-  for u in g.items{ path = "/users" } do print(u.displayName) end
+  for u, err in g.items{ path = "/users" } do print(u and u.displayName or err) end
 Results print as JSON (pretty.json(v) for any value), errors as one line. Ctrl-D quits.]])
   :format(graph._VERSION or "", where))
