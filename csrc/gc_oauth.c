@@ -667,8 +667,7 @@ static int push_info(lua_State *L, const gc_oauth *o, int reply, double interval
                      double expires_in) {
   lua_createtable(L, 0, 5);
   if (set_display(L, o, reply, "user_code") != 0 ||
-      set_display(L, o, reply, "verification_uri") != 0 ||
-      set_display(L, o, reply, "message") != 0)
+      set_display(L, o, reply, "verification_uri") != 0 || set_display(L, o, reply, "message") != 0)
     return -1;
   push_seconds(L, expires_in);
   lua_setfield(L, -2, "expires_in");
@@ -711,7 +710,8 @@ int gc_oauth_device_start(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
   expires_in = get_number(L, reply, "expires_in", 900);
   expires_in = (expires_in < 0) ? 0 : (expires_in > 86400) ? 86400 : expires_in;
   /* held by o until the sign-in ends: redacted, wiped, never in Lua */
-  if ((o->device_code = gc_strdup(code)) == NULL || push_info(L, o, reply, interval, expires_in) != 0) {
+  if ((o->device_code = gc_strdup(code)) == NULL ||
+      push_info(L, o, reply, interval, expires_in) != 0) {
     gc_free_secret(&o->device_code);
     return luaL_error(L, "graph.core: out of memory");
   }
@@ -724,7 +724,6 @@ int gc_oauth_device_poll(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
   gc_http *h = NULL;
   gc_buf form = {NULL, 0, 0};
   char crid[37];
-  const char *e;
   double started;
   int r;
   if (o->device_code == NULL)
@@ -739,7 +738,7 @@ int gc_oauth_device_poll(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
   r = post_form(L, o, x, o->token_url, &form, crid, &h);
   gc_buf_free(&form, 1); /* wipes the code */
   if (r == 0) {
-    e = lua_istable(L, -1) ? get_string(L, lua_gettop(L), "error") : NULL;
+    const char *e = lua_istable(L, -1) ? get_string(L, lua_gettop(L), "error") : NULL;
     if (e != NULL && (strcmp(e, "authorization_pending") == 0 || strcmp(e, "slow_down") == 0)) {
       const char *step = (e[0] == 'a') ? "pending" : "slow_down"; /* before e is let go */
       lua_pop(L, 1);

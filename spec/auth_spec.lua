@@ -517,6 +517,32 @@ describe("auth", function()
         assert.equal("AADSTS70000: <redacted> is bad", err.message)
       end)
 
+      it("is two steps in the core: start, then polls; a cancel or the end wipes the code", function()
+        emu:config{ device_interval = 0.2, device_auto_approve_after = 1 }
+        local o = emu:client_options{ auth = "device_code", client_id = fx.client_id,
+                                      client_secret = emulator.NONE, scope = emulator.NONE,
+                                      on_device_code = function() error("never called") end }
+        local s = core.session(options.session(options.normalize(o)))
+        assert.has_error(function() s:device_poll() end,
+          "graph.core: no device code sign-in in progress (s:device_start first)")
+        local _, err = s:token()
+        assert.equal("sign_in_required", err.code)
+        local info = assert(s:device_start())
+        assert.is_nil(info.device_code)
+        s:device_cancel()                          -- given up: nothing left to poll
+        assert.has_error(function() s:device_poll() end)
+        assert(s:device_start())
+        assert.equal("pending", s:device_poll())
+        assert.is_true(s:device_poll())
+        assert.is_true(s:token())                  -- cached: nothing sent
+        assert.has_error(function() s:device_poll() end)   -- over
+        assert.equal(2, #polls())                  -- the cancelled code was never polled
+        assert.equal(2, #emu:requests("/devicecode$"))
+        assert.has_error(function() core.session{}:device_start() end,
+          "graph.core: this session's grant is not device_code")
+        s:close()
+      end)
+
       it("a close from on_device_code ends the sign-in with nil, err: no poll, no crash", function()
         emu:config{ device_interval = 0, device_auto_approve_after = 0 }
         local g
