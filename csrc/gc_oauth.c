@@ -661,104 +661,31 @@ static int set_display(lua_State *L, const gc_oauth *o, int idx, const char *k) 
 }
 
 
-/* Show the user what to do: on_device_code(info), info without the device
-** code. While it runs, the session refuses requests and closing. */
-static void show_code(lua_State *L, gc_oauth *o, int reply, double interval, double expires_in) {
-  int r;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, o->device_cb);
+/* The prompt's facts (info table at the top) from the devicecode reply at
+** reply: the server's texts made safe to print, without the device code. */
+static int push_info(lua_State *L, const gc_oauth *o, int reply, double interval,
+                     double expires_in) {
   lua_createtable(L, 0, 5);
   if (set_display(L, o, reply, "user_code") != 0 ||
-      set_display(L, o, reply, "verification_uri") != 0 ||
-      set_display(L, o, reply, "message") != 0) {
-    gc_free_secret(&o->device_code);
-    luaL_error(L, "graph.core: out of memory");
-  }
+      set_display(L, o, reply, "verification_uri") != 0 || set_display(L, o, reply, "message") != 0)
+    return -1;
   push_seconds(L, expires_in);
   lua_setfield(L, -2, "expires_in");
   push_seconds(L, interval);
   lua_setfield(L, -2, "interval");
-  o->signing_in = 1;
-  r = lua_pcall(L, 1, 0, 0);
-  o->signing_in = 0;
-  if (r != 0) { /* the callback failed: its error is ours to raise */
-    gc_free_secret(&o->device_code);
-    lua_error(L);
-  }
+  return 0;
 }
 
 
-/* nil, err when the wait would outlast the deadline: the code's life, or the
-** client's timeout when that comes first. */
-static int push_deadline(lua_State *L, const char *crid, int by_timeout, double timeout) {
-  if (by_timeout) {
-    char msg[160];
-    (void)snprintf(msg, sizeof msg,
-                   "the device code sign-in did not complete within the client's timeout "
-                   "(%.0f s; raise 'timeout' to wait longer)",
-                   timeout);
-    gc_err_push(L, "auth", "timeout", msg);
-  } else {
-    gc_err_push(L, "auth", "expired_token",
-                "the device code expired before the sign-in completed (RFC 8628)");
-  }
-  gc_err_setstring(L, "client_request_id", crid);
-  return 2;
-}
-
-
-/* Poll the token endpoint until the user signs in, declines, or the deadline:
-** 0 with the token cached, 2 with nil, err pushed, -1 out of memory. */
-static int poll_token(lua_State *L, gc_oauth *o, const gc_exchanger *x, double interval,
-                      double expires_at, double timeout_at, char crid[37]) {
-  gc_http *h = NULL;
-  gc_buf form = {NULL, 0, 0};
-  int r = 0;
-  for (;;) {
-    double started;
-    const char *e;
-    double deadline = (timeout_at < expires_at) ? timeout_at : expires_at;
-    if (gc_monotonic() + interval > deadline) { /* no sleep past the deadline */
-      r = push_deadline(L, crid, timeout_at < expires_at, (double)x->cfg->timeout_ms / 1000);
-      break;
-    }
-    gc_sleep(interval);
-    gc_buf_reset(&form, 1);
-    if (add_param(&form, "grant_type", GC_DEVICE_GRANT) != 0 ||
-        add_param(&form, "client_id", o->client_id) != 0 ||
-        add_param(&form, "device_code", o->device_code) != 0) {
-      r = -1;
-      break;
-    }
-    started = gc_monotonic();
-    r = post_form(L, o, x, o->token_url, &form, crid, &h);
-    if (r != 0) break;
-    e = lua_istable(L, -1) ? get_string(L, lua_gettop(L), "error") : NULL;
-    if (e != NULL && strcmp(e, "authorization_pending") == 0) {
-      lua_pop(L, 1);
-      continue;
-    }
-    if (e != NULL && strcmp(e, "slow_down") == 0) {
-      interval += 5; /* RFC 8628 section 3.5 */
-      lua_pop(L, 1);
-      continue;
-    }
-    r = settle(L, o, h, crid, started); /* a token; declined, expired, or anything else */
-    break;
-  }
-  gc_buf_free(&form, 1);
-  return r;
-}
-
-
-static int device_flow(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
+int gc_oauth_device_start(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
   gc_http *h = NULL;
   gc_buf url = {NULL, 0, 0}, form = {NULL, 0, 0};
   char crid[37];
   const char *code;
-  double interval, expires_in, now = gc_monotonic();
-  double timeout_at = now + (double)x->cfg->timeout_ms / 1000;
+  double interval, expires_in;
   size_t n = 0;
   int r, reply;
+  gc_free_secret(&o->device_code); /* a sign-in given up on ends here */
   if (device_url(o, &url) != 0 || add_param(&form, "client_id", o->client_id) != 0 ||
       add_param(&form, "scope", o->scope) != 0) {
     gc_buf_free(&url, 0);
@@ -782,27 +709,58 @@ static int device_flow(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
                                           : interval;
   expires_in = get_number(L, reply, "expires_in", 900);
   expires_in = (expires_in < 0) ? 0 : (expires_in > 86400) ? 86400 : expires_in;
-  gc_free_secret(&o->device_code); /* held by o: redacted, and freed even if Lua raises */
-  if ((o->device_code = gc_strdup(code)) == NULL) return luaL_error(L, "graph.core: out of memory");
-  show_code(L, o, reply, interval, expires_in);
-  lua_settop(L, reply - 1);
-  r = poll_token(L, o, x, interval, now + expires_in, timeout_at, crid);
-  gc_free_secret(&o->device_code);
-  return (r < 0) ? luaL_error(L, "graph.core: out of memory") : r;
+  /* held by o until the sign-in ends: redacted, wiped, never in Lua */
+  if ((o->device_code = gc_strdup(code)) == NULL ||
+      push_info(L, o, reply, interval, expires_in) != 0) {
+    gc_free_secret(&o->device_code);
+    return luaL_error(L, "graph.core: out of memory");
+  }
+  lua_remove(L, reply);
+  return 1;
+}
+
+
+int gc_oauth_device_poll(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
+  gc_http *h = NULL;
+  gc_buf form = {NULL, 0, 0};
+  char crid[37];
+  double started;
+  int r;
+  if (o->device_code == NULL)
+    return luaL_error(L, "graph.core: no device code sign-in in progress (s:device_start first)");
+  if (add_param(&form, "grant_type", GC_DEVICE_GRANT) != 0 ||
+      add_param(&form, "client_id", o->client_id) != 0 ||
+      add_param(&form, "device_code", o->device_code) != 0) {
+    gc_buf_free(&form, 1);
+    return luaL_error(L, "graph.core: out of memory");
+  }
+  started = gc_monotonic();
+  r = post_form(L, o, x, o->token_url, &form, crid, &h);
+  gc_buf_free(&form, 1); /* wipes the code */
+  if (r == 0) {
+    const char *e = lua_istable(L, -1) ? get_string(L, lua_gettop(L), "error") : NULL;
+    if (e != NULL && (strcmp(e, "authorization_pending") == 0 || strcmp(e, "slow_down") == 0)) {
+      const char *step = (e[0] == 'a') ? "pending" : "slow_down"; /* before e is let go */
+      lua_pop(L, 1);
+      lua_pushstring(L, step);
+      return 1;
+    }
+    r = settle(L, o, h, crid, started); /* a token; declined, expired, or anything else */
+  }
+  gc_free_secret(&o->device_code); /* the sign-in is over */
+  if (r < 0) return luaL_error(L, "graph.core: out of memory");
+  if (r == 2) return 2;
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 /* }====================================================== */
 
 
-void gc_oauth_refuse_nested(lua_State *L, const gc_oauth *o, const char *what) {
-  if (o->signing_in)
-    luaL_error(L, "graph.core: %s from inside on_device_code is refused (the sign-in is not over)",
-               what);
-}
-
-
 int gc_oauth_acquire(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
-  gc_oauth_refuse_nested(L, o, "a request");
-  if (o->grant == GC_GRANT_DEVICE_CODE) return device_flow(L, o, x);
+  if (o->grant == GC_GRANT_DEVICE_CODE) /* a person signs in: the Lua layer drives the steps */
+    return gc_err_push(L, "auth", "sign_in_required",
+                       "the device code grant signs in through s:device_start() and "
+                       "s:device_poll(), driven by graph.client");
   return redeem(L, o, x);
 }

@@ -78,7 +78,6 @@ typedef struct gc_oauth {
   gc_cert cert;             /* certificate credential, when cert.key is set */
   int cert_pss;             /* PS256 + x5t#S256 (1) or RS256 + x5t (0) */
   int device_cb;            /* registry ref of on_device_code, or LUA_NOREF */
-  int signing_in;           /* on_device_code is running: no request, no close */
   double refresh_at;        /* monotonic time after which the token is renewed */
   unsigned long token_requests;
 } gc_oauth;
@@ -89,12 +88,20 @@ void gc_oauth_drop(gc_oauth *o);       /* forget the access token */
 int gc_oauth_fresh(const gc_oauth *o); /* a usable token is cached */
 
 /* Run the grant. Returns 0 with the token cached, or pushes nil, err and
-** returns 2. */
+** returns 2 (for the device code grant always: auth/sign_in_required, as a
+** person signs in through the two steps below, driven from Lua). */
 int gc_oauth_acquire(lua_State *L, gc_oauth *o, const gc_exchanger *x);
 
-/* Raise "graph.core: <what> from inside on_device_code is refused" while the
-** device code callback runs: the sign-in still uses the session. */
-void gc_oauth_refuse_nested(lua_State *L, const gc_oauth *o, const char *what);
+/* The device code flow (RFC 8628) as steps; no Lua runs and nothing waits
+** inside them. start: one devicecode request; pushes the prompt's info
+** ({ user_code, verification_uri, message, expires_in, interval }, texts
+** made safe to print, the interval within [1, 60] s) and returns 1, the
+** device code kept in o; or pushes nil, err and returns 2. poll: one token
+** request; pushes "pending" or "slow_down" (the sign-in goes on), or true
+** (the token cached: the sign-in is over), returning 1; or nil, err (over
+** too) and returns 2. Polling without a sign-in in progress raises. */
+int gc_oauth_device_start(lua_State *L, gc_oauth *o, const gc_exchanger *x);
+int gc_oauth_device_poll(lua_State *L, gc_oauth *o, const gc_exchanger *x);
 
 /* The grant called `name`, or -1. */
 int gc_grant_find(const char *name);

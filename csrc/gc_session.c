@@ -137,7 +137,6 @@ static void release(lua_State *L, gc_session *s) {
 ** inside a step, so nothing is under way when this is called). */
 static int session_close(lua_State *L) {
   gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
-  gc_oauth_refuse_nested(L, &s->oauth, "closing the session");
   release(L, s);
   return 0;
 }
@@ -287,6 +286,39 @@ static int acquire(lua_State *L, gc_session *s) {
 }
 
 
+/* s:device_start() -> info | nil, err; s:device_poll() -> "pending" |
+** "slow_down" | true | nil, err: the device code sign-in, one request a
+** call through the same engine; the caller shows the code and waits. */
+static int device_step(lua_State *L, int poll) {
+  gc_session *s = check_session(L);
+  gc_exchanger x;
+  if (s->oauth.grant != GC_GRANT_DEVICE_CODE)
+    return luaL_error(L, "graph.core: this session's grant is not device_code");
+  x.run = run_one;
+  x.ud = s;
+  x.cfg = &s->cfg;
+  return poll ? gc_oauth_device_poll(L, &s->oauth, &x) : gc_oauth_device_start(L, &s->oauth, &x);
+}
+
+
+static int session_device_start(lua_State *L) {
+  return device_step(L, 0);
+}
+
+
+static int session_device_poll(lua_State *L) {
+  return device_step(L, 1);
+}
+
+
+/* s:device_cancel(): give up the sign-in in progress (its code wiped now). */
+static int session_device_cancel(lua_State *L) {
+  gc_session *s = check_session(L);
+  gc_free_secret(&s->oauth.device_code);
+  return 0;
+}
+
+
 /* s:request(method, url, headers, body, use_auth, fresh)
 **   -> status, reason, headers, body  |  nil, err
 ** fresh: use a new connection (writes: libcurl must not re-send them). */
@@ -307,7 +339,6 @@ static int session_request(lua_State *L) {
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     luaL_error(L, "graph.core: this session has no credentials");
   lua_settop(L, 7);
-  gc_oauth_refuse_nested(L, &s->oauth, "a request"); /* it would reuse s->headers */
   build_headers(L, 4, &s->headers, s->last_crid, s->cfg.user_agent, body != NULL);
   if (use_auth) {
     if (must_acquire(s)) {
@@ -700,6 +731,9 @@ void gc_session_open(lua_State *L) {
                                      {"step", session_step},
                                      {"step_blocking", session_step_blocking},
                                      {"token", session_token},
+                                     {"device_start", session_device_start},
+                                     {"device_poll", session_device_poll},
+                                     {"device_cancel", session_device_cancel},
                                      {"drop_token", session_drop_token},
                                      {"client_request_id", session_client_request_id},
                                      {"refresh_token", session_refresh_token},

@@ -517,28 +517,55 @@ describe("auth", function()
         assert.equal("AADSTS70000: <redacted> is bad", err.message)
       end)
 
-      it("refuses to close the session from on_device_code; the sign-in goes on", function()
-        emu:config{ device_interval = 0, device_auto_approve_after = 0 }
-        local g, refused
-        g = device_client{ on_device_code = function() refused = { pcall(g.close, g) } end }
-        works(g)
-        assert.is_false(refused[1])
-        expose(refused[2])
-        assert.truthy(tostring(refused[2]):find("closing the session from inside on_device_code", 1, true),
-          tostring(refused[2]))
-        g:close()
+      it("is two steps in the core: start, then polls; a cancel or the end wipes the code", function()
+        emu:config{ device_interval = 0.2, device_auto_approve_after = 1 }
+        local o = emu:client_options{ auth = "device_code", client_id = fx.client_id,
+                                      client_secret = emulator.NONE, scope = emulator.NONE,
+                                      on_device_code = function() error("never called") end }
+        local s = core.session(options.session(options.normalize(o)))
+        assert.has_error(function() s:device_poll() end,
+          "graph.core: no device code sign-in in progress (s:device_start first)")
+        local _, err = s:token()
+        assert.equal("sign_in_required", err.code)
+        local info = assert(s:device_start())
+        assert.is_nil(info.device_code)
+        s:device_cancel()                          -- given up: nothing left to poll
+        assert.has_error(function() s:device_poll() end)
+        assert(s:device_start())
+        assert.equal("pending", s:device_poll())
+        assert.is_true(s:device_poll())
+        assert.is_true(s:token())                  -- cached: nothing sent
+        assert.has_error(function() s:device_poll() end)   -- over
+        assert.equal(2, #polls())                  -- the cancelled code was never polled
+        assert.equal(2, #emu:requests("/devicecode$"))
+        assert.has_error(function() core.session{}:device_start() end,
+          "graph.core: this session's grant is not device_code")
+        s:close()
       end)
 
-      it("a close from on_device_code that is not caught is the sign-in's raised error", function()
+      it("a close from on_device_code ends the sign-in with nil, err: no poll, no crash", function()
         emu:config{ device_interval = 0, device_auto_approve_after = 0 }
         local g
         g = device_client{ on_device_code = function() g:close() end }
+        local err = fails(g)
+        assert.equal("auth", err.kind)
+        assert.equal("closed", err.code)
+        assert.equal(1, #emu:requests("/devicecode$"))
+        assert.equal(0, #polls())
+        assert.equal(0, #emu:graph_requests())
+        local ok, msg = pcall(g.users.get, { id = fx.adele_id })   -- and it stays closed
+        assert.is_false(ok)
+        assert.truthy(tostring(msg):find("attempt to use a closed client", 1, true), tostring(msg))
+      end)
+
+      it("an error raised by on_device_code is the call's raised error", function()
+        emu:config{ device_interval = 0, device_auto_approve_after = 0 }
+        local g = device_client{ on_device_code = function() error("no terminal", 0) end }
         local ok, msg = pcall(g.users.get, { id = fx.adele_id })
         assert.is_false(ok)
-        expose(msg)
-        assert.truthy(tostring(msg):find("closing the session from inside on_device_code", 1, true),
-          tostring(msg))
-        assert.equal(0, #emu:graph_requests())
+        assert.equal("no terminal", msg)
+        assert.equal(0, #polls())
+        works(device_client())                    -- a later sign-in starts afresh
       end)
 
       it("refuses a request from inside on_device_code: the one that triggered it keeps its headers", function()

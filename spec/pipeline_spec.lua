@@ -107,6 +107,43 @@ describe("the request pipeline", function()
       assert.is_true(polls > 0, "the request waited behind the waiter's back")
     end)
 
+    -- The device code sign-in's waits between polls: the interval, slow_down's
+    -- 5 s more, the client's timeout, all on the waiter's clock; the C core
+    -- only makes one request a step, so no real time passes.
+    local function device_client(extra)
+      local o = { auth = "device_code", client_id = fx.client_id, client_secret = emulator.NONE,
+                  scope = emulator.NONE, on_device_code = function() end }
+      for k, v in pairs(extra or {}) do o[k] = v end
+      return emu:client(o)
+    end
+
+    it("carries the device code polling: the interval and slow_down's 5 s more", function()
+      emu:config{ device_interval = 5, device_slow_down = 1, device_auto_approve_after = 1 }
+      local shown = 0
+      local t0 = core.now()
+      local g = device_client{ timeout = 60, on_device_code = function(info)
+        shown = shown + 1
+        assert.equal(5, info.interval)
+        assert.same({}, slept)                 -- shown before the first wait
+      end }
+      local user = util.expect_success(g.users.get, { id = fx.adele_id })
+      assert.equal(fx.adele_id, user.id)
+      assert.equal(1, shown)
+      -- slow_down, then pending, then approved: three polls, each after its wait
+      assert.same({ 5, 10, 10 }, slept)
+      assert.is_true(core.now() - t0 < 3, "real time passed")
+    end)
+
+    it("ends the device code polling at the client's timeout on the waiter's clock", function()
+      emu:config{ device_interval = 5 }       -- pending for ever, the code for 900 s
+      local t0 = core.now()
+      local err = util.expect_failure(device_client{ timeout = 30 }.users.get, { id = fx.adele_id })
+      assert.equal("auth", err.kind)
+      assert.equal("timeout", err.code)
+      assert.same({ 5, 5, 5, 5, 5 }, slept)   -- a sixth would end past 30 s
+      assert.is_true(core.now() - t0 < 3, "real time passed")
+    end)
+
     it("measures the call's deadline on its clock: a budget spent in virtual time ends the call", function()
       emu:fault{ target = "graph", path = user_path(fx.adele_id), status = 429,
                  headers = { ["Retry-After"] = "100" }, count = 5 }

@@ -43,6 +43,8 @@ function M.new(user)
     logger = o.log or (os.getenv("GRAPH_DEBUG") and os.getenv("GRAPH_DEBUG") ~= "" and
                        os.getenv("GRAPH_DEBUG") ~= "0" and M.stderr_log) or nil,
     on_refresh_token = o.on_refresh_token,
+    on_device_code = o.on_device_code,
+    timeout = o.timeout,
     last_refresh_token = o.refresh_token,
     redact = function(s) return session:redact(s) end,
   }, Client)
@@ -67,7 +69,7 @@ function Client:__tostring()
 end
 
 function Client:close()
-  self.session:close()       -- may refuse (inside on_device_code): then still open
+  self.session:close()       -- from on_device_code too: the sign-in then ends with nil, err
   self.closed = true
 end
 

@@ -8,6 +8,7 @@
 -- What a result means and how long to wait is graph.policy's; every wait is
 -- graph.wait's.
 local core = require "graph.core"
+local errors = require "graph.errors"
 local policy = require "graph.policy"
 local wait = require "graph.wait"
 
@@ -66,6 +67,62 @@ local function log_attempt(client, st, seconds, status, reason, headers)
   end
 end
 
+-- The device code sign-in (RFC 8628), driven from here one step at a time:
+-- the C core makes one request a step and keeps the device code; the
+-- prompt runs between steps, and the waits between polls go through
+-- graph.wait. Never waits past the code's life or the client's timeout,
+-- both counted from the start. Returns true (the token cached) or nil, err.
+local function sign_in(client)
+  local session, started = client.session, wait.now()
+  local info, err = session:device_start()
+  if not info then return nil, err end
+  client.signing_in = true
+  local ok, failure = pcall(client.on_device_code, info)
+  client.signing_in = false
+  if not ok then                            -- the callback's error is the caller's
+    if not client.closed then session:device_cancel() end
+    error(failure, 0)
+  end
+  if client.closed then
+    return nil, errors.new{ kind = "auth", code = "closed",
+                            message = "the client was closed during the device code sign-in" }
+  end
+  local interval = info.interval
+  local expires_at, timeout_at = started + info.expires_in, started + client.timeout
+  while true do
+    if wait.now() + interval > math.min(expires_at, timeout_at) then   -- no wait past it
+      session:device_cancel()
+      if timeout_at < expires_at then
+        return nil, errors.new{ kind = "auth", code = "timeout", message =
+          ("the device code sign-in did not complete within the client's timeout " ..
+           "(%.0f s; raise 'timeout' to wait longer)"):format(client.timeout) }
+      end
+      return nil, errors.new{ kind = "auth", code = "expired_token",
+        message = "the device code expired before the sign-in completed (RFC 8628)" }
+    end
+    wait.sleep(interval)
+    local step, perr = session:device_poll()
+    if step == true then return true end
+    if not step then return nil, perr end
+    if step == "slow_down" then interval = interval + 5 end   -- RFC 8628 section 3.5
+  end
+end
+
+-- The session's token: acquired by the C core, or signed in from here for
+-- the device code grant (the core answers auth/sign_in_required).
+local function token(client)
+  local session = client.session
+  if client.signing_in then
+    error("graph.client: a request from inside on_device_code is refused " ..
+          "(the sign-in is not over)", 0)
+  end
+  local ok, err = session:token()
+  if ok or err.code ~= "sign_in_required" then return ok, err end
+  ok, err = sign_in(client)
+  if not ok then return nil, err end
+  return session:token()
+end
+
 --- Make sure the session holds a usable token before a round leaves:
 -- acquired here, so that the token endpoint's 429 and 503 are retried after
 -- their Retry-After within the call's deadline, and a rotated refresh token
@@ -78,7 +135,7 @@ local function authorize(client, call, failed)
   while true do
     tries = tries + 1
     local ok, err = nil, failed
-    if failed then failed = nil else ok, err = session:token() end
+    if failed then failed = nil else ok, err = token(client) end
     if ok then
       if before and session:stats().token_requests > before then
         client:log("graph: token acquired (token request %d)", session:stats().token_requests)
@@ -86,6 +143,7 @@ local function authorize(client, call, failed)
       client:notice_rotation()
       return true
     end
+    if client.closed then return nil, err end   -- closed from on_device_code: nothing more
     client:scrub(err)
     if client.logger then client:log("graph: token request failed: %s", tostring(err)) end
     err.retry_after = err.retry_after or policy.retry_after(err.headers)
@@ -270,7 +328,7 @@ function M.one(client, method, url, headers, body)
   local first
   if not client.logger and wait.blocking() then
     local session, started = client.session, wait.now()
-    local ok, err = session:token()
+    local ok, err = token(client)
     if not ok then
       first = { started = started, token_err = err }
     else
