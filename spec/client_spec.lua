@@ -9,12 +9,7 @@ describe("graph.client", function()
   setup(function() emu = emulator.shared() end)
   before_each(function() emu:reset() end)
 
-  -- The error message raised by graph.client(opts), or fails if it did not raise.
-  local function raised(f, ...)
-    local ok, msg = pcall(f, ...)
-    assert.is_false(ok, "expected a raised error")
-    return tostring(msg)
-  end
+  local raised = util.raised
 
   local function client_error(opts)
     return raised(graph.client, opts)

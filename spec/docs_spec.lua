@@ -37,12 +37,7 @@ local function lookup(root, dotted)
   return v
 end
 
-local function sorted_keys(set)
-  local list = {}
-  for k in pairs(set) do list[#list + 1] = k end
-  table.sort(list)
-  return list
-end
+local sorted_keys = util.sorted_keys
 
 -- Each documented name resolves: "a.b" in `root`, "obj:m" a method of `objects[obj]`.
 local function missing_in_code(names, root, objects)

@@ -16,11 +16,7 @@ describe("options", function()
   setup(function() emu = emulator.shared() end)
   before_each(function() emu:reset() end)
 
-  local function raised(f, ...)
-    local ok, msg = pcall(f, ...)
-    assert.is_false(ok, "expected a raised error")
-    return tostring(msg)
-  end
+  local raised = util.raised
 
   -- A message without its position and the function it names.
   local function text(msg)
@@ -32,12 +28,7 @@ describe("options", function()
     s:close()
   end
 
-  local function sorted(t)
-    local names = {}
-    for name in pairs(t) do names[#names + 1] = name end
-    table.sort(names)
-    return names
-  end
+  local sorted = util.sorted_keys
 
   -- Values around a number option's range: { value, in range }.
   local function around(spec)

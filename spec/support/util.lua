@@ -216,6 +216,21 @@ end
 
 -- Calls f under pcall and asserts it neither raised nor returned a result:
 -- the runtime-failure convention (nil, err) of the library.
+-- The message `f(...)` raises; fails the spec when it does not raise.
+function M.raised(f, ...)
+  local ok, msg = pcall(f, ...)
+  assert(not ok, "expected a raised error")
+  return tostring(msg)
+end
+
+-- The keys of `t`, sorted.
+function M.sorted_keys(t)
+  local list = {}
+  for k in pairs(t) do list[#list + 1] = k end
+  table.sort(list)
+  return list
+end
+
 function M.expect_failure(f, ...)
   local packed = M.pack(pcall(f, ...))
   assert(packed[1], "expected nil, err but the call raised: " .. tostring(packed[2]))
