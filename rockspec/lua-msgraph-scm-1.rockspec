@@ -50,6 +50,7 @@ build = {
     ["graph.compat"] = "lua/graph/compat.lua",
     ["graph.errors"] = "lua/graph/errors.lua",
     ["graph.json"] = "lua/graph/json.lua",
+    ["graph.loop"] = "lua/graph/loop.lua",
     ["graph.options"] = "lua/graph/options.lua",
     ["graph.pacing"] = "lua/graph/pacing.lua",
     ["graph.pipeline"] = "lua/graph/pipeline.lua",
