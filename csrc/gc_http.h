@@ -78,16 +78,6 @@ CURLcode gc_http_finish(gc_http *h, CURLcode rc);
 CURLcode gc_http_perform(gc_http *h, const char *method, const char *url,
                          struct curl_slist *headers, const char *body, size_t body_len);
 
-/* How one exchange is run (the session's engine, for its token requests
-** too): the slot that ran it, its response inside, or NULL when libcurl
-** failed. The slot is good until the next exchange. */
-typedef struct gc_exchanger {
-  gc_http *(*run)(void *ud, const char *method, const char *url, struct curl_slist *headers,
-                  const char *body, size_t body_len, int fresh, CURLcode *rc);
-  void *ud;
-  const gc_http_config *cfg;
-} gc_exchanger;
-
 /* Before reusing kept connections: when bytes wait on one that no request
 ** asked for, make sure libcurl closes it instead. Only while no transfer
 ** runs on them (gc_multi: between runs). */

@@ -272,39 +272,9 @@ static int build_form(lua_State *L, const gc_oauth *o, gc_buf *b) {
 }
 
 
-/* POST form to url. Returns 0 with the reply decoded on the stack (a table,
-** or nil when it is not JSON), or pushes nil, err (transport) and returns 2. */
-static int post_form(lua_State *L, gc_oauth *o, const gc_exchanger *x, const char *url,
-                     const gc_buf *form, char crid[37], gc_http **hp) {
-  gc_http *h;
-  struct curl_slist *hdrs = NULL, *t;
-  char crid_header[64];
-  CURLcode rc;
-  gc_guid(crid);
-  (void)snprintf(crid_header, sizeof crid_header, "client-request-id: %s", crid);
-  t = curl_slist_append(hdrs, "Content-Type: application/x-www-form-urlencoded");
-  if (t) t = curl_slist_append(hdrs = t, "Accept: application/json");
-  if (t) t = curl_slist_append(hdrs = t, crid_header);
-  if (t) t = curl_slist_append(hdrs = t, "Expect:");
-  if (t) {
-    gc_buf ua = {NULL, 0, 0};
-    if (gc_buf_puts(&ua, "User-Agent: ") == 0 && gc_buf_puts(&ua, x->cfg->user_agent) == 0)
-      t = curl_slist_append(hdrs = t, ua.data);
-    else
-      t = NULL;
-    gc_buf_free(&ua, 0);
-  }
-  if (t == NULL) {
-    curl_slist_free_all(hdrs);
-    (void)luaL_error(L, "graph.core: out of memory");
-    return -1; /* not reached (luaL_error does not return): for the analyser */
-  }
-  hdrs = t;
-  o->token_requests++;
-  /* fresh: a redemption is never silently re-sent on a kept connection that died */
-  h = *hp = x->run(x->ud, "POST", url, hdrs, form->data, form->len, 1, &rc);
-  curl_slist_free_all(hdrs);
-  if (h == NULL) return luaL_error(L, "graph.core: libcurl multi interface failed");
+/* The reply in h decoded on the stack: a table, or nil when it is not JSON
+** (returns 0); or, when the exchange failed (rc), nil, err pushed (returns 2). */
+static int decode_reply(lua_State *L, gc_http *h, CURLcode rc, const char *crid) {
   /* request_sent: a redemption that may have arrived is never re-sent */
   if (rc != CURLE_OK) return gc_http_push_error(L, h, rc, crid);
   gc_json_decode(L, h->body.data, h->body.len); /* a message on bad input: not a table */
@@ -600,26 +570,6 @@ static int settle(lua_State *L, gc_oauth *o, gc_http *h, const char *crid, doubl
 }
 
 
-/* One token request for the non-interactive grants. */
-static int redeem(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
-  gc_buf form = {NULL, 0, 0};
-  gc_http *h = NULL;
-  char crid[37];
-  double started = gc_monotonic();
-  int r;
-  if (build_form(L, o, &form) != 0) {
-    gc_buf_free(&form, 1);
-    return luaL_error(L, "graph.core: cannot build the token request (out of memory "
-                         "or a signing failure)");
-  }
-  r = post_form(L, o, x, o->token_url, &form, crid, &h);
-  gc_buf_free(&form, 1); /* wipes the secret */
-  if (r != 0) return r;
-  r = settle(L, o, h, crid, started);
-  return (r < 0) ? luaL_error(L, "graph.core: out of memory") : r;
-}
-
-
 /*
 ** {======================================================
 ** Device code flow (RFC 8628), for people at a REPL
@@ -677,26 +627,13 @@ static int push_info(lua_State *L, const gc_oauth *o, int reply, double interval
 }
 
 
-int gc_oauth_device_start(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
-  gc_http *h = NULL;
-  gc_buf url = {NULL, 0, 0}, form = {NULL, 0, 0};
-  char crid[37];
+/* The devicecode reply at the top: pushes the prompt's info (1), or nil,
+** err (2); the device code kept in o. */
+static int take_device_code(lua_State *L, gc_oauth *o, gc_http *h, const char *crid) {
+  int reply = lua_gettop(L);
   const char *code;
   double interval, expires_in;
   size_t n = 0;
-  int r, reply;
-  gc_free_secret(&o->device_code); /* a sign-in given up on ends here */
-  if (device_url(o, &url) != 0 || add_param(&form, "client_id", o->client_id) != 0 ||
-      add_param(&form, "scope", o->scope) != 0) {
-    gc_buf_free(&url, 0);
-    gc_buf_free(&form, 0);
-    return luaL_error(L, "graph.core: out of memory");
-  }
-  r = post_form(L, o, x, url.data, &form, crid, &h);
-  gc_buf_free(&url, 0);
-  gc_buf_free(&form, 0);
-  if (r != 0) return r;
-  reply = lua_gettop(L);
   if (h->status != 200 || !lua_istable(L, reply) || get_string(L, reply, "device_code") == NULL)
     return push_failure(L, o, h, crid, NULL);
   code = get_lstring(L, reply, "device_code", &n);
@@ -720,34 +657,19 @@ int gc_oauth_device_start(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
 }
 
 
-int gc_oauth_device_poll(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
-  gc_http *h = NULL;
-  gc_buf form = {NULL, 0, 0};
-  char crid[37];
-  double started;
+/* The token reply to a device code poll at the top: "pending" or
+** "slow_down" (1), true with the token cached (1), or nil, err (2). */
+static int take_poll(lua_State *L, gc_oauth *o, gc_http *h, const char *crid, double started) {
+  const char *e = lua_istable(L, -1) ? get_string(L, lua_gettop(L), "error") : NULL;
   int r;
-  if (o->device_code == NULL)
-    return luaL_error(L, "graph.core: no device code sign-in in progress (s:device_start first)");
-  if (add_param(&form, "grant_type", GC_DEVICE_GRANT) != 0 ||
-      add_param(&form, "client_id", o->client_id) != 0 ||
-      add_param(&form, "device_code", o->device_code) != 0) {
-    gc_buf_free(&form, 1);
-    return luaL_error(L, "graph.core: out of memory");
+  if (e != NULL && (strcmp(e, "authorization_pending") == 0 || strcmp(e, "slow_down") == 0)) {
+    const char *step = (e[0] == 'a') ? "pending" : "slow_down"; /* before e is let go */
+    lua_pop(L, 1);
+    lua_pushstring(L, step);
+    return 1;
   }
-  started = gc_monotonic();
-  r = post_form(L, o, x, o->token_url, &form, crid, &h);
-  gc_buf_free(&form, 1); /* wipes the code */
-  if (r == 0) {
-    const char *e = lua_istable(L, -1) ? get_string(L, lua_gettop(L), "error") : NULL;
-    if (e != NULL && (strcmp(e, "authorization_pending") == 0 || strcmp(e, "slow_down") == 0)) {
-      const char *step = (e[0] == 'a') ? "pending" : "slow_down"; /* before e is let go */
-      lua_pop(L, 1);
-      lua_pushstring(L, step);
-      return 1;
-    }
-    r = settle(L, o, h, crid, started); /* a token; declined, expired, or anything else */
-  }
-  gc_free_secret(&o->device_code); /* the sign-in is over */
+  r = settle(L, o, h, crid, started); /* a token; declined, expired, or anything else */
+  gc_free_secret(&o->device_code);    /* the sign-in is over */
   if (r < 0) return luaL_error(L, "graph.core: out of memory");
   if (r == 2) return 2;
   lua_pushboolean(L, 1);
@@ -757,10 +679,55 @@ int gc_oauth_device_poll(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
 /* }====================================================== */
 
 
-int gc_oauth_acquire(lua_State *L, gc_oauth *o, const gc_exchanger *x) {
-  if (o->grant == GC_GRANT_DEVICE_CODE) /* a person signs in: the Lua layer drives the steps */
-    return gc_err_push(L, "auth", "sign_in_required",
-                       "the device code grant signs in through s:device_start() and "
-                       "s:device_poll(), driven by graph.client");
-  return redeem(L, o, x);
+int gc_oauth_request(lua_State *L, gc_oauth *o, gc_auth_step step, gc_buf *url, gc_buf *form) {
+  int r = 0;
+  switch (step) {
+    case GC_AUTH_TOKEN:
+      if (o->grant == GC_GRANT_DEVICE_CODE) /* a person signs in: the Lua layer drives the steps */
+        return gc_err_push(L, "auth", "sign_in_required",
+                           "the device code grant signs in through the device steps, "
+                           "driven by graph.client");
+      r = gc_buf_puts(url, o->token_url);
+      if (r == 0 && build_form(L, o, form) != 0)
+        return luaL_error(L, "graph.core: cannot build the token request (out of memory "
+                             "or a signing failure)");
+      break;
+    case GC_AUTH_DEVICE_START:
+      gc_free_secret(&o->device_code); /* a sign-in given up on ends here */
+      r = device_url(o, url);
+      if (r == 0) r = add_param(form, "client_id", o->client_id);
+      if (r == 0) r = add_param(form, "scope", o->scope);
+      break;
+    case GC_AUTH_DEVICE_POLL:
+      if (o->device_code == NULL)
+        return luaL_error(L, "graph.core: no device code sign-in in progress (start it first)");
+      r = gc_buf_puts(url, o->token_url);
+      if (r == 0) r = add_param(form, "grant_type", GC_DEVICE_GRANT);
+      if (r == 0) r = add_param(form, "client_id", o->client_id);
+      if (r == 0) r = add_param(form, "device_code", o->device_code);
+      break;
+  }
+  if (r != 0) return luaL_error(L, "graph.core: out of memory");
+  o->token_requests++;
+  return 0;
+}
+
+
+int gc_oauth_reply(lua_State *L, gc_oauth *o, gc_auth_step step, gc_http *h, CURLcode rc,
+                   const char *crid, double started) {
+  int r = decode_reply(L, h, rc, crid);
+  if (r != 0) {
+    if (step == GC_AUTH_DEVICE_POLL) gc_free_secret(&o->device_code); /* the sign-in is over */
+    return r;
+  }
+  switch (step) {
+    case GC_AUTH_DEVICE_START: return take_device_code(L, o, h, crid);
+    case GC_AUTH_DEVICE_POLL: return take_poll(L, o, h, crid, started);
+    default:
+      r = settle(L, o, h, crid, started);
+      if (r < 0) return luaL_error(L, "graph.core: out of memory");
+      if (r == 2) return 2;
+      lua_pushboolean(L, 1);
+      return 1;
+  }
 }

@@ -87,21 +87,30 @@ void gc_oauth_free(lua_State *L, gc_oauth *o);
 void gc_oauth_drop(gc_oauth *o);       /* forget the access token */
 int gc_oauth_fresh(const gc_oauth *o); /* a usable token is cached */
 
-/* Run the grant. Returns 0 with the token cached, or pushes nil, err and
-** returns 2 (for the device code grant always: auth/sign_in_required, as a
-** person signs in through the two steps below, driven from Lua). */
-int gc_oauth_acquire(lua_State *L, gc_oauth *o, const gc_exchanger *x);
+/* What a session asks the identity platform, one request a step; no Lua
+** runs and nothing waits inside these: the session sends the request
+** through its engine like any other (fresh connection: a redemption is never
+** silently re-sent), and the reply comes back here. TOKEN: the grant's
+** token request (for the device code grant: pushes nil, err
+** auth/sign_in_required, as a person signs in through the device steps,
+** driven from Lua). DEVICE_START: a devicecode request. DEVICE_POLL: a token
+** request with the device code (raises when no sign-in is in progress). */
+typedef enum gc_auth_step { GC_AUTH_TOKEN, GC_AUTH_DEVICE_START, GC_AUTH_DEVICE_POLL } gc_auth_step;
 
-/* The device code flow (RFC 8628) as steps; no Lua runs and nothing waits
-** inside them. start: one devicecode request; pushes the prompt's info
-** ({ user_code, verification_uri, message, expires_in, interval }, texts
-** made safe to print, the interval within [1, 60] s) and returns 1, the
-** device code kept in o; or pushes nil, err and returns 2. poll: one token
-** request; pushes "pending" or "slow_down" (the sign-in goes on), or true
-** (the token cached: the sign-in is over), returning 1; or nil, err (over
-** too) and returns 2. Polling without a sign-in in progress raises. */
-int gc_oauth_device_start(lua_State *L, gc_oauth *o, const gc_exchanger *x);
-int gc_oauth_device_poll(lua_State *L, gc_oauth *o, const gc_exchanger *x);
+/* The step's URL and form into url and form (the form holds secrets: the
+** caller wipes it): 0; or nil, err pushed: 2. Raises on misuse. */
+int gc_oauth_request(lua_State *L, gc_oauth *o, gc_auth_step step, gc_buf *url, gc_buf *form);
+
+/* The reply to the step's request (rc: the exchange's outcome, started:
+** when it was sent), its result pushed: TOKEN: true, with the token cached;
+** DEVICE_START: the prompt's info ({ user_code, verification_uri, message,
+** expires_in, interval }, texts made safe to print, the interval within
+** [1, 60] s), the device code kept in o; DEVICE_POLL: "pending" or
+** "slow_down" (the sign-in goes on), or true (the token cached: over).
+** Returns 1; or pushes nil, err and returns 2 (a device sign-in is then
+** over). */
+int gc_oauth_reply(lua_State *L, gc_oauth *o, gc_auth_step step, gc_http *h, CURLcode rc,
+                   const char *crid, double started);
 
 /* The grant called `name`, or -1. */
 int gc_grant_find(const char *name);

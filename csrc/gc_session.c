@@ -20,18 +20,19 @@
 #define GC_VERSION "0.1.0"
 #endif
 
-#define GC_JOBS_MT "graph.core.jobs"
+#define GC_JOB_MT "graph.core.job"
 
 typedef struct gc_session {
   gc_http_config cfg;
   gc_http http;
   gc_multi multi; /* the engine: every exchange and run, created on first use */
   gc_oauth oauth;
-  gc_hlist headers;    /* the request's header lines, reused */
-  char last_crid[37];  /* the client-request-id of the last request */
-  gc_hcache hcache;    /* response field strings, reused */
-  struct gc_jobs *run; /* the jobs of the run in progress (s:submit), or NULL */
-  int run_ref;         /* registry ref of { jobs, anchors } while a run is in progress */
+  gc_hlist headers;     /* the request's header lines, reused */
+  char last_crid[37];   /* the client-request-id of the last request */
+  gc_hcache hcache;     /* response field strings, reused */
+  struct gc_sjob *jobs; /* the jobs in the engine (s:submit, s:auth), a list */
+  struct gc_sjob *auth; /* the identity platform request among them, or NULL */
+  int live_ref;         /* registry ref of { [job] = its userdata }: kept alive */
   unsigned long requests;
   int token_ready; /* s:token() just succeeded: the next request uses that token as it is */
   int closed;
@@ -109,20 +110,23 @@ int gc_session_new(lua_State *L) {
   }
   read_certificate(L, &s->oauth);
   check_grant(L, &s->oauth);
+  s->live_ref = LUA_NOREF;
   if (gc_http_open(&s->http, &s->cfg) != 0)
     luaL_error(L, "graph.core.session: libcurl could not be initialised");
+  lua_newtable(L);
+  s->live_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 1;
 }
 
 /* }====================================================== */
 
 
-static void end_run(lua_State *L, gc_session *s);
+static void forget_jobs(lua_State *L, gc_session *s);
 
 static void release(lua_State *L, gc_session *s) {
   if (!s->closed) {
-    end_run(L, s); /* the run's transfers stop; its headers are wiped */
-    s->closed = 1; /* first, so a failure below cannot close twice */
+    forget_jobs(L, s); /* their transfers stop; their headers and bodies are wiped */
+    s->closed = 1;     /* first, so a failure below cannot close twice */
     gc_oauth_free(L, &s->oauth);
     gc_hlist_free(&s->headers);
     gc_hcache_free(L, &s->hcache);
@@ -133,7 +137,7 @@ static void release(lua_State *L, gc_session *s) {
 }
 
 
-/* s:close() and __close: a run in progress is abandoned (no Lua runs
+/* s:close() and __close: the jobs in flight are abandoned (no Lua runs
 ** inside a step, so nothing is under way when this is called). */
 static int session_close(lua_State *L) {
   gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
@@ -142,8 +146,7 @@ static int session_close(lua_State *L) {
 }
 
 
-/* __gc: a session being collected may have a run left unfinished: it is
-** abandoned. */
+/* __gc: a session being collected may have jobs left: abandoned. */
 static int session_gc(lua_State *L) {
   release(L, (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT));
   return 0;
@@ -237,7 +240,7 @@ typedef struct one_ctx {
   CURLcode rc;
 } one_ctx;
 
-static void one_done(void *ud, int job, gc_http *h, CURLcode rc) {
+static void one_done(void *ud, gc_job *job, gc_http *h, CURLcode rc) {
   one_ctx *c = (one_ctx *)ud;
   (void)job;
   c->h = h;
@@ -245,27 +248,29 @@ static void one_done(void *ud, int job, gc_http *h, CURLcode rc) {
 }
 
 
-/* One exchange through the engine with the default waiter; the slot that ran it (its response inside), or NULL on a
-** libcurl failure. While a run is in progress (a host stepping it) the
-** engine is that run's: the exchange goes on the session's own slot. */
-static gc_http *run_one(void *ud, const char *method, const char *url, struct curl_slist *headers,
-                        const char *body, size_t blen, int fresh, CURLcode *rc) {
-  gc_session *s = (gc_session *)ud;
+/* One exchange, waited for with the default waiter; the handle that ran it
+** (its response inside), or NULL on a libcurl failure. While other jobs are
+** in the engine (a host stepping them) it goes on the session's own handle,
+** so that their answers are not taken by this wait. */
+static gc_http *run_one(gc_session *s, const char *method, const char *url,
+                        struct curl_slist *headers, const char *body, size_t blen, int fresh,
+                        CURLcode *rc) {
   gc_job job;
   one_ctx c = {NULL, CURLE_OK};
   int left;
+  s->multi.blocking_waits++;
+  if (s->multi.left > 0) {
+    s->http.fresh = fresh;
+    *rc = gc_http_perform(&s->http, method, url, headers, body, blen);
+    return &s->http;
+  }
   job.method = method;
   job.url = url;
   job.body = body;
   job.body_len = blen;
   job.headers = headers;
   job.fresh = fresh;
-  if (s->run != NULL) {
-    s->http.fresh = fresh;
-    *rc = gc_http_perform(&s->http, method, url, job.headers, body, blen);
-    return &s->http;
-  }
-  if (gc_multi_begin(&s->multi, &s->cfg, &job, 1, 1, one_done, &c) != 0) return NULL;
+  if (gc_multi_add(&s->multi, &s->cfg, &job, one_done, &c) != 0) return NULL;
   for (left = s->multi.left; left > 0;) left = gc_multi_block(&s->multi, one_done, &c);
   if (left < 0) {
     gc_multi_abort(&s->multi);
@@ -273,49 +278,6 @@ static gc_http *run_one(void *ud, const char *method, const char *url, struct cu
   }
   *rc = c.rc;
   return c.h;
-}
-
-
-/* The token, acquired through the same engine as every request. */
-static int acquire(lua_State *L, gc_session *s) {
-  gc_exchanger x;
-  x.run = run_one;
-  x.ud = s;
-  x.cfg = &s->cfg;
-  return gc_oauth_acquire(L, &s->oauth, &x);
-}
-
-
-/* s:device_start() -> info | nil, err; s:device_poll() -> "pending" |
-** "slow_down" | true | nil, err: the device code sign-in, one request a
-** call through the same engine; the caller shows the code and waits. */
-static int device_step(lua_State *L, int poll) {
-  gc_session *s = check_session(L);
-  gc_exchanger x;
-  if (s->oauth.grant != GC_GRANT_DEVICE_CODE)
-    return luaL_error(L, "graph.core: this session's grant is not device_code");
-  x.run = run_one;
-  x.ud = s;
-  x.cfg = &s->cfg;
-  return poll ? gc_oauth_device_poll(L, &s->oauth, &x) : gc_oauth_device_start(L, &s->oauth, &x);
-}
-
-
-static int session_device_start(lua_State *L) {
-  return device_step(L, 0);
-}
-
-
-static int session_device_poll(lua_State *L) {
-  return device_step(L, 1);
-}
-
-
-/* s:device_cancel(): give up the sign-in in progress (its code wiped now). */
-static int session_device_cancel(lua_State *L) {
-  gc_session *s = check_session(L);
-  gc_free_secret(&s->oauth.device_code);
-  return 0;
 }
 
 
@@ -341,10 +303,8 @@ static int session_request(lua_State *L) {
   lua_settop(L, 7);
   build_headers(L, 4, &s->headers, s->last_crid, s->cfg.user_agent, body != NULL);
   if (use_auth) {
-    if (must_acquire(s)) {
-      int r = acquire(L, s);
-      if (r != 0) return r;
-    }
+    if (must_acquire(s))
+      return luaL_error(L, "graph.core: no usable token (s:auth(\"token\") acquires it)");
     /* not copied: no Lua runs until the exchange is over, so the token stays */
     if (gc_hlist_add_ref(&s->headers, s->oauth.auth_header) != 0)
       return luaL_error(L, "graph.core: out of memory");
@@ -369,63 +329,177 @@ static int session_request(lua_State *L) {
 
 /*
 ** {======================================================
-** A run: many exchanges at once, stepped by the caller
+** Jobs: many exchanges at once, from many callers, stepped by the caller
 ** =======================================================
 */
 
-/* The jobs of one run, in a userdata so that a raised error
-** (bad input, a failing callback) still frees and wipes their headers. */
-typedef struct gc_jobs {
-  int n;
-  gc_job *jobs; /* points just past this struct */
-  gc_hlist *headers;
-  char (*crids)[37];
-} gc_jobs;
+/* A job of the engine, in a userdata so that a raised error (bad input) or
+** a session closed while it runs still frees and wipes it: a request from
+** Lua or a request to the identity platform, its strings copied in. Kept
+** alive by the session's live table while it is in the engine. */
+typedef struct gc_sjob {
+  gc_job job; /* first: the engine's pointer is this */
+  struct gc_sjob *prev, *next;
+  lua_Integer id; /* the caller's, echoed in the result */
+  int step;       /* a gc_auth_step, or -1 for a request */
+  int live;       /* in the engine and the session's list */
+  double started;
+  gc_hlist headers;
+  char crid[37];
+  size_t len; /* of data: method, url, body, each after the other */
+  char data[1];
+} gc_sjob;
 
-static int jobs_gc(lua_State *L) {
-  gc_jobs *j = (gc_jobs *)luaL_checkudata(L, 1, GC_JOBS_MT);
-  int i;
-  for (i = 0; i < j->n; i++) {
-    gc_hlist_free(&j->headers[i]);
-    j->jobs[i].headers = NULL;
-  }
+static const char *const STEP_NAMES[] = {"token", "device_start", "device_poll", NULL};
+
+static void wipe_job(gc_sjob *j) {
+  gc_hlist_free(&j->headers);
+  gc_wipe(j->data, j->len); /* a body may hold a secret: the form does */
+  j->len = 0;
+}
+
+static int job_gc(lua_State *L) {
+  wipe_job((gc_sjob *)luaL_checkudata(L, 1, GC_JOB_MT));
   return 0;
 }
 
-typedef struct run_ctx {
+
+/* A new job (on the stack) with its strings copied, its headers empty. */
+static gc_sjob *new_job(lua_State *L, lua_Integer id, const char *method, const char *url,
+                        size_t ulen, const char *body, size_t blen) {
+  size_t mlen = strlen(method), len = mlen + 1 + ulen + 1 + blen + 1;
+  gc_sjob *j = (gc_sjob *)lua_newuserdatauv(L, sizeof *j + len, 0);
+  memset(j, 0, sizeof *j);
+  luaL_setmetatable(L, GC_JOB_MT);
+  j->id = id;
+  j->step = -1;
+  j->len = len;
+  memcpy(j->data, method, mlen + 1);
+  memcpy(j->data + mlen + 1, url, ulen);
+  j->data[mlen + 1 + ulen] = '\0';
+  if (body != NULL) memcpy(j->data + mlen + 2 + ulen, body, blen);
+  j->data[len - 1] = '\0';
+  j->job.method = j->data;
+  j->job.url = j->data + mlen + 1;
+  j->job.body = body ? j->data + mlen + 2 + ulen : NULL;
+  j->job.body_len = blen;
+  return j;
+}
+
+
+/* Into the engine: linked, kept alive (the userdata at the top, popped). */
+static int add_job(lua_State *L, gc_session *s, gc_sjob *j, gc_multi_done done, void *ud) {
+  j->job.headers = gc_hlist_link(&j->headers);
+  j->started = gc_monotonic();
+  j->prev = NULL;
+  j->next = s->jobs;
+  if (s->jobs != NULL) s->jobs->prev = j;
+  s->jobs = j;
+  j->live = 1;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->live_ref);
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, j);
+  lua_pop(L, 2);
+  return gc_multi_add(&s->multi, &s->cfg, &j->job, done, ud);
+}
+
+
+/* Out of the engine's list and the live table; wiped now, freed when
+** collected. No Lua function runs (safe inside a step). */
+static void drop_job(lua_State *L, gc_session *s, gc_sjob *j) {
+  if (!j->live) return;
+  j->live = 0;
+  if (j->prev != NULL) j->prev->next = j->next;
+  if (j->next != NULL) j->next->prev = j->prev;
+  if (s->jobs == j) s->jobs = j->next;
+  if (s->auth == j) s->auth = NULL;
+  wipe_job(j);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->live_ref);
+  lua_pushnil(L);
+  lua_rawsetp(L, -2, j);
+  lua_pop(L, 1);
+}
+
+
+/* The session closes: every job stops, wiped now. */
+static void forget_jobs(lua_State *L, gc_session *s) {
+  gc_multi_abort(&s->multi);
+  while (s->jobs != NULL) drop_job(L, s, s->jobs);
+  if (s->live_ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, s->live_ref);
+  s->live_ref = LUA_NOREF;
+}
+
+
+typedef struct step_ctx {
   lua_State *L;
   gc_session *s;
-  gc_jobs *jobs;
   int done; /* stack index of the table of results reported by this step */
   int ndone;
-} run_ctx;
+} step_ctx;
+
+static void new_step(lua_State *L, gc_session *s, step_ctx *ctx) {
+  lua_createtable(L, 0, 0);
+  ctx->L = L;
+  ctx->s = s;
+  ctx->done = lua_gettop(L);
+  ctx->ndone = 0;
+}
+
+
+/* A request's outcome into the record at the top. */
+static void push_response(step_ctx *c, gc_sjob *j, gc_http *h, CURLcode rc) {
+  lua_State *L = c->L;
+  if (rc != CURLE_OK) {
+    gc_http_push_error(L, h, rc, j->crid);
+    lua_setfield(L, -3, "err");
+    lua_pop(L, 1); /* the nil */
+    return;
+  }
+  lua_pushinteger(L, h->status);
+  lua_setfield(L, -2, "status");
+  gc_headers_push(L, h->head.data, h->head.len, 1, &c->s->hcache);
+  lua_setfield(L, -3, "headers");
+  if (lua_rawlen(L, -1) == 0) { /* HTTP/2 has no reason phrase */
+    lua_pop(L, 1);
+    lua_pushstring(L, gc_http_reason(h->status));
+  }
+  lua_setfield(L, -2, "reason");
+  lua_pushlstring(L, h->body.data, h->body.len);
+  lua_setfield(L, -2, "body");
+}
+
+
+/* An identity platform reply, settled here (the token stays in C), into
+** the record at the top: value = its result, or err. */
+static void push_auth(step_ctx *c, gc_sjob *j, gc_http *h, CURLcode rc) {
+  lua_State *L = c->L;
+  int n = gc_oauth_reply(L, &c->s->oauth, (gc_auth_step)j->step, h, rc, j->crid, j->started);
+  if (n == 2) {
+    lua_setfield(L, -3, "err");
+    lua_pop(L, 1); /* the nil */
+    return;
+  }
+  if (lua_type(L, -1) == LUA_TBOOLEAN) c->s->token_ready = 1;
+  lua_setfield(L, -2, "value");
+  lua_pushstring(L, STEP_NAMES[j->step]);
+  lua_setfield(L, -2, "auth");
+}
+
 
 /* gc_multi_done: the job's outcome into the step's table (no Lua function
 ** runs: the transfers still in flight are inside libcurl). */
-static void job_done(void *ud, int job, gc_http *h, CURLcode rc) {
-  run_ctx *c = (run_ctx *)ud;
+static void job_done(void *ud, gc_job *job, gc_http *h, CURLcode rc) {
+  step_ctx *c = (step_ctx *)ud;
   lua_State *L = c->L;
+  gc_sjob *j = (gc_sjob *)(void *)job;
   lua_createtable(L, 0, 7);
-  if (rc != CURLE_OK) {
-    gc_http_push_error(L, h, rc, c->jobs->crids[job]);
-    lua_setfield(L, -3, "err");
-    lua_pop(L, 1); /* the nil */
-  } else {
-    lua_pushinteger(L, h->status);
-    lua_setfield(L, -2, "status");
-    gc_headers_push(L, h->head.data, h->head.len, 1, &c->s->hcache);
-    lua_setfield(L, -3, "headers");
-    if (lua_rawlen(L, -1) == 0) {
-      lua_pop(L, 1);
-      lua_pushstring(L, gc_http_reason(h->status));
-    }
-    lua_setfield(L, -2, "reason");
-    lua_pushlstring(L, h->body.data, h->body.len);
-    lua_setfield(L, -2, "body");
-  }
-  lua_pushinteger(L, job + 1);
-  lua_setfield(L, -2, "index");
-  lua_pushstring(L, c->jobs->crids[job]); /* a retry goes with the same one */
+  if (j->step < 0)
+    push_response(c, j, h, rc);
+  else
+    push_auth(c, j, h, rc);
+  lua_pushinteger(L, j->id);
+  lua_setfield(L, -2, "id");
+  lua_pushstring(L, j->crid); /* a retry goes with the same one */
   lua_setfield(L, -2, "client_request_id");
   if (h->easy != NULL) { /* each request's own duration, for the log */
     double t = 0;
@@ -434,160 +508,198 @@ static void job_done(void *ud, int job, gc_http *h, CURLcode rc) {
     lua_setfield(L, -2, "time");
   }
   lua_rawseti(L, c->done, ++c->ndone);
-  c->s->requests++;
+  c->s->requests += (j->step < 0);
+  drop_job(L, c->s, j);
 }
 
 
-/* The run is over (or abandoned): wipe and free the jobs' headers, let go of
-** the strings they pointed into. */
-static void end_run(lua_State *L, gc_session *s) {
-  if (s->run == NULL) return;
-  gc_multi_abort(&s->multi);
-  lua_pushcfunction(L, jobs_gc);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, s->run_ref);
-  lua_rawgeti(L, -1, 1);
-  lua_remove(L, -2);
-  lua_call(L, 1, 0);
-  luaL_unref(L, LUA_REGISTRYINDEX, s->run_ref);
-  s->run = NULL;
-}
-
-
-/* Push the step's results and what is left; end the run when nothing is. */
-static int step_result(lua_State *L, gc_session *s, int left) {
-  if (left <= 0) end_run(L, s);
+/* Push how many jobs are left, after the step's done table. */
+static int step_result(lua_State *L, int left) {
   if (left < 0) return luaL_error(L, "graph.core: libcurl multi interface failed");
   lua_pushinteger(L, left);
   return 2;
 }
 
 
-/* s:submit({ {method, url, headers, body, fresh}, ... }, concurrency, use_auth)
+/* s:submit({ {id=, method=, url=, headers=, body=, fresh=}, ... }, use_auth)
 **   -> done, left
-** Starts a run; its transfers move only in s:step / s:step_blocking, which
-** return the results of the requests that ended (done: a list of
-** {index=, status=, reason=, headers=, body=} or {index=, err=}, each with
-** the client_request_id it went with and its `time` in seconds) and how
-** many are left. The token is acquired once, before any request leaves. */
+** Adds the requests to the engine, beside any already there (other callers'
+** included); they move only in s:step / s:step_blocking, which return the
+** results of the jobs that ended (done: a list of {id=, status=, reason=,
+** headers=, body=} or {id=, err=}, each with the client_request_id it went
+** with and its `time` in seconds) and how many jobs the engine has left.
+** `done` here holds the requests that could not start. With use_auth each
+** request carries the session's token (s:token_ready() says it is usable). */
 static int session_submit(lua_State *L) {
   gc_session *s = check_session(L);
-  int n, conc, use_auth, i, r, anchors, run;
-  size_t size;
-  gc_jobs *j;
-  run_ctx ctx;
+  int n, use_auth, i;
+  step_ctx ctx;
   luaL_checktype(L, 2, LUA_TTABLE);
   n = (int)lua_rawlen(L, 2);
-  conc = (int)luaL_optinteger(L, 3, 8);
-  use_auth = lua_toboolean(L, 4);
-  luaL_argcheck(L, conc >= 1 && conc <= 256, 3, "concurrency must be from 1 to 256");
+  use_auth = lua_toboolean(L, 3);
   luaL_argcheck(L, n <= 1000000, 2, "too many requests");
-  lua_settop(L, 4);
-  if (s->run != NULL)
-    return luaL_error(L, "graph.core: a run is already in progress on this session");
+  lua_settop(L, 3);
   if (use_auth && s->oauth.grant == GC_GRANT_NONE)
     return luaL_error(L, "graph.core: this session has no credentials");
-  if (use_auth && must_acquire(s)) {
-    r = acquire(L, s);
-    if (r != 0) return r;
-  }
-
-  size = sizeof *j + (size_t)n * (sizeof(gc_job) + sizeof(gc_hlist) + 37);
-  lua_createtable(L, 2, 0); /* 5: the run: jobs, anchors */
-  run = lua_gettop(L);
-  j = (gc_jobs *)lua_newuserdatauv(L, size, 0);
-  memset(j, 0, size);
-  j->jobs = (gc_job *)(void *)(j + 1);
-  j->headers = (gc_hlist *)(void *)(j->jobs + n);
-  j->crids = (char(*)[37])(void *)(j->headers + n);
-  luaL_setmetatable(L, GC_JOBS_MT);
-  lua_rawseti(L, run, 1);
-  lua_newtable(L); /* anchors the strings the jobs point into */
-  anchors = lua_gettop(L);
-  lua_pushvalue(L, anchors);
-  lua_rawseti(L, run, 2);
+  if (use_auth && s->oauth.auth_header == NULL)
+    return luaL_error(L, "graph.core: no token (s:auth(\"token\") acquires it)");
+  s->token_ready = 0;
+  new_step(L, s, &ctx); /* 4 */
   for (i = 0; i < n; i++) {
-    gc_job *job = &j->jobs[i];
-    size_t mlen, ulen;
-    int t;
+    size_t mlen, ulen, blen = 0;
+    const char *method, *url, *body = NULL;
+    int t, isnum;
+    lua_Integer id;
+    gc_sjob *j;
     lua_rawgeti(L, 2, i + 1);
     t = lua_gettop(L);
-    if (!lua_istable(L, t)) luaL_error(L, "graph.core: request %d is not a table", i + 1);
+    if (!lua_istable(L, t)) return luaL_error(L, "graph.core: request %d is not a table", i + 1);
     lua_getfield(L, t, "method");
     lua_getfield(L, t, "url");
     lua_getfield(L, t, "body");
-    job->method = lua_tolstring(L, t + 1, &mlen);
-    job->url = lua_tolstring(L, t + 2, &ulen);
-    if (job->method == NULL || mlen >= 16 || !gc_header_token(job->method, mlen) ||
-        job->url == NULL || ulen == 0 || has_space_or_ctl(job->url, ulen))
-      luaL_error(L, "graph.core: request %d needs a valid method and url", i + 1);
+    lua_getfield(L, t, "id");
+    method = lua_tolstring(L, t + 1, &mlen);
+    url = lua_tolstring(L, t + 2, &ulen);
+    id = lua_tointegerx(L, t + 4, &isnum);
+    if (method == NULL || mlen >= 16 || !gc_header_token(method, mlen) || url == NULL ||
+        ulen == 0 || has_space_or_ctl(url, ulen) || !isnum)
+      return luaL_error(L, "graph.core: request %d needs a valid method, url and integer id",
+                        i + 1);
     if (!lua_isnil(L, t + 3)) {
       if (lua_type(L, t + 3) != LUA_TSTRING)
-        luaL_error(L, "graph.core: request %d body must be a string", i + 1);
-      job->body = lua_tolstring(L, t + 3, &job->body_len);
+        return luaL_error(L, "graph.core: request %d body must be a string", i + 1);
+      body = lua_tolstring(L, t + 3, &blen);
     }
+    j = new_job(L, id, method, url, ulen, body, blen); /* t + 5 */
     lua_getfield(L, t, "fresh");
-    job->fresh = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    j->job.fresh = lua_toboolean(L, -1);
     lua_getfield(L, t, "headers");
-    j->n = i + 1; /* from here on, jobs_gc frees its headers */
-    build_headers(L, t + 4, &j->headers[i], j->crids[i], s->cfg.user_agent, job->body != NULL);
-    /* copied: the token may be renewed between steps */
-    if (use_auth && gc_hlist_add_line(&j->headers[i], s->oauth.auth_header) != 0)
+    build_headers(L, t + 7, &j->headers, j->crid, s->cfg.user_agent, body != NULL);
+    /* copied: the token may be renewed before this one leaves */
+    if (use_auth && gc_hlist_add_line(&j->headers, s->oauth.auth_header) != 0)
       luaL_error(L, "graph.core: out of memory");
-    job->headers = gc_hlist_link(&j->headers[i]);
-    lua_pop(L, 1);                      /* headers */
-    lua_rawseti(L, anchors, 3 * i + 3); /* body, url, method: kept alive */
-    lua_rawseti(L, anchors, 3 * i + 2);
-    lua_rawseti(L, anchors, 3 * i + 1);
-    lua_pop(L, 1); /* the request table */
+    lua_settop(L, t + 5);
+    if (add_job(L, s, j, job_done, &ctx) != 0) {
+      drop_job(L, s, j);
+      luaL_error(L, "graph.core: libcurl multi interface failed");
+    }
+    lua_settop(L, 4);
   }
-  lua_settop(L, run);
-  s->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  s->run = j;
-  lua_createtable(L, 0, 0);
-  ctx.L = L;
-  ctx.s = s;
-  ctx.jobs = j;
-  ctx.done = lua_gettop(L);
-  ctx.ndone = 0;
-  if (n == 0) return step_result(L, s, 0);
-  r = gc_multi_begin(&s->multi, &s->cfg, j->jobs, n, conc, job_done, &ctx);
-  return step_result(L, s, r < 0 ? -1 : s->multi.left);
+  return step_result(L, s->multi.left);
 }
 
 
-static void step_ctx(lua_State *L, gc_session *s, run_ctx *ctx) {
-  lua_createtable(L, 0, 0);
-  ctx->L = L;
-  ctx->s = s;
-  ctx->jobs = s->run;
-  ctx->done = lua_gettop(L);
-  ctx->ndone = 0;
+/* s:auth(step, id) -> true | nil, err: one request to the identity
+** platform, through the engine like any other job; its result comes back
+** from a step as {id=, auth=step, value=} or {id=, err=} (token and
+** device_poll: value true, the token cached; device_start: the prompt's
+** info; device_poll: "pending" or "slow_down" too). step: "token",
+** "device_start" or "device_poll". One at a time. */
+static int session_auth(lua_State *L) {
+  gc_session *s = check_session(L);
+  int step = luaL_checkoption(L, 2, NULL, STEP_NAMES), r;
+  lua_Integer id = luaL_checkinteger(L, 3);
+  gc_buf url = {NULL, 0, 0}, form = {NULL, 0, 0};
+  gc_sjob *j;
+  step_ctx ctx;
+  if (s->oauth.grant == GC_GRANT_NONE)
+    return luaL_error(L, "graph.core: this session has no credentials");
+  if (step != GC_AUTH_TOKEN && s->oauth.grant != GC_GRANT_DEVICE_CODE)
+    return luaL_error(L, "graph.core: this session's grant is not device_code");
+  if (s->auth != NULL)
+    return luaL_error(L, "graph.core: a request to the identity platform is in flight");
+  lua_settop(L, 3);
+  r = gc_oauth_request(L, &s->oauth, (gc_auth_step)step, &url, &form);
+  if (r == 2) return 2; /* refused before anything was sent */
+  if (url.data == NULL || form.data == NULL) return luaL_error(L, "graph.core: out of memory");
+  j = new_job(L, id, "POST", url.data, url.len, form.data, form.len); /* 4 */
+  gc_buf_free(&url, 0);
+  gc_buf_free(&form, 1); /* wipes the secret: the job has its own copy */
+  j->step = step;
+  j->job.fresh = 1; /* a redemption is never silently re-sent on a kept connection */
+  gc_guid(j->crid);
+  if (gc_hlist_add_line(&j->headers, "Content-Type: application/x-www-form-urlencoded") != 0 ||
+      gc_hlist_add_line(&j->headers, "Accept: application/json") != 0 ||
+      gc_hlist_add(&j->headers, "client-request-id", 17, j->crid, 36) != 0 ||
+      gc_hlist_add_line(&j->headers, "Expect:") != 0 ||
+      gc_hlist_add(&j->headers, "User-Agent", 10, s->cfg.user_agent, strlen(s->cfg.user_agent)) !=
+          0)
+    return luaL_error(L, "graph.core: out of memory");
+  new_step(L, s, &ctx); /* 5 */
+  lua_pushvalue(L, 4);
+  s->auth = j;
+  if (add_job(L, s, j, job_done, &ctx) != 0) {
+    drop_job(L, s, j);
+    return luaL_error(L, "graph.core: libcurl multi interface failed");
+  }
+  if (ctx.ndone > 0) { /* it could not start: that failure is the answer */
+    lua_rawgeti(L, ctx.done, 1);
+    lua_pushnil(L);
+    lua_getfield(L, -2, "err");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 
-/* s:wants() -> { [fd] = "r" | "w" | "rw" }, seconds (nil: no timer):
-** what the run waits for. */
+/* s:cancel(id): forget the jobs with that id: a request already sent is
+** not recalled; its answer is dropped. */
+static int session_cancel(lua_State *L) {
+  gc_session *s = check_session(L);
+  lua_Integer id = luaL_checkinteger(L, 2);
+  gc_sjob *j, *next;
+  for (j = s->jobs; j != NULL; j = next) {
+    next = j->next;
+    if (j->id != id) continue;
+    gc_multi_cancel(&s->multi, &j->job);
+    if (j->step == GC_AUTH_DEVICE_POLL || j->step == GC_AUTH_DEVICE_START)
+      gc_free_secret(&s->oauth.device_code); /* a sign-in given up on */
+    drop_job(L, s, j);
+  }
+  return 0;
+}
+
+
+/* s:device_cancel(): give up the sign-in in progress (its code wiped now). */
+static int session_device_cancel(lua_State *L) {
+  gc_session *s = check_session(L);
+  gc_free_secret(&s->oauth.device_code);
+  return 0;
+}
+
+
+/* s:wants() -> { [fd] = "r" | "w" | "rw" }, seconds (nil: no timer),
+** { [fd] = true }: what the engine waits for, and the descriptors that are
+** new since the last call (a host watching descriptors watches those
+** afresh: the number may be a closed one's, reused). */
 static int session_wants(lua_State *L) {
   gc_session *s = check_session(L);
   double t;
   int i;
-  lua_createtable(L, 0, s->run ? s->multi.nfds : 0);
-  if (s->run == NULL) return 1;
+  lua_createtable(L, 0, s->multi.nfds);
+  lua_createtable(L, 0, 0);
   for (i = 0; i < s->multi.nfds; i++) {
     short ev = s->multi.fds[i].events;
     lua_pushstring(L, (ev & POLLIN) && (ev & POLLOUT) ? "rw" : (ev & POLLOUT) ? "w" : "r");
-    lua_rawseti(L, -2, (int)s->multi.fds[i].fd);
+    lua_rawseti(L, -3, (int)s->multi.fds[i].fd);
+    if (gc_multi_renewed(&s->multi, i)) {
+      lua_pushboolean(L, 1);
+      lua_rawseti(L, -2, (int)s->multi.fds[i].fd);
+    }
   }
   t = gc_multi_timeout(&s->multi);
-  if (t < 0) return 1;
-  lua_pushnumber(L, t);
-  return 2;
+  if (t < 0)
+    lua_pushnil(L);
+  else
+    lua_pushnumber(L, t);
+  lua_insert(L, -2);
+  return 3;
 }
 
 
-/* Read a ready table { [fd] = "r" | "w" | "rw" | "e" } at idx into p (n
-** entries at most); returns how many. */
+/* Read a ready table { [fd] = "r" | "w" | "rw" | "e" | "?" } at idx into p
+** (n entries at most); returns how many. "?": ready, libcurl finds out. */
 static int read_ready(lua_State *L, int idx, struct pollfd *p, int n) {
   int k = 0;
   if (lua_isnoneornil(L, idx)) return 0;
@@ -613,52 +725,35 @@ static int read_ready(lua_State *L, int idx, struct pollfd *p, int n) {
 static int session_step(lua_State *L) {
   gc_session *s = check_session(L);
   struct pollfd p[64];
-  run_ctx ctx;
-  int n, r;
-  if (s->run == NULL) {
-    lua_newtable(L);
-    lua_pushinteger(L, 0);
-    return 2;
-  }
-  n = read_ready(L, 2, p, 64);
+  step_ctx ctx;
+  int n = read_ready(L, 2, p, 64);
   lua_settop(L, 2);
-  step_ctx(L, s, &ctx);
-  r = gc_multi_step(&s->multi, p, n, job_done, &ctx);
-  return step_result(L, s, r);
+  new_step(L, s, &ctx);
+  return step_result(L, gc_multi_step(&s->multi, p, n, job_done, &ctx));
 }
 
 
 /* s:step_blocking() -> done, left: the default waiter (poll(2) on what the
-** run waits for), then a step. */
+** engine waits for), then a step. */
 static int session_step_blocking(lua_State *L) {
   gc_session *s = check_session(L);
-  run_ctx ctx;
-  int r;
-  if (s->run == NULL) {
-    lua_newtable(L);
-    lua_pushinteger(L, 0);
-    return 2;
-  }
+  step_ctx ctx;
   lua_settop(L, 1);
-  step_ctx(L, s, &ctx);
-  r = gc_multi_block(&s->multi, job_done, &ctx);
-  return step_result(L, s, r);
+  new_step(L, s, &ctx);
+  return step_result(L, gc_multi_block(&s->multi, job_done, &ctx));
 }
 
 /* }====================================================== */
 
 
-static int session_token(lua_State *L) {
+/* s:token_ready() -> whether the session holds a token to send now: fresh,
+** or just acquired (a token with a short life is used as it came). */
+static int session_token_ready(lua_State *L) {
   gc_session *s = check_session(L);
   if (s->oauth.grant == GC_GRANT_NONE)
     return luaL_error(L, "graph.core: this session has no credentials");
-  s->token_ready = 0;
-  if (!gc_oauth_fresh(&s->oauth)) {
-    int r = acquire(L, s);
-    if (r != 0) return r;
-  }
-  s->token_ready = 1;
-  lua_pushboolean(L, 1);
+  lua_pushboolean(L,
+                  (s->token_ready && s->oauth.access_token != NULL) || gc_oauth_fresh(&s->oauth));
   return 1;
 }
 
@@ -708,9 +803,13 @@ static int session_redact(lua_State *L) {
 
 static int session_stats(lua_State *L) {
   gc_session *s = check_session(L);
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 4);
   lua_pushinteger(L, (lua_Integer)s->requests);
   lua_setfield(L, -2, "requests");
+  lua_pushinteger(L, (lua_Integer)s->multi.blocking_waits);
+  lua_setfield(L, -2, "blocking_waits");
+  lua_pushinteger(L, (lua_Integer)s->multi.left);
+  lua_setfield(L, -2, "jobs");
   lua_pushinteger(L, (lua_Integer)s->oauth.token_requests);
   lua_setfield(L, -2, "token_requests");
   return 1;
@@ -730,10 +829,10 @@ void gc_session_open(lua_State *L) {
                                      {"wants", session_wants},
                                      {"step", session_step},
                                      {"step_blocking", session_step_blocking},
-                                     {"token", session_token},
-                                     {"device_start", session_device_start},
-                                     {"device_poll", session_device_poll},
+                                     {"auth", session_auth},
+                                     {"cancel", session_cancel},
                                      {"device_cancel", session_device_cancel},
+                                     {"token_ready", session_token_ready},
                                      {"drop_token", session_drop_token},
                                      {"client_request_id", session_client_request_id},
                                      {"refresh_token", session_refresh_token},
@@ -746,8 +845,8 @@ void gc_session_open(lua_State *L) {
                                          {"__tostring", session_tostring},
                                          {"__index", NULL}, /* placeholder */
                                          {NULL, NULL}};
-  luaL_newmetatable(L, GC_JOBS_MT);
-  lua_pushcfunction(L, jobs_gc);
+  luaL_newmetatable(L, GC_JOB_MT);
+  lua_pushcfunction(L, job_gc);
   lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   luaL_newmetatable(L, GC_SESSION_MT);

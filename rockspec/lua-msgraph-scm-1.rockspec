@@ -48,6 +48,7 @@ build = {
     ["graph.cli"] = "lua/graph/cli.lua",
     ["graph.client"] = "lua/graph/client.lua",
     ["graph.compat"] = "lua/graph/compat.lua",
+    ["graph.driver"] = "lua/graph/driver.lua",
     ["graph.errors"] = "lua/graph/errors.lua",
     ["graph.json"] = "lua/graph/json.lua",
     ["graph.loop"] = "lua/graph/loop.lua",

@@ -48,7 +48,7 @@ describe("graph.core", function()
       local s = core.session{}
       s:close()
       assert.has_error(function() s:request("GET", emu.url .. "/_emulator/stats", {}, nil, false) end)
-      assert.has_error(function() s:token() end)
+      assert.has_error(function() util.token(s) end)
     end)
 
     it("are closed when a <close> variable goes out of scope (Lua 5.4)", function()
@@ -142,46 +142,92 @@ describe("graph.core", function()
     end)
   end)
 
-  describe("a run (submit, wants, step)", function()
+  describe("jobs (submit, wants, step, cancel)", function()
     local function list(n)
       local t = {}
       for i = 1, n do t[i] = { method = "GET", url = emu.url .. "/v1.0/users/" .. fx.adele_id } end
       return t
     end
 
-    -- Every result of a run, stepped by the caller with core.poll as the waiter.
-    local function drive(s, done, left)
-      local all = {}
+    -- Every result of the jobs `ids`, stepped by the caller with core.poll
+    -- as the waiter; the others' results are left to them.
+    local function drive(s, done, ids)
+      local all, want = {}, 0
+      for _ in pairs(ids) do want = want + 1 end
       while true do
-        for _, r in ipairs(done) do all[r.index] = r end
-        if left == 0 then return all end
+        for _, r in ipairs(done) do
+          if ids[r.id] then all[ids[r.id]], want = r, want - 1 end
+        end
+        if want == 0 then return all end
         local fds, seconds = s:wants()
         assert.is_table(fds)
-        done, left = s:step(core.poll(fds, seconds))
+        done = s:step(core.poll(fds, seconds))
       end
     end
 
-    it("moves only when stepped; says what it waits for; a plain request works between steps", function()
+    local function ids_of(records)
+      local ids = {}
+      for i, r in ipairs(records) do ids[r.id] = i end
+      return ids
+    end
+
+    local next_id = 0
+    local function with_ids(records)
+      for _, r in ipairs(records) do next_id = next_id + 1; r.id = next_id end
+      return records
+    end
+
+    it("moves only when stepped; says what it waits for; takes jobs from many callers at once", function()
       local s = closing(core.session{})
-      local done, left = s:submit(list(3), 2, false)
+      local a, b = with_ids(list(3)), with_ids(list(2))
+      local done, left = s:submit(a, false)
       assert.same({}, done)
       assert.equal(3, left)
-      assert.has_error(function() s:submit(list(1)) end,
-                       "graph.core: a run is already in progress on this session")
+      local done_b, left_b = s:submit(b, false)  -- a second caller's, beside the first's
+      assert.equal(5, left_b)
+      assert.equal(5, s:stats().jobs)
+      -- a plain request between steps goes on its own handle
       assert.equal(401, (s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, nil, nil, false)))
-      local all = drive(s, {}, left)
+      local all_a = drive(s, done, ids_of(a))
       for i = 1, 3 do
-        assert.equal(401, all[i].status)
-        assert.is_true(util.is_guid(all[i].client_request_id))
+        assert.equal(401, all_a[i].status)
+        assert.is_true(util.is_guid(all_a[i].client_request_id))
       end
-      done, left = s:submit(list(1), 1, false)  -- and another run after it
-      assert.equal(401, drive(s, done, left)[1].status)
+      local all_b = drive(s, done_b, ids_of(b))
+      assert.equal(401, all_b[1].status)
+      assert.equal(401, all_b[2].status)
+      assert.equal(0, s:stats().jobs)
+      assert.has_error(function() s:submit({ { method = "GET", url = emu.url } }, false) end,
+                       "graph.core: request 1 needs a valid method, url and integer id")
       s:close()
+    end)
+
+    it("cancels a job: it is never reported, the others are", function()
+      local s = closing(core.session{})
+      local a = with_ids(list(3))
+      s:submit(a, false)
+      s:cancel(a[2].id)
+      assert.equal(2, s:stats().jobs)
+      local all = drive(s, {}, { [a[1].id] = 1, [a[3].id] = 3 })
+      assert.equal(401, all[1].status)
+      assert.equal(401, all[3].status)
+      assert.equal(0, s:stats().jobs)
+    end)
+
+    it("says which descriptors are new, so a host watching them watches them afresh", function()
+      local s = closing(core.session{})
+      s:submit(with_ids(list(1)), false)
+      local fds, _, renewed = s:wants()
+      for fd in pairs(fds) do assert.is_true(renewed[fd]) end
+      local _, again, renewed_again = s:wants()
+      assert.same({}, renewed_again)
+      assert.is_true(again == nil or again >= 0)
+      drive(s, {}, {})
     end)
 
     it("is abandoned by close between steps, without a crash or a leak", function()
       local s = core.session{}
-      local _, left = s:submit(list(4), 2, false)
+      local _, left = s:submit(with_ids(list(4)), false)
       assert.equal(4, left)
       local fds, seconds = s:wants()
       s:step(core.poll(fds, seconds))
@@ -305,6 +351,7 @@ describe("graph.core", function()
 
     it("decodes gzip-encoded responses", function()
       local s = closing(emu:session())
+      assert.is_true(util.token(s))
       local status, _, headers, body = s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, {}, nil, true)
       assert.equal(200, status)
       -- the emulator compresses whenever gzip is accepted; the caller gets plain JSON
@@ -330,7 +377,7 @@ describe("graph.core", function()
   describe("credentials", function()
     it("acquire one token and reuse it", function()
       local s = closing(emu:session())
-      assert.is_true(s:token())
+      assert.is_true(util.token(s))
       for _ = 1, 3 do
         assert.equal(200, (s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, {}, nil, true)))
       end
@@ -340,15 +387,19 @@ describe("graph.core", function()
 
     it("acquire a new token after drop_token", function()
       local s = closing(emu:session())
+      assert.is_true(util.token(s))
       assert.equal(200, (s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, {}, nil, true)))
       s:drop_token()
+      assert.has_error(function() s:request("GET", emu.url .. "/v1.0/users/x", {}, nil, true) end,
+                       'graph.core: no usable token (s:auth("token") acquires it)')
+      assert.is_true(util.token(s))
       assert.equal(200, (s:request("GET", emu.url .. "/v1.0/users/" .. fx.adele_id, {}, nil, true)))
       assert.equal(2, s:stats().token_requests)
     end)
 
     it("form-encode every value of the token request", function()
       local s = closing(emu:session())
-      assert.is_true(s:token())
+      assert.is_true(util.token(s))
       local r = emu:token_requests()[1]
       assert.truthy((r.headers["content-type"] or ""):find("application/x-www-form-urlencoded", 1, true))
       local form = util.decode_form(r.body)
@@ -360,7 +411,7 @@ describe("graph.core", function()
 
     it("return an auth error for a bad secret", function()
       local s = closing(emu:session{ client_secret = "not-the-secret" })
-      local ok, err = s:token()
+      local ok, err = util.token(s)
       assert.is_nil(ok)
       assert.equal("auth", err.kind)
       assert.equal("invalid_client", err.code)
@@ -374,7 +425,7 @@ describe("graph.core", function()
 
     it("run the password grant", function()
       local s = closing(emu:session{ grant = "password", username = fx.adele_upn, password = fx.adele_password })
-      assert.is_true(s:token())
+      assert.is_true(util.token(s))
       local form = util.decode_form(emu:token_requests()[1].body)
       assert.equal("password", form.grant_type)
       assert.equal(fx.adele_upn, form.username)
@@ -385,12 +436,12 @@ describe("graph.core", function()
       -- a new refresh token comes only when offline_access is asked for (as from Entra)
       local s = closing(emu:session{ grant = "refresh_token", refresh_token = fx.seed_refresh_token,
                                      scope = "https://graph.microsoft.com/.default offline_access" })
-      assert.is_true(s:token())
+      assert.is_true(util.token(s))
       local rotated = s:refresh_token()
       assert.is_string(rotated)
       assert.are_not.equal(fx.seed_refresh_token, rotated)
       s:drop_token()
-      assert.is_true(s:token())
+      assert.is_true(util.token(s))
       local reqs = emu:token_requests()
       assert.equal(fx.seed_refresh_token, util.decode_form(reqs[1].body).refresh_token)
       assert.equal(rotated, util.decode_form(reqs[2].body).refresh_token)

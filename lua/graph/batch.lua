@@ -8,7 +8,6 @@ local errors = require "graph.errors"
 local json = require "graph.json"
 local pipeline = require "graph.pipeline"
 local policy = require "graph.policy"
-local wait = require "graph.wait"
 
 local M = {}
 
@@ -85,8 +84,8 @@ function M.run(client, a)
   local requests = a.requests
   check.field(FN, "requests", requests, "table", true)
   check_items(requests)
-  local p, n = client.policy, #requests
-  local deadline = wait.now() + p.retry_budget        -- one deadline, as for any call
+  local p, n, d = client.policy, #requests, client.driver
+  local deadline = d:now() + p.retry_budget        -- one deadline, as for any call
   local results, attempts, at, pending, done = {}, {}, {}, {}, 0
   for i = 1, n do pending[i], attempts[i], at[i] = i, 0, 0 end
 
@@ -97,11 +96,11 @@ function M.run(client, a)
     local headers = item and lower_keys(item.headers)
     local delay = status and p:retries_status(status) and
       p:next_delay(true, { retry_after = policy.retry_after(headers), status_code = status },
-                   attempts[i] - 1, deadline - wait.now(), attempts[i])
+                   attempts[i] - 1, deadline - d:now(), attempts[i])
     if delay then
       client:retrying(attempts[i], { status_code = status }, delay, requests[i].method,
                       requests[i].url)
-      at[i] = wait.now() + delay
+      at[i] = d:now() + delay
       return false
     end
     results[i] = (status and answer(client, status, headers, item.body))
@@ -114,7 +113,7 @@ function M.run(client, a)
 
   local function time_of(i) return at[i] end
   while #pending > 0 do
-    local ready, later = pipeline.due(pending, time_of)   -- waits for the soonest
+    local ready, later = pipeline.due(d, pending, time_of)   -- waits for the soonest
     local groups, calls = {}, {}
     for first = 1, #ready, PER_BATCH do
       local idx = { compat.unpack(ready, first, math.min(first + PER_BATCH - 1, #ready)) }

@@ -2,6 +2,7 @@
 -- policy and pacing, and what the actions share: URLs, documents (JSON or
 -- a decode error) and paging. Requests go through graph.pipeline.
 local core = require "graph.core"
+local driver = require "graph.driver"
 local errors = require "graph.errors"
 local json = require "graph.json"
 local options = require "graph.options"
@@ -13,6 +14,7 @@ local pretty = require "graph.pretty"
 
 local M = {}
 
+local FN = "graph.client"
 local find, lower = string.find, string.lower
 local decode = json.decode
 local DOCUMENT = pretty.DOCUMENT      -- a fresh decoded object has no metatable yet
@@ -27,19 +29,22 @@ Client.__name = "graph.client"
 --- Create a client from the table given to graph.client (see graph.options).
 function M.new(user)
   local o = options.normalize(user)
+  if o.loop ~= nil then require("graph.loop").check(o.loop, FN) end
   local ok, session = pcall(core.session, options.session(o))
   if not ok then          -- e.g. an unreadable certificate file: the caller's mistake
     check.raise((tostring(session):gsub("^.-graph%.core%.session: ", "graph.client: ")))
   end
+  local d = driver.new(session, o.loop)
   local self = setmetatable({
     session = session,
+    driver = d,
     graph_url = o.url,
     v1_root = o.url .. "/v1.0",
     auth = o.auth,
     tenant_id = o.tenant_id,
     client_id = o.client_id,
     on_retry = o.on_retry,
-    pacing = pacing.new(o.pacing),
+    pacing = pacing.new(o.pacing, d),
     logger = o.log or (os.getenv("GRAPH_DEBUG") and os.getenv("GRAPH_DEBUG") ~= "" and
                        os.getenv("GRAPH_DEBUG") ~= "0" and M.stderr_log) or nil,
     on_refresh_token = o.on_refresh_token,
@@ -69,6 +74,7 @@ function Client:__tostring()
 end
 
 function Client:close()
+  self.driver:close()        -- coroutines waiting on a loop find the client closed
   self.session:close()       -- from on_device_code too: the sign-in then ends with nil, err
   self.closed = true
 end

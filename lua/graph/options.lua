@@ -19,7 +19,7 @@ local lua_schema = {
   scope = "string|table",          -- the session takes a string: an array is joined here
   max_retries = "number", retry_delay = "number", retry_budget = "number",
   retry_statuses = "table", on_retry = "function", on_refresh_token = "function",
-  cloud = "string", pacing = "table|false", log = "function",
+  cloud = "string", pacing = "table|false", log = "function", loop = "table",
   oauth_un = "string", oauth_pwd = "string", oauth_cl_id = "string",
   oauth_cl_secret = "string", cl_id = "string", cl_secret = "string",
 }

@@ -3,7 +3,6 @@
 -- Defaults follow Microsoft's published limits (docs/wire.md §7):
 -- presence 1,500 requests per 30 s per app per tenant; directory reads
 -- about 3,500 resource units per 10 s for a small tenant (1 unit a GET).
-local wait = require "graph.wait"
 local check = require "graph.check"
 
 local M = {}
@@ -16,13 +15,14 @@ M.defaults = {
 local Bucket = {}
 Bucket.__index = Bucket
 
-local function bucket(limit)
+-- clock: the client's driver (now, sleep).
+local function bucket(limit, clock)
   return setmetatable({ capacity = limit.requests, rate = limit.requests / limit.per,
-                        tokens = limit.requests, stamp = wait.now() }, Bucket)
+                        tokens = limit.requests, stamp = clock:now(), clock = clock }, Bucket)
 end
 
 function Bucket:refill()
-  local now = wait.now()
+  local now = self.clock:now()
   self.tokens = math.min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
   self.stamp = now
 end
@@ -31,7 +31,7 @@ end
 function Bucket:take(want)
   self:refill()
   if self.tokens < 1 then
-    wait.sleep((1 - self.tokens) / self.rate)
+    self.clock:sleep((1 - self.tokens) / self.rate)
     self:refill()
   end
   local n = math.min(want, math.floor(self.tokens))
@@ -42,8 +42,9 @@ end
 local Pacer = {}
 Pacer.__index = Pacer
 
---- `opts`: false (no pacing), nil (defaults), or { family = { requests =, per = } | false }.
-function M.new(opts)
+--- `opts`: false (no pacing), nil (defaults), or { family = { requests =, per = } | false };
+-- `clock`: the client's driver, whose now and sleep pacing uses.
+function M.new(opts, clock)
   local limits = {}
   if opts ~= false then
     for family, limit in pairs(M.defaults) do limits[family] = limit end
@@ -58,7 +59,7 @@ function M.new(opts)
       limits[family] = limit or nil
     end
   end
-  return setmetatable({ limits = limits, buckets = {} }, Pacer)
+  return setmetatable({ limits = limits, buckets = {}, clock = clock }, Pacer)
 end
 
 --- How many of `want` requests of `family` may go now (at least 1, after
@@ -68,7 +69,7 @@ function Pacer:admit(family, want)
   if not limit then return want end
   local b = self.buckets[family]
   if not b then
-    b = bucket(limit)
+    b = bucket(limit, self.clock)
     self.buckets[family] = b
   end
   return b:take(want)

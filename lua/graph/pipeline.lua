@@ -6,11 +6,10 @@
 -- round), the attempts, the one re-authentication, retries each at its own
 -- time (its own Retry-After), progress as each request ends, and the log.
 -- What a result means and how long to wait is graph.policy's; every wait is
--- graph.wait's.
+-- the client's driver's (graph.driver: in place, or a host's loop).
 local core = require "graph.core"
 local errors = require "graph.errors"
 local policy = require "graph.policy"
-local wait = require "graph.wait"
 
 local M = {}
 
@@ -69,13 +68,15 @@ end
 
 -- The device code sign-in (RFC 8628), driven from here one step at a time:
 -- the C core makes one request a step and keeps the device code; the
--- prompt runs between steps, and the waits between polls go through
--- graph.wait. Never waits past the code's life or the client's timeout,
+-- prompt runs between steps, and the waits between polls are the
+-- driver's. Never waits past the code's life or the client's timeout,
 -- both counted from the start. Returns true (the token cached) or nil, err.
 local function sign_in(client)
-  local session, started = client.session, wait.now()
-  local info, err = session:device_start()
-  if not info then return nil, err end
+  local session, d = client.session, client.driver
+  local started = d:now()
+  local r = d:auth("device_start")
+  if r.err then return nil, r.err end
+  local info = r.value
   client.signing_in = true
   local ok, failure = pcall(client.on_device_code, info)
   client.signing_in = false
@@ -90,7 +91,7 @@ local function sign_in(client)
   local interval = info.interval
   local expires_at, timeout_at = started + info.expires_in, started + client.timeout
   while true do
-    if wait.now() + interval > math.min(expires_at, timeout_at) then   -- no wait past it
+    if d:now() + interval > math.min(expires_at, timeout_at) then   -- no wait past it
       session:device_cancel()
       if timeout_at < expires_at then
         return nil, errors.new{ kind = "auth", code = "timeout", message =
@@ -100,27 +101,33 @@ local function sign_in(client)
       return nil, errors.new{ kind = "auth", code = "expired_token",
         message = "the device code expired before the sign-in completed (RFC 8628)" }
     end
-    wait.sleep(interval)
-    local step, perr = session:device_poll()
-    if step == true then return true end
-    if not step then return nil, perr end
-    if step == "slow_down" then interval = interval + 5 end   -- RFC 8628 section 3.5
+    d:sleep(interval)
+    r = d:auth("device_poll")
+    if r.err then return nil, r.err end
+    if r.value == true then return true end
+    if r.value == "slow_down" then interval = interval + 5 end   -- RFC 8628 section 3.5
   end
 end
 
--- The session's token: acquired by the C core, or signed in from here for
--- the device code grant (the core answers auth/sign_in_required).
+-- The session's token: at hand, or asked of the identity platform through
+-- the engine (one request for every coroutine that needs it at once), or
+-- signed in from here for the device code grant (auth/sign_in_required).
+-- While another coroutine signs a person in, the others wait for it.
 local function token(client)
-  local session = client.session
+  local session, d = client.session, client.driver
   if client.signing_in then
     error("graph.client: a request from inside on_device_code is refused " ..
           "(the sign-in is not over)", 0)
   end
-  local ok, err = session:token()
-  if ok or err.code ~= "sign_in_required" then return ok, err end
-  ok, err = sign_in(client)
-  if not ok then return nil, err end
-  return session:token()
+  while client.sign_in_by and client.sign_in_by[1] do d:sleep(0.25) end
+  if session:token_ready() then return true end
+  local r = d:auth("token")
+  if not r.err then return true end
+  if r.err.code ~= "sign_in_required" then return nil, r.err end
+  client.sign_in_by = setmetatable({ coroutine.running() or true }, { __mode = "v" })
+  local ok, err = sign_in(client)
+  client.sign_in_by = nil
+  return ok, err
 end
 
 --- Make sure the session holds a usable token before a round leaves:
@@ -130,7 +137,7 @@ end
 -- token's retries; `failed`: the error of a first try already made.
 -- Returns true, or nil, err.
 local function authorize(client, call, failed)
-  local session, p, tries = client.session, client.policy, 0
+  local session, p, tries, d = client.session, client.policy, 0, client.driver
   local before = client.logger and session:stats().token_requests
   while true do
     tries = tries + 1
@@ -149,11 +156,11 @@ local function authorize(client, call, failed)
     err.retry_after = err.retry_after or policy.retry_after(err.headers)
     local retries = call.token_retries + call.most_resent
     local delay = p:next_delay(p:retryable_token(err), err, retries,
-                               call.deadline - wait.now(), tries)
+                               call.deadline - d:now(), tries)
     if not delay then return nil, err end
     call.token_retries = call.token_retries + 1
     client:retrying(retries + 1, err, delay, "POST", "(token)")
-    wait.sleep(delay)
+    d:sleep(delay)
   end
 end
 
@@ -174,7 +181,7 @@ local function settle(client, call, st, status, reason, headers, body, crid)
     return nil
   end
   local retries = call.token_retries + st.resent
-  local now = wait.now()
+  local now = client.driver:now()
   local delay = client.policy:next_delay(retryable, err, retries, call.deadline - now, st.attempts)
   if not delay then return { err = err } end
   st.resent = st.resent + 1
@@ -185,12 +192,13 @@ local function settle(client, call, st, status, reason, headers, body, crid)
   return nil
 end
 
--- One round: the requests `round` (indexes into `states`) sent at once; the
--- finished ones go to `finish`, the others are left for a later round.
+-- One round: the requests `round` (indexes into `states`) sent at once,
+-- at most opts.concurrency in flight; the finished ones go to `finish`,
+-- the others are left for a later round.
 local function send(client, call, states, round, opts, finish)
-  local session = client.session
+  local session, d = client.session, client.driver
   local logging = client.logger ~= nil
-  if call.single and wait.blocking() then   -- one request, the C core's own blocking wait
+  if call.single and d:blocking() then   -- one request, the C core's own blocking wait
     local st = states[round[1]]
     st.attempts = st.attempts + 1
     local started = logging and core.now()
@@ -206,32 +214,44 @@ local function send(client, call, states, round, opts, finish)
     if result then finish(round[1], result) end
     return
   end
-  local batch = {}
-  for k, i in ipairs(round) do
-    local st = states[i]
-    st.attempts = st.attempts + 1
-    batch[k] = st
+  -- the engine runs the round; each request is settled (and reported) as
+  -- it ends, between steps, never from inside one
+  local most, n, sent = opts.concurrency or 8, #round, 0
+  local flight, index = {}, {}              -- the states in flight; id -> their index
+  local function refill()
+    local batch = {}
+    while sent < n and #flight + #batch < most do
+      sent = sent + 1
+      local st = states[round[sent]]
+      st.attempts = st.attempts + 1
+      batch[#batch + 1] = st
+    end
+    if #batch == 0 then return end
+    d:submit(batch, true)                   -- gives each its id
+    for k = 1, #batch do
+      flight[#flight + 1] = batch[k]
+      index[batch[k].id] = round[sent - #batch + k]
+    end
+    client:notice_rotation()
   end
-  -- the engine runs the round one step at a time; each request is settled
-  -- (and reported) as it ends, between steps, never from inside one
-  local done, left = session:submit(batch, opts.concurrency, true)
-  client:notice_rotation()
-  while true do
-    for _, r in ipairs(done) do
-      local i = round[r.index]
+  refill()
+  while #flight > 0 do
+    local got = d:take(flight)              -- takes their ids back
+    local still = {}
+    for k = 1, #flight do
+      if flight[k].id then still[#still + 1] = flight[k] end
+    end
+    flight = still
+    for _, r in ipairs(got) do
+      local i = index[r.id]
+      index[r.id] = nil
       local st = states[i]
       if logging then log_attempt(client, st, r.time or 0, r.status, r.reason or r.err, r.headers) end
       local result = settle(client, call, st, r.status, r.status and r.reason or r.err, r.headers,
                             r.body, r.client_request_id)
       if result then finish(i, result) end
     end
-    if left == 0 then return end
-    if wait.blocking() then
-      done, left = session:step_blocking()
-    else
-      local fds, seconds = session:wants()
-      done, left = session:step(wait.io(fds, seconds))
-    end
+    refill()
   end
 end
 
@@ -245,10 +265,11 @@ end
 local NO_OPTS = {}
 
 --- The indexes of `pending` whose time (`at(i)`) has come, in order, and
--- the others; when none has come, after waiting for the soonest.
-function M.due(pending, at)
+-- the others; when none has come, after waiting (through driver `d`) for
+-- the soonest.
+function M.due(d, pending, at)
   while true do
-    local now, ready, later, soonest = wait.now(), {}, {}, HUGE
+    local now, ready, later, soonest = d:now(), {}, {}, HUGE
     for _, i in ipairs(pending) do
       local t = at(i)
       if t <= now then ready[#ready + 1] = i
@@ -258,7 +279,7 @@ function M.due(pending, at)
       end
     end
     if #ready > 0 then return ready, later end
-    wait.sleep(soonest - now)
+    d:sleep(soonest - now)
   end
 end
 
@@ -274,7 +295,8 @@ function M.run(client, records, opts)
   opts = opts or NO_OPTS
   local n = #records
   local first = opts.first                  -- a single call's first try, made by M.one
-  local call = { deadline = (first and first.started or wait.now()) + client.policy.retry_budget,
+  local call = { deadline = (first and first.started or client.driver:now()) +
+                            client.policy.retry_budget,
                  token_retries = 0, most_resent = 0, reauthenticated = false, reauth = false,
                  single = opts.single and n == 1 }
   local states, pending, results, done = {}, {}, {}, 0
@@ -298,7 +320,7 @@ function M.run(client, records, opts)
 
   local function at(i) return states[i].at end
   while #pending > 0 do
-    local ready, later = M.due(pending, at)
+    local ready, later = M.due(client.driver, pending, at)
     local admitted = opts.family and client.pacing:admit(opts.family, #ready) or #ready
     for k = admitted + 1, #ready do later[#later + 1] = ready[k]; ready[k] = nil end
     local ok, err = authorize(client, call)
@@ -326,8 +348,9 @@ end
 -- M.run from that try.
 function M.one(client, method, url, headers, body)
   local first
-  if not client.logger and wait.blocking() then
-    local session, started = client.session, wait.now()
+  local d = client.driver
+  if not client.logger and d:blocking() then
+    local session, started = client.session, d:now()
     local ok, err = token(client)
     if not ok then
       first = { started = started, token_err = err }

@@ -249,4 +249,26 @@ function M.expect_success(f, ...)
   return res, resp
 end
 
+-- One request to the identity platform on core session `s`, waited for in
+-- place: what the step answers (its value), or nil, err.
+function M.auth(s, step)
+  local ok, err = s:auth(step, -1)
+  if not ok then return nil, err end
+  while true do
+    local done = s:step_blocking()
+    for _, r in ipairs(done) do
+      if r.id == -1 then
+        if r.err then return nil, r.err end
+        return r.value
+      end
+    end
+  end
+end
+
+-- The session's token at hand, or acquired: true, or nil, err.
+function M.token(s)
+  if s:token_ready() then return true end
+  return M.auth(s, "token")
+end
+
 return M
