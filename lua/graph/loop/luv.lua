@@ -1,0 +1,87 @@
+--- graph.loop.luv(uv): a loop on luv (libuv), `uv` defaulting to
+-- require "luv". Timers are uv timers, watches uv poll handles; each handle
+-- is closed when its timer fires or stops and when its watch stops. suspend
+-- and resume are coroutine.yield and coroutine.resume; a coroutine's error
+-- is raised again, with its traceback, from the callback that resumed it
+-- (luv prints it as "Uncaught Error" and, by default, exits).
+local coro = require "graph.loop.coro"
+local timers = require "graph.loop.timer"
+
+local M = {}
+
+-- luv's poll events ("r", "w", "rw", with "d" for a hang-up) as the protocol's
+local function ready_of(err, events)
+  if err then return "e" end
+  local r, w = events:find("r", 1, true), events:find("w", 1, true)
+  if r and w then return "rw" end
+  if r then return "r" end
+  if w then return "w" end
+  if events:find("d", 1, true) then return "e" end
+end
+
+--- The loop; `name` (default "graph.loop.luv") starts its messages, and
+-- graph.loop.nvim builds on it.
+function M.new(uv, name)
+  uv = uv or require "luv"
+  name = name or "graph.loop.luv"
+  local check = timers.checks(name)
+  local co = coro.new(name)
+
+  local function now() return uv.hrtime() / 1e9 end
+
+  -- a uv timer that closes itself once it fired or is stopped
+  local function after(seconds, fn)
+    local h = uv.new_timer()
+    local handle = {}
+    function handle.stop()
+      if not h:is_closing() then h:close() end
+    end
+    uv.update_time()       -- the loop's cached time may be old: count from now
+    h:start(math.ceil(seconds * 1000), 0, function()
+      h:close()
+      fn()
+    end)
+    return handle
+  end
+
+  local L = { name = name:match("[^.]+$"), now = now, suspend = co.suspend, resume = co.resume }
+  L.timer = timers.oneshot(name, after, now)
+
+  function L.watch(fd, events, fn)
+    local w = {}
+    check.watch(fd, events, fn, w)
+    local p, err = uv.new_poll(fd)
+    if p then
+      local ok, serr = p:start(events, function(perr, ev)
+        local ready = ready_of(perr, ev)
+        if ready and not w.stopped then fn(ready) end
+      end)
+      if not ok then
+        p:close()
+        p, err = nil, serr
+      end
+    end
+    if not p then
+      -- not a descriptor libuv can poll (closed, a regular file): said once, from the loop
+      local t = L.timer(0, function() fn("e") end)
+      w.err = err
+      function w.stop()
+        w.stopped = true
+        check.unwatch(fd, w)
+        t:stop()
+      end
+      return w
+    end
+    function w.stop()
+      if w.stopped then return end
+      w.stopped = true
+      check.unwatch(fd, w)
+      p:close()               -- closing stops it: the descriptor is no longer polled
+    end
+    return w
+  end
+
+  return L
+end
+
+return M

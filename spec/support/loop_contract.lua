@@ -1,0 +1,242 @@
+-- The loop protocol (lua/graph/loop.lua) as cases every adapter passes in
+-- its real host, on real descriptors. A spec gives a host:
+--   loop                 the adapter
+--   run(seconds, done)   runs the host's loop until done() or `seconds`
+--                        passed; returns whether done() became true
+--   spawn(f)             runs f in a coroutine that loop.suspend may suspend
+--   pair()               two connected non-blocking stream sockets: fd, fd
+--   write(fd, s), read(fd) -> s, close(fd)
+--   live()               how many of the host's handles or threads are alive
+-- and calls `M.cases` with busted's `it`.
+local assert = require "luassert"
+
+local M = {}
+
+local ok_core, core = pcall(require, "graph.core")
+-- a second monotonic clock, not the adapter's own (CLOCK_MONOTONIC in C)
+local function clock(host) return ok_core and core.now() or host.loop.now() end
+
+local cases = {}
+local function case(name, f) cases[#cases + 1] = { name = name, run = f } end
+
+case("has the five functions and a name", function(host)
+  local L = host.loop
+  assert.are.equal(L, require("graph.loop").check(L, "spec"))
+  assert.are.equal("string", type(L.name))
+  local a = L.now()
+  assert.are.equal("number", type(a))
+  assert.is_true(L.now() >= a)
+end)
+
+case("fires a timer once, after its time and not before", function(host)
+  local L = host.loop
+  local t0, c0 = L.now(), clock(host)
+  local fired = {}
+  L.timer(0.05, function() fired[#fired + 1] = { L.now() - t0, clock(host) - c0 } end)
+  assert.are.equal(0, #fired)                 -- never from inside timer()
+  assert.is_true(host.run(2, function() return #fired > 0 end), "the timer did not fire within 2 s")
+  host.run(0.06, function() return false end)
+  assert.are.equal(1, #fired)
+  assert.is_true(fired[1][1] >= 0.05, "fired after " .. fired[1][1] .. " s by loop.now")
+  assert.is_true(fired[1][2] >= 0.05, "fired after " .. fired[1][2] .. " s by the monotonic clock")
+end)
+
+case("fires timers in the order of their times; 0 at the loop's next turn", function(host)
+  local L = host.loop
+  local order = {}
+  L.timer(0.03, function() order[#order + 1] = "late" end)
+  L.timer(0.01, function() order[#order + 1] = "early" end)
+  L.timer(0, function() order[#order + 1] = "now" end)
+  L.timer(-1, function() order[#order + 1] = "negative" end)
+  assert.are.same({}, order)
+  assert.is_true(host.run(2, function() return #order == 4 end))
+  table.sort(order, function(x, y)                 -- "now" and "negative" share a turn
+    local rank = { now = 1, negative = 1, early = 2, late = 3 }
+    return rank[x] < rank[y] or (rank[x] == rank[y] and x < y)
+  end)
+  assert.are.same({ "negative", "now", "early", "late" }, order)
+end)
+
+case("never fires a stopped timer; stopping twice or after it fired does nothing", function(host)
+  local L = host.loop
+  local fired = {}
+  local t = L.timer(0.01, function() fired[#fired + 1] = "stopped" end)
+  t:stop()
+  t:stop()
+  local z = L.timer(0, function() fired[#fired + 1] = "zero, stopped" end)
+  z:stop()
+  local u = L.timer(0.005, function() fired[#fired + 1] = "kept" end)
+  local done
+  L.timer(0.05, function() done = true end)
+  assert.is_true(host.run(2, function() return done end))
+  assert.are.same({ "kept" }, fired)
+  u:stop()
+  u:stop()
+end)
+
+case("watches a socket: \"r\" when the other end writes, until stopped", function(host)
+  local L = host.loop
+  local a, b = host.pair()
+  local seen, data = {}, {}
+  local w
+  w = L.watch(a, "r", function(ready)
+    seen[#seen + 1] = ready
+    data[#data + 1] = host.read(a)
+  end)
+  host.run(0.03, function() return false end)
+  assert.are.same({}, seen)                 -- nothing to read yet
+  L.timer(0.01, function() host.write(b, "ping") end)
+  assert.is_true(host.run(2, function() return #seen > 0 end), "no \"r\" within 2 s")
+  assert.are.same({ "r" }, seen)
+  assert.are.same({ "ping" }, data)
+  w:stop()
+  w:stop()
+  host.write(b, "more")
+  host.run(0.05, function() return false end)
+  assert.are.same({ "r" }, seen)           -- stopped: no more callbacks
+  host.close(a)
+  host.close(b)
+end)
+
+case("watches a socket: \"w\" while it is writable, \"rw\" when also readable", function(host)
+  local L = host.loop
+  local a, b = host.pair()
+  local seen = {}
+  local w
+  w = L.watch(a, "w", function(ready)
+    seen[#seen + 1] = ready
+    w:stop()                                  -- from inside its own callback
+  end)
+  assert.is_true(host.run(2, function() return #seen > 0 end), "no \"w\" within 2 s")
+  host.run(0.03, function() return false end)
+  assert.are.same({ "w" }, seen)
+  host.write(b, "x")
+  local both
+  local v
+  v = L.watch(a, "rw", function(ready)
+    both = ready
+    v:stop()
+  end)
+  assert.is_true(host.run(2, function() return both ~= nil end))
+  assert.is_true(both == "rw" or both == "?", "ready was " .. tostring(both))
+  host.close(a)
+  host.close(b)
+end)
+
+case("lets a descriptor be watched again after its watch stopped, even once closed", function(host)
+  local L = host.loop
+  local a, b = host.pair()
+  local w = L.watch(a, "r", function() end)
+  assert.has_error(function() L.watch(a, "r", function() end) end)
+  host.run(0.01, function() return false end)
+  host.close(a)                         -- libcurl closes a socket before the library
+  w:stop()                              -- hears of it: the watch stops afterwards
+  host.close(b)
+  local c, d = host.pair()              -- likely the same numbers again
+  local seen
+  local v
+  v = L.watch(c, "r", function(ready)
+    seen = ready
+    v:stop()
+  end)
+  host.write(d, "y")
+  assert.is_true(host.run(2, function() return seen ~= nil end), "no \"r\" on the new socket")
+  assert.are.equal("r", seen)
+  host.close(c)
+  host.close(d)
+end)
+
+case("passes values both ways through suspend and resume", function(host)
+  local L = host.loop
+  local log = {}
+  local co
+  host.spawn(function()
+    co = coroutine.running()
+    log[#log + 1] = "suspend"
+    local n1, a, b, c = select("#", L.suspend()), nil, nil, nil
+    log[#log + 1] = n1
+    a, b, c = L.suspend()
+    log[#log + 1] = { a, b, c }
+    log[#log + 1] = "done"
+  end)
+  assert.is_true(host.run(2, function() return co ~= nil end))
+  assert.are.same({ "suspend" }, log)
+  L.timer(0.01, function() L.resume(co, 1, nil, nil) end)
+  assert.is_true(host.run(2, function() return #log == 2 end))
+  assert.are.same({ "suspend", 3 }, log)
+  L.timer(0, function() L.resume(co, "x", nil, "z") end)
+  assert.is_true(host.run(2, function() return #log == 4 end))
+  assert.are.same({ "suspend", 3, { "x", nil, "z" }, "done" }, log)
+end)
+
+case("resumes many coroutines, each with its own values", function(host)
+  local L = host.loop
+  local got, cos = {}, {}
+  for i = 1, 20 do
+    host.spawn(function()
+      cos[i] = coroutine.running()
+      got[i] = L.suspend()
+    end)
+  end
+  assert.is_true(host.run(2, function() return #cos == 20 end))
+  for i = 20, 1, -1 do
+    L.timer(0.001 * i, function() L.resume(cos[i], "value " .. i) end)
+  end
+  assert.is_true(host.run(2, function() return #got == 20 end))
+  for i = 1, 20 do assert.are.equal("value " .. i, got[i]) end
+end)
+
+case("refuses to suspend the main thread, blaming the caller", function(host)
+  local L = host.loop
+  local ok, msg = pcall(function() L.suspend() end)
+  assert.is_false(ok)
+  assert.matches("loop_contract%.lua:%d+: graph%.loop%.%w+: call from a coroutine", msg)
+end)
+
+case("refuses to resume a coroutine that is not suspended in it", function(host)
+  local L = host.loop
+  local plain = coroutine.create(function() coroutine.yield() end)
+  coroutine.resume(plain)
+  local ok, msg = pcall(function() L.resume(plain, 1) end)
+  assert.is_false(ok)
+  assert.matches("loop_contract%.lua:%d+: graph%.loop%.%w+: resume: ", msg)
+  assert.has_error(function() L.resume("nothing") end)
+end)
+
+case("raises on misuse, naming the function and the argument", function(host)
+  local L = host.loop
+  local function msg(f) local ok, m = pcall(f); assert.is_false(ok); return m end
+  assert.matches("timer: seconds must be a finite number", msg(function() L.timer("1", print) end))
+  assert.matches("timer: seconds must be a finite number", msg(function() L.timer(0 / 0, print) end))
+  assert.matches("timer: fn must be a function", msg(function() L.timer(1) end))
+  assert.matches("watch: fd must be a descriptor", msg(function() L.watch(-1, "r", print) end))
+  assert.matches("watch: fd must be a descriptor", msg(function() L.watch(1.5, "r", print) end))
+  assert.matches("watch: events must be", msg(function() L.watch(0, "x", print) end))
+  assert.matches("watch: fn must be a function", msg(function() L.watch(0, "r") end))
+  assert.matches("^[^:]*loop_contract%.lua:%d+: graph%.loop", msg(function() L.timer(1) end))
+end)
+
+case("leaves nothing alive once its timers fired or stopped and its watches stopped", function(host)
+  local L = host.loop
+  host.run(0.02, function() return false end)     -- what earlier cases closed is gone
+  local before = host.live()
+  local a, b = host.pair()
+  local handles = {}
+  for i = 1, 10 do
+    handles[#handles + 1] = L.timer(i / 1000, function() end)
+    handles[#handles + 1] = L.timer(10, function() end)
+  end
+  handles[#handles + 1] = L.watch(a, "r", function() end)
+  handles[#handles + 1] = L.watch(b, "w", function() end)
+  assert.is_true(host.live() > before)
+  host.run(0.03, function() return false end)
+  for _, h in ipairs(handles) do h:stop() end
+  host.run(0.02, function() return false end)
+  assert.are.equal(before, host.live())
+  host.close(a)
+  host.close(b)
+end)
+
+M.cases = cases
+
+return M
