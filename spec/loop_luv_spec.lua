@@ -52,6 +52,11 @@ describe("graph.loop.luv", function()
     assert.are.equal(require("graph.loop.luv").new, require("graph.loop").luv)
   end)
 
+  it("has graph.loop.nvim raise outside Neovim (spec/hosts/nvim_loop.lua proves it inside)", function()
+    assert.matches("loop_luv_spec%.lua:%d+: graph%.loop%.nvim: run inside Neovim",
+                   util.raised(function() require("graph.loop").nvim() end))
+  end)
+
   it("raises a resumed coroutine's error with its traceback from resume", function()
     local co
     host.spawn(function()

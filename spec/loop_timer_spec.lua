@@ -81,6 +81,7 @@ describe("graph.loop.timer", function()
   it("polls its descriptors every `tick` and stops ticking when none is watched", function()
     local T = loop.timer{ after = after, now = now, tick = 0.02 }
     local a, b = host.pair()
+    local before = host.live()
     local n0 = after_calls
     local seen = 0
     local w = T.watch(a, "r", function() seen = seen + 1 end)
@@ -89,6 +90,8 @@ describe("graph.loop.timer", function()
     assert.is_true(ticks >= 3 and ticks <= 7, ticks .. " ticks in 0.1 s at tick = 0.02")
     assert.are.equal(0, seen)
     w:stop()
+    uv.run("nowait")
+    assert.are.equal(before, host.live())     -- the pending tick was stopped, not left to run
     local n1 = after_calls
     host.run(0.06, function() return false end)
     assert.are.equal(n1, after_calls)          -- nothing watched: no tick

@@ -54,7 +54,7 @@ function M.new(uv, name)
     if p then
       local ok, serr = p:start(events, function(perr, ev)
         local ready = ready_of(perr, ev)
-        if ready and not w.stopped then fn(ready) end
+        if ready then fn(ready) end        -- a closed handle is called no more
       end)
       if not ok then
         p:close()

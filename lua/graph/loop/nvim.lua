@@ -1,5 +1,5 @@
---- graph.loop.nvim(): a loop in Neovim (0.7 and later), on its libuv
--- (`vim.loop`) like graph.loop.luv, except that resume goes through
+--- graph.loop.nvim(uv): a loop in Neovim (0.7 and later), on its libuv
+-- (`uv` defaults to vim.loop) like graph.loop.luv, except that resume goes through
 -- vim.schedule: the resumed coroutine runs outside libuv's callbacks, where
 -- vim.api may be called. A coroutine's error is reported through
 -- vim.notify (level ERROR) with its traceback: nothing above the scheduled
@@ -9,13 +9,13 @@ local luv = require "graph.loop.luv"
 
 local M = {}
 
-function M.new()
+function M.new(uv)
   local vim = rawget(_G, "vim")
   if type(vim) ~= "table" or vim.loop == nil or vim.schedule == nil then
     error("graph.loop.nvim: run inside Neovim (vim.loop and vim.schedule are missing)", 2)
   end
   local name = "graph.loop.nvim"
-  local L = luv.new(vim.loop, name)
+  local L = luv.new(uv or vim.loop, name)
   local co = coro.new(name)
   L.suspend = co.suspend
   function L.resume(thread, ...)
