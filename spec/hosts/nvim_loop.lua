@@ -1,3 +1,4 @@
+-- luacheck: globals vim
 -- Host proof: graph.loop.nvim in Neovim run headless, from the repository root:
 --   nvim --headless -u NONE -c 'luafile spec/hosts/nvim_loop.lua' -c 'qa!'
 -- The protocol's cases (spec/support/loop_contract.lua) on Neovim's own

@@ -153,9 +153,8 @@ case("passes values both ways through suspend and resume", function(host)
   host.spawn(function()
     co = coroutine.running()
     log[#log + 1] = "suspend"
-    local n1, a, b, c = select("#", L.suspend()), nil, nil, nil
-    log[#log + 1] = n1
-    a, b, c = L.suspend()
+    log[#log + 1] = select("#", L.suspend())
+    local a, b, c = L.suspend()
     log[#log + 1] = { a, b, c }
     log[#log + 1] = "done"
   end)

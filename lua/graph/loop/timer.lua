@@ -96,7 +96,7 @@ function M.new(opts)
     error(name .. ": now must be a function returning seconds (a monotonic clock)", 2)
   end
   local tick = opts.tick or 0.01
-  if type(tick) ~= "number" or not (tick > 0) or tick == math.huge then
+  if type(tick) ~= "number" or tick ~= tick or tick <= 0 or tick == math.huge then
     error(name .. ": tick must be a number of seconds > 0, got " .. tostring(tick), 2)
   end
   local core = require "graph.core"
