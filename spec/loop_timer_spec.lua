@@ -36,29 +36,7 @@ describe("graph.loop.timer", function()
   local function now() return uv.hrtime() / 1e9 end
   local L = loop.timer{ after = after, now = now }
 
-  local host = { loop = L }
-  function host.live()
-    local n = 0
-    uv.walk(function() n = n + 1 end)
-    return n
-  end
-  function host.run(seconds, done)
-    local guard = uv.new_timer()
-    local expired = false
-    guard:start(math.ceil(seconds * 1000), 0, function() expired = true end)
-    while not done() and not expired do uv.run("once") end
-    guard:close()
-    uv.run("nowait")
-    return done() and true or false
-  end
-  function host.spawn(f) coroutine.wrap(f)() end
-  function host.pair()
-    local fds = assert(uv.socketpair("stream", 0, { nonblock = true }, { nonblock = true }))
-    return fds[1], fds[2]
-  end
-  function host.write(fd, s) assert(uv.fs_write(fd, s)) end
-  function host.read(fd) return assert(uv.fs_read(fd, 4096)) end
-  function host.close(fd) uv.fs_close(fd) end
+  local host = contract.luv_host(uv, L)
 
   for _, c in ipairs(contract.cases) do
     it(c.name, function() c.run(host) end)
