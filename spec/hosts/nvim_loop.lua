@@ -24,6 +24,9 @@ local function check(name, f)
 end
 
 local function finish()
+  local ok_emu, emulator = pcall(require, "support.emulator")
+  local emu = ok_emu and emulator.shared_if_started()
+  if emu then emu:stop() end                -- Neovim may exit without collecting it
   if failed == 0 then
     say("ok " .. NAME)
     vim.cmd("qa!")
@@ -34,6 +37,12 @@ local function finish()
 end
 
 local ok_setup, err_setup = pcall(function()
+  -- Neovim's Lua is LuaJIT: its graph.core is the LUA=luajit build
+  package.cpath = "./build/luajit/?.so;" .. package.cpath
+  local core_ok, core_err = pcall(require, "graph.core")
+  if not core_ok then
+    error("graph.core does not load in Neovim's LuaJIT (make all LUA=luajit): " .. tostring(core_err))
+  end
   local loop = require "graph.loop"
   local contract = require "support.loop_contract"
   local assert = require "luassert"

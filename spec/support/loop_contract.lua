@@ -232,6 +232,79 @@ case("leaves nothing alive once its timers fired or stopped and its watches stop
   host.close(b)
 end)
 
+-- Steps a graph.core run (s:submit'ed) from the loop's callbacks only: a
+-- watch per descriptor it wants, a timer for its timeout, re-synced after
+-- every step (libcurl closes sockets inside a step: their watches stop
+-- afterwards). on_end(results by index) once the run is over.
+local function drive(L, s, done, left, on_end)
+  local results, watches, timer = {}, {}, nil
+  local sync
+  local function step(ready)
+    done, left = s:step(ready)
+    for _, r in ipairs(done) do results[r.index] = r end
+    sync()
+  end
+  function sync()
+    local fds, seconds = s:wants()
+    if left == 0 then fds, seconds = {}, nil end
+    for fd, w in pairs(watches) do
+      if fds[fd] ~= w.events then
+        w:stop()
+        watches[fd] = nil
+      end
+    end
+    for fd, events in pairs(fds) do
+      if not watches[fd] then
+        watches[fd] = L.watch(fd, events, function(ready) step{ [fd] = ready } end)
+        watches[fd].events = events
+      end
+    end
+    if timer then timer:stop() end
+    timer = seconds and L.timer(seconds, function()
+      timer = nil
+      step{}
+    end)
+    if left == 0 then on_end(results) end
+  end
+  for _, r in ipairs(done) do results[r.index] = r end
+  sync()
+end
+
+case("carries graph.core's transfers to the emulator, the loop's own timer ticking between", function(host)
+  local L = host.loop
+  local emu = require("support.emulator").shared()
+  emu:config{ latency = 0.1 }
+  local s = emu:session()
+  local list = {}
+  for i = 1, 12 do list[i] = { method = "GET", url = emu.url .. "/v1.0/users/" .. i } end
+  local ticks, ticker = 0, nil
+  local function tick()
+    ticks = ticks + 1
+    ticker = L.timer(0.01, tick)
+  end
+  tick()
+  local results, t0, took
+  local done, left = s:submit(list, 4, false)       -- no token: each answer is a 401
+  drive(L, s, done, left, function(r)
+    results, took = r, L.now() - t0
+  end)
+  t0 = L.now()
+  local ran, finished = pcall(host.run, 10, function() return results ~= nil end)
+  ticker:stop()
+  emu:config{ latency = 0 }
+  s:close()
+  assert(ran, finished)
+  assert.is_true(finished, "the run did not end within 10 s")
+  local seen = {}
+  for i = 1, 12 do
+    assert.are.equal(401, results[i].status, "request " .. i)
+    assert.is_nil(seen[results[i].client_request_id])
+    seen[results[i].client_request_id] = true
+  end
+  assert.is_true(took >= 0.3, "12 at concurrency 4 and 0.1 s each took only " .. took .. " s")
+  assert.is_true(ticks >= took / 0.01 / 3, ticks .. " ticks of 10 ms in " .. took .. " s")
+end)
+
 M.cases = cases
 
 --- A host on luv's `uv` for `loop`: sockets from uv.socketpair, the loop run
