@@ -72,6 +72,7 @@ local ok_setup, err_setup = pcall(function()
     end
     return n
   end
+  function host.figure(name, value, unit) say(("figure: nvim %s = %.1f %s"):format(name, value, unit)) end
   function host.run(seconds, done)      -- Neovim runs its loop while it waits
     return vim.wait(math.ceil(seconds * 1000), done, 1) and true or false
   end
