@@ -78,6 +78,22 @@ describe("graph.loop.luv", function()
     assert.is_nil(out:find("the loop went on", 1, true))
   end)
 
+  it("reports \"e\" once for a refused connection: libuv stops polling after an error", function()
+    local have_socket, socket = pcall(require, "socket")
+    if not have_socket then return pending("LuaSocket is not installed: no plain TCP socket to refuse") end
+    local port = require("support.emulator").closed_port()
+    local c = socket.tcp()
+    c:settimeout(0)
+    c:connect("127.0.0.1", port)              -- in progress, then refused
+    local seen = {}                           -- (luv itself prints "EBADF: bad file descriptor")
+    local w = L.watch(c:getfd(), "w", function(ready) seen[#seen + 1] = ready end)
+    host.run(0.2, function() return false end)
+    assert.are.same({ "e" }, seen)
+    w:stop()
+    c:close()
+    host.run(0.01, function() return false end)
+  end)
+
   it("reports \"e\" for a descriptor it cannot poll, once, from the loop", function()
     local path = os.tmpname()
     local fd = assert(uv.fs_open(path, "r", 0))   -- a regular file: epoll refuses it

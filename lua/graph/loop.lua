@@ -16,9 +16,11 @@
 --                                    ready is "r", "w", "rw", "e" (error,
 --                                    hang-up) or "?" (ready for something:
 --                                    hosts that cannot tell); until
---                                    w:stop(). One watch per fd at a time;
---                                    stop it when fd closes, before its
---                                    number is watched again.
+--                                    w:stop() ("e" may come once only).
+--                                    One watch per fd at a time; stop it
+--                                    when fd closes, before the loop runs
+--                                    again (libuv aborts the process when
+--                                    a descriptor it is to poll is gone).
 --   loop.suspend() -> ...            from the calling coroutine: wait until
 --                                    resumed; returns what resume passes.
 --                                    Raises when the caller is not a
