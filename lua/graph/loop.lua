@@ -28,6 +28,9 @@
 --   loop.resume(co, ...)             from a loop callback: resume `co`,
 --                                    suspended in loop.suspend, with `...`;
 --                                    raises when co is not waiting there.
+--                                    Returns true, or false doing nothing
+--                                    when co died meanwhile (its host
+--                                    closed it: coroutine.close).
 --                                    co may run inside resume (luv, timer)
 --                                    or after it returns, from the loop
 --                                    (Neovim: vim.schedule; cqueues): do

@@ -77,7 +77,7 @@ local ok_setup, err_setup = pcall(function()
     return vim.wait(math.ceil(seconds * 1000), done, 1) and true or false
   end
 
-  for _, c in ipairs(contract.cases) do
+  for _, c in ipairs(contract.cases_for(host)) do
     check(c.name, function() c.run(host) end)
   end
 

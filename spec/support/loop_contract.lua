@@ -8,7 +8,9 @@
 --   write(fd, s), read(fd) -> s, close(fd)
 --   live()               how many of the host's handles or threads are alive
 --   figure(name, value, unit)  optional: where a host proof prints figures
--- and calls `M.cases` with busted's `it`.
+--   closes               true when coroutines are the host's own to close
+--                        or drop (not a cqueues controller's threads)
+-- and runs each of `M.cases_for(host)` with busted's `it`.
 local assert = require "luassert"
 
 local M = {}
@@ -18,7 +20,8 @@ local ok_core, core = pcall(require, "graph.core")
 local function clock(host) return ok_core and core.now() or host.loop.now() end
 
 local cases = {}
-local function case(name, f) cases[#cases + 1] = { name = name, run = f } end
+-- a case; `needs` names a host field it runs only with
+local function case(name, f, needs) cases[#cases + 1] = { name = name, run = f, needs = needs } end
 
 -- Watches fd for events until its first callback, which stops the watch
 -- from inside itself; returns the ready it got (nil: none within 2 s) and
@@ -182,6 +185,31 @@ case("resumes many coroutines, each with its own values", function(host)
   for i = 1, 20 do assert.are.equal("value " .. i, got[i]) end
 end)
 
+case("lets go of an abandoned coroutine: closed by its host, or dropped by everyone", function(host)
+  local L = host.loop
+  local refs = setmetatable({}, { __mode = "k" })
+  local closed, dropped
+  for _ = 1, 2 do
+    host.spawn(function()
+      local co = coroutine.running()
+      refs[co] = true
+      if closed == nil then closed = co else dropped = co end
+      L.suspend()
+      error("resumed after it was abandoned")
+    end)
+  end
+  assert.is_true(host.run(1, function() return dropped ~= nil end))
+  if coroutine.close then                            -- Lua 5.4: the host cancels it
+    assert.is_true(coroutine.close(closed))
+    assert.is_false(L.resume(closed, "late answer"))
+    assert.has_error(function() L.resume(closed) end)   -- and once only
+  end
+  closed, dropped = nil, nil                         -- the adapter keeps no reference
+  collectgarbage()
+  collectgarbage()
+  assert.is_nil(next(refs), "the adapter kept an abandoned coroutine alive")
+end, "closes")
+
 case("refuses to suspend the main thread, blaming the caller", function(host)
   local L = host.loop
   local ok, msg = pcall(function() L.suspend() end)
@@ -312,12 +340,19 @@ case("carries graph.core's transfers to the emulator, the loop's own timer ticki
   end
 end)
 
-M.cases = cases
+--- The cases `host` can run.
+function M.cases_for(host)
+  local list = {}
+  for _, c in ipairs(cases) do
+    if not c.needs or host[c.needs] then list[#list + 1] = c end
+  end
+  return list
+end
 
 --- A host on luv's `uv` for `loop`: sockets from uv.socketpair, the loop run
 -- with uv.run("once") under a guard timer, live() counted by uv.walk.
 function M.luv_host(uv, loop)
-  local host = { loop = loop }
+  local host = { loop = loop, closes = true }
   function host.live()
     local n = 0
     uv.walk(function() n = n + 1 end)

@@ -16,9 +16,11 @@ end
 --- suspend, claim, run for the adapter called `name` (its messages start so):
 --   suspend()       yields the calling coroutine; returns what resume passes
 --   claim(co)       checks co waits in suspend, and that it is not resumed
---                   twice (the caller of resume is blamed)
+--                   twice (the caller of resume is blamed); false when co
+--                   died meanwhile (its host closed it: nothing to resume)
 --   run(co, args)   resumes co with args (a pack): true, or false, failure
--- and resume(co, ...) = claim, then run, raising the coroutine's failure.
+-- and resume(co, ...) = claim, then run, raising the coroutine's failure;
+-- it returns whether co was resumed.
 function M.new(name)
   local waiting = setmetatable({}, { __mode = "k" })   -- an abandoned coroutine may go
 
@@ -47,18 +49,21 @@ function M.new(name)
       error(name .. ": resume: the coroutine is not waiting in loop.suspend", 3)
     end
     waiting[co] = nil
+    return coroutine.status(co) == "suspended"
   end
 
   local function run(co, args)
+    if coroutine.status(co) ~= "suspended" then return true end   -- closed by its host
     local ok, err = coroutine.resume(co, unpack(args, 1, args.n))
     if ok then return true end
     return false, M.failure(co, err)
   end
 
   local function resume(co, ...)
-    claim(co)
+    if not claim(co) then return false end
     local ok, err = run(co, pack(...))
     if not ok then error(err, 0) end
+    return true
   end
 
   return { suspend = suspend, claim = claim, run = run, resume = resume, pack = pack }

@@ -96,6 +96,7 @@ function M.new(cq)
     waiting[co] = nil
     wait.values = pack(...)
     wait.cond:signal()
+    return true
   end
 
   return L

@@ -19,12 +19,13 @@ function M.new(uv)
   local co = coro.new(name)
   L.suspend = co.suspend
   function L.resume(thread, ...)
-    co.claim(thread)
+    if not co.claim(thread) then return false end
     local args = co.pack(...)
     vim.schedule(function()
       local ok, err = co.run(thread, args)
       if not ok then vim.notify(tostring(err), vim.log.levels.ERROR) end
     end)
+    return true
   end
   return L
 end
