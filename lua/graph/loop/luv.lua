@@ -19,6 +19,16 @@ local function ready_of(err, events)
   if events:find("d", 1, true) then return "e" end
 end
 
+-- Whether libuv can poll fd: not a closed descriptor, a regular file or a
+-- directory (epoll refuses them). Asked first because luv 1.44 leaks the
+-- handle it allocated when uv.new_poll fails.
+local function pollable(uv, fd)
+  local st, err = uv.fs_fstat(fd)
+  if not st then return false, err end
+  if st.type == "file" or st.type == "directory" then return false, "not pollable: a " .. st.type end
+  return true
+end
+
 --- The loop; `name` (default "graph.loop.luv") starts its messages, and
 -- graph.loop.nvim builds on it.
 function M.new(uv, name)
@@ -50,21 +60,17 @@ function M.new(uv, name)
   function L.watch(fd, events, fn)
     local w = {}
     check.watch(fd, events, fn, w)
-    local p, err = uv.new_poll(fd)
-    if p then
-      local ok, serr = p:start(events, function(perr, ev)
-        local ready = ready_of(perr, ev)
-        if ready then fn(ready) end        -- a closed handle is called no more
-      end)
-      if not ok then
-        p:close()
-        p, err = nil, serr
-      end
+    local p = pollable(uv, fd) and uv.new_poll(fd)
+    if p and not p:start(events, function(err, ev)
+      local ready = ready_of(err, ev)
+      if ready then fn(ready) end          -- a closed handle is called no more
+    end) then
+      p:close()
+      p = nil
     end
     if not p then
       -- not a descriptor libuv can poll (closed, a regular file): said once, from the loop
       local t = L.timer(0, function() fn("e") end)
-      w.err = err
       function w.stop()
         w.stopped = true
         check.unwatch(fd, w)
