@@ -340,6 +340,17 @@ case("carries graph.core's transfers to the emulator, the loop's own timer ticki
   end
 end)
 
+--- A LuaSocket TCP socket connecting to a closed port on 127.0.0.1 (in
+-- progress, then refused: a descriptor in error), or nil, why not.
+function M.refused_socket()
+  local ok, socket = pcall(require, "socket")
+  if not ok then return nil, "LuaSocket is not installed: no plain TCP socket to refuse" end
+  local c = socket.tcp()
+  c:settimeout(0)
+  c:connect("127.0.0.1", require("support.emulator").closed_port())
+  return c
+end
+
 --- The cases `host` can run.
 function M.cases_for(host)
   local list = {}
