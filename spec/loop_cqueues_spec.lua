@@ -52,6 +52,8 @@ describe("graph.loop.cqueues", function()
     local util = require "support.util"
     assert.matches("loop_cqueues_spec%.lua:%d+: graph%.loop%.cqueues: give the controller",
                    util.raised(function() loop.cqueues() end))
+    assert.matches("loop_cqueues_spec%.lua:%d+: graph%.loop%.cqueues: cq must be a cqueues controller",
+                   util.raised(function() loop.cqueues({}) end))
     local name
     cq:wrap(function() name = loop.cqueues().name end)
     assert.is_true(host.run(1, function() return name ~= nil end))

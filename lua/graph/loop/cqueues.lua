@@ -19,6 +19,9 @@ function M.new(cq)
   if cq == nil then
     error(name .. ": give the controller (cqueues.new()) when not called from inside one", 2)
   end
+  if cqueues.type(cq) ~= "controller" then
+    error(name .. ": cq must be a cqueues controller (cqueues.new()), got " .. type(cq), 2)
+  end
   local check = timers.checks(name)
   local now = cqueues.monotime
   local waiting = setmetatable({}, { __mode = "k" })   -- coroutine -> its wait
