@@ -7,7 +7,8 @@
 --
 --   loop.now() -> seconds            a monotonic clock
 --   loop.timer(seconds, fn) -> t     fn() once, from the loop, after
---                                    `seconds` (0: at its next turn);
+--                                    `seconds` (0, or less: at its next
+--                                    turn), never before by loop.now();
 --                                    t:stop() cancels it (stopping twice,
 --                                    or after it fired, does nothing)
 --   loop.watch(fd, events, fn) -> w  fn(ready) from the loop whenever fd is
@@ -15,14 +16,25 @@
 --                                    ready is "r", "w", "rw", "e" (error,
 --                                    hang-up) or "?" (ready for something:
 --                                    hosts that cannot tell); until
---                                    w:stop(). One watch per fd at a time.
+--                                    w:stop() ("e" may come once only).
+--                                    One watch per fd at a time; stop it
+--                                    when fd closes, before the loop runs
+--                                    again (libuv aborts the process when
+--                                    a descriptor it is to poll is gone).
 --   loop.suspend() -> ...            from the calling coroutine: wait until
 --                                    resumed; returns what resume passes.
 --                                    Raises when the caller is not a
 --                                    coroutine the loop can resume.
 --   loop.resume(co, ...)             from a loop callback: resume `co`,
---                                    suspended in loop.suspend, with `...`
---                                    (Neovim: through vim.schedule)
+--                                    suspended in loop.suspend, with `...`;
+--                                    raises when co is not waiting there.
+--                                    Returns true, or false doing nothing
+--                                    when co died meanwhile (its host
+--                                    closed it: coroutine.close).
+--                                    co may run inside resume (luv, timer)
+--                                    or after it returns, from the loop
+--                                    (Neovim: vim.schedule; cqueues): do
+--                                    not count on either
 --
 -- and a `name`. The callbacks given to timer and watch must be called from
 -- the loop, never from inside timer/watch themselves. Nothing here calls
@@ -47,8 +59,9 @@ function M.check(loop, who)
   return loop
 end
 
--- The shipped adapters, loaded on first use: graph.loop.luv(...) and so on.
-local ADAPTERS = { luv = true, nvim = true, cqueues = true, timer = true, copas = true }
+-- The shipped adapters, loaded on first use: graph.loop.luv(...) and so on
+-- (docs/loop.md: what each needs; why Debian's Copas has none).
+local ADAPTERS = { luv = true, nvim = true, cqueues = true, timer = true }
 
 return setmetatable(M, {
   __index = function(_, name)
