@@ -48,11 +48,18 @@ local function emulator(path)
   return json.decode(body)
 end
 
-local listing = assert(blocking.request{ path = "/users", query = { ["$top"] = CALLS, ["$select"] = "id" } })
+-- The last CALLS users of the tenant: among them, users whose businessPhones
+-- is an empty array, which must reach the handler as an array.
+local listing = assert(blocking.request{ path = "/users", query = { ["$select"] = "id" } })
 local ids = {}
-for i, u in ipairs(listing.value) do ids[i] = u.id end
+for i = #listing.value - CALLS + 1, #listing.value do ids[#ids + 1] = listing.value[i].id end
 check(#ids == CALLS, "the emulator lists ", #ids, " users, expected ", CALLS)
 local expected = assert(blocking.users.get_many{ ids = ids })
+local empty_arrays = 0
+for _, u in ipairs(expected) do
+  if json.is_array(u.businessPhones) and #u.businessPhones == 0 then empty_arrays = empty_arrays + 1 end
+end
+check(empty_arrays > 0, "no user with an empty businessPhones among the ", CALLS)
 
 local bodies = {}
 local function get_user(s, id)
