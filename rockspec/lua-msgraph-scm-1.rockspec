@@ -51,6 +51,7 @@ build = {
     ["graph.errors"] = "lua/graph/errors.lua",
     ["graph.json"] = "lua/graph/json.lua",
     ["graph.loop"] = "lua/graph/loop.lua",
+    ["graph.nginx"] = "lua/graph/nginx.lua",
     ["graph.options"] = "lua/graph/options.lua",
     ["graph.pacing"] = "lua/graph/pacing.lua",
     ["graph.pipeline"] = "lua/graph/pipeline.lua",

@@ -1,3 +1,4 @@
+-- luacheck: globals ngx
 -- GET /users/{id}: the user from Microsoft Graph as JSON, or its error, for
 -- nginx's content_by_lua (examples/nginx/nginx.conf). The call runs in the
 -- thread pool "graph": this request waits, the worker serves others.

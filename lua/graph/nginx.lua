@@ -46,7 +46,10 @@ end
 local function check_copyable(v, path, seen)
   local t = type(v)
   if t == "table" then
-    if seen[v] then check.raise(("%s: %s refers back to itself: a cycle cannot cross to the worker thread"):format(WHO, path)) end
+    if seen[v] then
+      check.raise(("%s: %s refers back to itself: a cycle cannot cross to the worker thread")
+        :format(WHO, path))
+    end
     seen[v] = true
     for k, x in pairs(v) do
       local kt = type(k)
@@ -57,9 +60,9 @@ local function check_copyable(v, path, seen)
       check_copyable(x, path .. "." .. tostring(k), seen)
     end
     seen[v] = nil
-  elseif t == "function" or t == "thread" or t == "userdata" then
-    check.raise(("%s: %s is a %s: only strings, numbers, booleans, tables and graph.null cross to the worker thread")
-      :format(WHO, path, t))
+  elseif t == "function" or t == "thread" or (t == "userdata" and v ~= core.json_null) then
+    check.raise(("%s: %s is a %s: only strings, numbers, booleans, tables and graph.null " ..
+                 "cross to the worker thread"):format(WHO, path, t))
   end
 end
 
@@ -154,7 +157,12 @@ function M.call(pool, action, args, client_opts)
   check_copyable(req.args, "args", {})
   check_copyable(req.client, "client_opts", {})
 
-  local ok, how, packed = ngx.run_worker_thread(pool, "graph.nginx", "run", pack(req))  -- luacheck: ignore 113
+  local run_worker_thread = type(ngx) == "table" and ngx.run_worker_thread   -- luacheck: ignore 113
+  if not run_worker_thread then
+    check.raise(("%s: not in nginx: ngx.run_worker_thread is missing (lua-nginx-module 0.10.21 or later, " ..
+                 "nginx built with threads)"):format(WHO))
+  end
+  local ok, how, packed = run_worker_thread(pool, "graph.nginx", "run", pack(req))
   if not ok then
     return nil, core.error{ kind = "host", code = "worker_thread",
                             message = "nginx could not run the call in a worker thread: " .. tostring(how) }

@@ -34,6 +34,15 @@ describe("graph.nginx", function()
       end)
     end
 
+    it("graph.null and graph.array pass; outside nginx, the call says so", function()
+      local graph = require "graph"
+      local msg = util.raised(function()
+        gn.call("graph", "users.update", { id = "x", body = { officeLocation = graph.null, otherMails = graph.array() } })
+      end)
+      assert.truthy(msg:find("graph.nginx.call: not in nginx: ngx.run_worker_thread is missing", 1, true), msg)
+      assert.truthy(msg:find("graph_nginx_spec.lua", 1, true), msg)
+    end)
+
     it("a cycle (nginx's own copy would recurse without end)", function()
       local body = {}
       body.self = body
