@@ -87,7 +87,7 @@ until curl -s --noproxy '*' -o /dev/null "http://127.0.0.1:$port/ping"; do
   sleep 0.1
 done
 
-NGINX_URL="http://127.0.0.1:$port" NGINX_PREFIX="$prefix" EMU_READY="$tmp/ready.json" \
+GRAPH_ROOT="$root" NGINX_URL="http://127.0.0.1:$port" NGINX_PREFIX="$prefix" EMU_READY="$tmp/ready.json" \
   timeout 45 "$LUA" "$root/spec/hosts/nginx/check.lua" >"$tmp/check.out" 2>&1
 rc=$?
 grep '^figure: ' "$tmp/check.out"
