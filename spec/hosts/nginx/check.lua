@@ -146,6 +146,20 @@ check(e.kind == "graph" and e.code == "Request_ResourceNotFound", "error kind/co
 check(type(e.text) == "string" and e.text:find("^graph: 404 Request_ResourceNotFound: "),
   "tostring(err) in the handler: ", tostring(e.text))
 
+-- (3b) An answer JSON cannot hold (a Latin-1 header value) crosses by
+-- nginx's own copy: the same user.
+do
+  local target = "/v1.0/users/" .. ids[#ids]
+  local body = assert(json.encode{ path = "^" .. target .. "$", headers = { ["X-Odd"] = "caf\u{e9}" } })
+  local st = control:request("POST", emu.url .. "/_emulator/faults", { ["content-type"] = "application/json" },
+                             body, false)
+  check(st == 200, "emulator fault: ", tostring(st))
+  local st_odd, odd = get_user(plain, ids[#ids])
+  check(st_odd == 200, "GET /users/", ids[#ids], " with a Latin-1 header: ", tostring(st_odd))
+  same(odd, expected[#ids], "user with a Latin-1 header")
+  check(#emulator("faults").faults == 0, "the fault was not used")
+end
+
 -- (4) No secret in nginx's logs nor in any answer.
 local secrets = { emu.client_secret }
 for _, t in ipairs(emulator("issued").tokens) do secrets[#secrets + 1] = t end

@@ -98,6 +98,18 @@ describe("graph.nginx", function()
       assert.equal(2, emu:stats().token_requests)
     end)
 
+    it("what JSON cannot hold comes back as it is, for nginx to copy", function()
+      emu:fault{ path = "^/v1.0/users/", headers = { ["X-Odd"] = "caf\u{e9}" } }   -- sent as Latin-1
+      local fresh = {}                  -- a client of its own: its first GET is the one with the fault
+      for k, v in pairs(opts) do fresh[k] = v end
+      fresh.timeout = 8
+      local how, out = gn.run("json", assert(core.json_encode{
+        action = "users.get", args = { id = "adele.vance@contoso.onmicrosoft.com" }, client = fresh }))
+      assert.equal("lua", how)
+      assert.equal("caf\xe9", out.response.headers["x-odd"])
+      assert.equal("87d349ed-44d7-43e1-9a83-5f2406dee5bd", out.result.id)
+    end)
+
     it("a failure comes back as the error's fields, without a secret", function()
       local out = run("users.get", { id = "nobody@contoso.onmicrosoft.com" })
       assert.is_nil(out.result)
