@@ -11,9 +11,11 @@
 -- Only strings, numbers, booleans, tables and light userdata cross between
 -- the two, without metatables, so both directions travel as JSON text in
 -- the library's own codec: graph.array markers, empty arrays and graph.null
--- arrive as they left, and an error gets its tostring back.
+-- arrive as they left; the result's own metatable (a document's, an
+-- error's) is named on the way and put back.
 local check = require "graph.check"
 local core = require "graph.core"
+local pretty = require "graph.pretty"
 
 local M = {}
 
@@ -64,6 +66,35 @@ local function check_copyable(v, path, seen)
     check.raise(("%s: %s is a %s: only strings, numbers, booleans, tables and graph.null " ..
                  "cross to the worker thread"):format(WHO, path, t))
   end
+end
+
+-- The metatables a result and its items come with, by name: "document"
+-- (prints as JSON), "error" (one-line tostring), or "-" for none of them.
+local ERROR_MT = getmetatable(core.error{ kind = "graph" })
+local function mark_of(v)
+  local mt = getmetatable(v)
+  return mt == ERROR_MT and "error" or mt == pretty.DOCUMENT and "document" or "-"
+end
+local restore = {
+  error = core.error,
+  document = pretty.document,
+  ["-"] = function(v) return v end,
+}
+
+-- { mark of result, mark of item 1, ... } for a result and, when it is a
+-- list (a bulk call's), its items; put back by `remark`.
+local function marks(result)
+  local list = { mark_of(result) }
+  if type(result) == "table" then
+    for i, item in ipairs(result) do list[i + 1] = mark_of(item) end
+  end
+  return list
+end
+local function remark(result, list)
+  if type(result) == "table" then
+    for i, item in ipairs(result) do result[i] = restore[list[i + 1] or "-"](item) end
+  end
+  return restore[list[1] or "-"](result)
 end
 
 ---------------------------------------------------------------------------
@@ -117,7 +148,7 @@ local function perform(req)
                  "(use 'request', or a listing's all = true)"):format(WHO, req.action))
   end
   if result == nil then return { err = second } end
-  return { result = result, response = second }
+  return { result = result, response = second, marks = marks(result) }
 end
 
 --- In the worker thread (nginx calls it; not for handlers): one call on
@@ -170,7 +201,7 @@ function M.call(pool, action, args, client_opts)
   local out = unpack_value(how, packed)
   if out.raise then check.raise(out.raise) end
   if out.err then return nil, core.error(out.err) end
-  return out.result, out.response
+  return remark(out.result, out.marks), out.response
 end
 
 return M

@@ -160,6 +160,24 @@ do
   check(#emulator("faults").faults == 0, "the fault was not used")
 end
 
+-- (3c) A bulk call: each user or its error in its place, the error's
+-- tostring back in the handler.
+do
+  local asked = { ids[1], missing, ids[2] }
+  local want_many = blocking.users.get_many{ ids = asked }
+  local st_many, _, _, body = plain:request("GET", base .. "/users?ids=" .. core.escape(table.concat(asked, ",")),
+                                            {}, nil, false)
+  check(st_many == 200, "GET /users?ids=...: ", tostring(st_many))
+  bodies[#bodies + 1] = body
+  local got = json.decode(body)
+  same(got[1], want_many[1], "get_many[1]")
+  same(got[3], want_many[3], "get_many[3]")
+  local item = got[2].error
+  check(item and item.code == want_many[2].code and item.status_code == 404, "get_many[2]: not its 404")
+  check(item.text:find("^graph: 404 Request_ResourceNotFound: ") and item.text:find(item.request_id, 1, true),
+        "get_many[2]: tostring(err) in the handler: ", tostring(item.text))
+end
+
 -- (4) No secret in nginx's logs nor in any answer.
 local secrets = { emu.client_secret }
 for _, t in ipairs(emulator("issued").tokens) do secrets[#secrets + 1] = t end

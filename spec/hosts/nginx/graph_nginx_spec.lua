@@ -79,6 +79,14 @@ describe("graph.nginx", function()
       assert.equal(0, #out.result.businessPhones)
       assert.equal(json.null, out.result.mobilePhone)
       assert.equal(200, out.response.status_code)
+      assert.same({ "document" }, out.marks)      -- what the caller's side puts back
+    end)
+
+    it("names a bulk call's items: each a document or an error", function()
+      local out = run("users.get_many", { ids = { "adele.vance@contoso.onmicrosoft.com", "nobody@x.example" } })
+      assert.same({ "document", "document", "error" }, out.marks)
+      assert.equal("Request_ResourceNotFound", out.result[2].code)
+      assert.same({ ok = 1, failed = 1 }, out.response)
     end)
 
     it("keeps one client per options: the token is acquired once", function()
