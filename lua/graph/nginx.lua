@@ -13,11 +13,17 @@
 -- the library's own codec: graph.array markers, empty arrays and graph.null
 -- arrive as they left; the result's own metatable (a document's, an
 -- error's) is named on the way and put back.
-local check = require "graph.check"
-local core = require "graph.core"
-local pretty = require "graph.pretty"
-
 local M = {}
+
+-- Loaded on first use, not when this module is required: nginx requires it
+-- for each new thread VM in the worker's event loop, and then only this
+-- file is read there; the C core and the rest load in the thread.
+local check, core, pretty, ERROR_MT
+local function load()
+  if core then return end
+  check, core, pretty = require "graph.check", require "graph.core", require "graph.pretty"
+  ERROR_MT = getmetatable(core.error{ kind = "graph" })
+end
 
 -- Clients kept per thread VM, by their options: connections and the token
 -- are reused from one call to the next on the same VM.
@@ -70,14 +76,13 @@ end
 
 -- The metatables a result and its items come with, by name: "document"
 -- (prints as JSON), "error" (one-line tostring), or "-" for none of them.
-local ERROR_MT = getmetatable(core.error{ kind = "graph" })
 local function mark_of(v)
   local mt = getmetatable(v)
   return mt == ERROR_MT and "error" or mt == pretty.DOCUMENT and "document" or "-"
 end
 local restore = {
-  error = core.error,
-  document = pretty.document,
+  error = function(v) return core.error(v) end,
+  document = function(v) return pretty.document(v) end,
   ["-"] = function(v) return v end,
 }
 
@@ -155,6 +160,7 @@ end
 -- this VM's client, its outcome packed for the way back. A raised error
 -- (a programming error) comes back as `raise`, to be raised in the caller.
 function M.run(how, packed)
+  load()
   local ok, out = pcall(perform, unpack_value(how, packed))
   if not ok then out = { raise = tostring(out) } end
   return pack(out)
@@ -171,6 +177,7 @@ end
 -- full, this library not found in the thread): `nil, err` with kind
 -- "host", code "worker_thread". Programming errors raise here.
 function M.call(pool, action, args, client_opts)
+  load()
   if type(pool) ~= "string" or pool == "" then
     check.raise(("%s: 'pool' must be the name of a thread_pool, got %s"):format(WHO, type(pool)))
   end
