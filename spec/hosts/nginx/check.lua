@@ -178,6 +178,19 @@ do
         "get_many[2]: tostring(err) in the handler: ", tostring(item.text))
 end
 
+-- (3d) A caller that goes away mid-call: its answer is dropped, the
+-- worker goes on (error.log is checked below).
+do
+  local impatient = core.session{ timeout = 0.05, connect_timeout = 5 }
+  local st_gone, why = impatient:request("GET", base .. "/users/" .. ids[3], {}, nil, false)
+  check(st_gone == nil and type(why) == "table" and why.code == "timeout", "the impatient call: ", tostring(st_gone))
+  impatient:close()
+  core.sleep(0.6)                     -- its Graph call ends (200 ms latency) after the caller left
+  local st_after, after = get_user(plain, ids[3])
+  check(st_after == 200, "after a caller left: ", tostring(st_after))
+  same(after, expected[3], "user after a caller left")
+end
+
 -- (4) No secret in nginx's logs nor in any answer.
 local secrets = { emu.client_secret }
 for _, t in ipairs(emulator("issued").tokens) do secrets[#secrets + 1] = t end
