@@ -191,6 +191,15 @@ do
   same(after, expected[3], "user after a caller left")
 end
 
+-- (3e) When nginx cannot run the call (here: no such thread pool): nil, err
+-- of kind "host" with nginx's reason.
+do
+  local st_np, _, _, text = plain:request("GET", base .. "/nopool", {}, nil, false)
+  check(st_np == 200 and text:find("^host worker_thread nginx could not run the call in a worker thread: "),
+        "/nopool: ", tostring(st_np), " ", tostring(text))
+  check(text:find("nopool", 1, true), "/nopool: nginx's reason is not in the message: ", text)
+end
+
 -- (4) No secret in nginx's logs nor in any answer.
 local secrets = { emu.client_secret }
 for _, t in ipairs(emulator("issued").tokens) do secrets[#secrets + 1] = t end

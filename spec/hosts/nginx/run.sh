@@ -70,9 +70,14 @@ emu_url=$(field url)
 # Its workers run as the current user (-g "user ..."): the files are ours.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 mkdir -p "$prefix/tmp"
+# Beside the example's locations, one of the proof's own: a call to a thread
+# pool that does not exist, answered with its error's kind, code and message.
+nopool='location = /nopool { content_by_lua_block { local _, e = require("graph.nginx").call("nopool", "users.get", { id = "x" }); ngx.say(e.kind, " ", e.code, " ", e.message) } }'
 sed -e "s/listen 127\.0\.0\.1:8080;/listen 127.0.0.1:$port;/" -e 's/^error_log error\.log warn;/error_log error.log info;/' \
+    -e "s|^        location = /ping {|        $nopool\n        location = /ping {|" \
   "$root/examples/nginx/nginx.conf" >"$prefix/nginx.conf"
 grep -q "listen 127.0.0.1:$port;" "$prefix/nginx.conf" || fail "examples/nginx/nginx.conf: no 'listen 127.0.0.1:8080;' to replace"
+grep -q "location = /nopool" "$prefix/nginx.conf" || fail "examples/nginx/nginx.conf: no 'location = /ping {' to add /nopool before"
 ln -s "$root/examples/nginx/graph_user.lua" "$prefix/graph_user.lua"
 ln -s "$root/lua" "$prefix/lua"
 ln -s "$root/build/luajit" "$prefix/lib"
