@@ -57,6 +57,7 @@ build = {
     ["graph.loop.luv"] = "lua/graph/loop/luv.lua",
     ["graph.loop.nvim"] = "lua/graph/loop/nvim.lua",
     ["graph.loop.timer"] = "lua/graph/loop/timer.lua",
+    ["graph.nginx"] = "lua/graph/nginx.lua",
     ["graph.options"] = "lua/graph/options.lua",
     ["graph.pacing"] = "lua/graph/pacing.lua",
     ["graph.pipeline"] = "lua/graph/pipeline.lua",
