@@ -44,8 +44,20 @@ DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libyaj
 DEB_lua5.1  := lua5.1 liblua5.1-0-dev
 DEB_lua5.2  := lua5.2 liblua5.2-dev
 DEB_lua5.3  := lua5.3 liblua5.3-dev
-DEB_luajit  := luajit libluajit-5.1-dev lua5.1   # luarocks --lua-version 5.1 in rock_spec
+DEB_luajit  := lua5.1   # luarocks --lua-version 5.1 in rock_spec; LuaJIT itself: DEB_LUAJIT
 DEB_PKGS += $(DEB_$(LUA))
+
+# The hosts of `make test-hosts` (issue 12): luv, cqueues and Copas on the
+# Lua versions that have them, Neovim 0.7, nginx with its Lua module, and
+# nghttpx as the HTTP/2 front. Installed without Recommends (Neovim's pull
+# in X clipboard tools).
+DEB_HOSTS := lua-luv lua-cqueues lua-copas neovim nginx libnginx-mod-http-lua nghttp2-proxy \
+             lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev
+# LuaJIT by its files, so Debian's luajit or OpenResty's luajit2 (the same
+# paths) is accepted; luajit2 is what gets installed, because nginx's Lua
+# module needs it (tools/deb-install.sh: PACKAGE=PATH).
+DEB_LUAJIT := luajit2=/usr/bin/luajit libluajit2-5.1-dev=/usr/include/luajit-2.1/lua.h \
+              libluajit2-5.1-dev=/usr/lib/*/libluajit-5.1.a
 
 .PHONY: all deps test test-all demo emulator clean certs csdl env
 
@@ -59,16 +71,12 @@ $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(LIBS) $(LDFLAGS)
 
-# Install what is missing; as root with apt-get, else print the one command to run.
+# Install what is missing; as root with apt-get, else print the one command to
+# run (tools/deb-install.sh; no system service is started or enabled).
+# Other targets add theirs with `$(MAKE) deps DEB_PKGS="..."`.
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
-	elif [ "$$(id -u)" = 0 ]; then \
-	  echo "deps: installing$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	else echo "deps: run as root: apt-get update && apt-get install -y$$missing"; exit 1; fi
+	@sh tools/deb-install.sh deps $(DEB_PKGS)
+	@sh tools/deb-install.sh --no-recommends deps $(DEB_HOSTS) $(DEB_LUAJIT)
 
 certs: $(BUILD)/tls/ca.pem
 $(BUILD)/tls/ca.pem: emulator/make-certs.sh
