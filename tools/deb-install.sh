@@ -85,6 +85,7 @@ services() {
 }
 services > "$before"
 
+missing=$(printf ' %s' $(printf '%s\n' $missing | awk '!seen[$0]++'))   # each once, in order
 echo "$label: installing$missing"
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $recommends $missing
 
