@@ -153,6 +153,17 @@ $(ASAN_DIR)/lua: spec/host/lua_host.c
 	$(CC) -std=c99 -O1 -g $(ASAN_FLAGS) $(LUA_CFLAGS) -o $@ $< \
 	  -Wl,-E -Wl,--whole-archive -l:liblua$(LUA_VERSION).a -Wl,--no-whole-archive -lm -ldl
 
+# The host proofs on Lua 5.4 in the instrumented interpreter (spec/hosts/run.lua
+# takes the interpreter and its core from the caller; the emulator, the
+# HTTP/2 front and the runner stay uninstrumented).
+test-hosts-asan: deps
+	$(MAKE) all $(ASAN_DIR)/graph/core.so $(ASAN_DIR)/lua certs
+	GRAPH_HOSTS_ONLY=lua5.4 GRAPH_HOSTS_LUA_lua5_4=$(CURDIR)/$(ASAN_DIR)/lua \
+	GRAPH_HOSTS_CPATH_lua5_4="./$(ASAN_DIR)/?.so;;" \
+	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	lua5.4 spec/hosts/run.lua $(HOSTS)
+
 test-asan: deps
 	$(MAKE) $(ASAN_DIR)/graph/core.so $(ASAN_DIR)/lua certs $(ASAN_DIR)/threads_host $(ASAN_DIR)/embed
 	LUA_CPATH="./$(ASAN_DIR)/?.so;;" $(call spec_env,$(CURDIR)/$(ASAN_DIR)/lua,$(ASAN_DIR),$(ASAN_DIR)) \
@@ -235,7 +246,7 @@ fuzz: deps fuzz-deps $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
 	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$t.log; \
 	done
 
-.PHONY: test-asan test-valgrind test-threads soak fuzz fuzz-deps
+.PHONY: test-asan test-hosts-asan test-valgrind test-threads soak fuzz fuzz-deps
 
 # ---------------------------------------------------------------------------
 # Lint and docs

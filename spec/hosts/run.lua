@@ -9,7 +9,8 @@
 -- (the runner kills it after 90). support/hostproof.lua implements this.
 --
 -- Its first lines may say where it runs and what it needs:
---   -- runs-on: lua5.1 lua5.2 lua5.3 lua5.4 luajit nvim   (default: lua5.4)
+--   -- runs-on: lua5.1 lua5.2 lua5.3 lua5.4 luajit nvim
+--                              (default: nvim for nvim*.lua, lua5.4 for the others)
 --   -- needs: cqueues          (a module each Lua must `require`; those without
 --                              it are skipped, and none having it is a failure)
 -- (`#` instead of `--` in run.sh.) A .lua proof runs once per runs-on entry
@@ -91,7 +92,7 @@ local function proofs(wanted)
       local head = util.read_file(ROOT .. "/" .. path):sub(1, 2000)
       list[#list + 1] = {
         name = name, path = path, shell = path:match("%.sh$") ~= nil,
-        runs_on = words(head:match("[-#]+%s*runs%-on:%s*([^\n]*)") or "lua5.4"),
+        runs_on = words(head:match("[-#]+%s*runs%-on:%s*([^\n]*)") or (name:match("^nvim") and "nvim" or "lua5.4")),
         needs = words(head:match("[-#]+%s*needs:%s*([^\n]*)")),
       }
     end
