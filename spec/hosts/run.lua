@@ -37,7 +37,7 @@
 --   GRAPH_HOSTS_LUA_lua5_4=CMD       the command for an interpreter (its name, `.` as `_`)
 --   GRAPH_HOSTS_CPATH_lua5_4=CPATH   its LUA_CPATH (and GRAPH_SPEC_CPATH)
 --   GRAPH_HOSTS_WRAP="valgrind -q --error-exitcode=99"   a prefix for every Lua interpreter
--- e.g. under ASan (what a `make test-hosts-asan` would run):
+-- e.g. under ASan (what `make test-hosts-asan` runs):
 --   GRAPH_HOSTS_ONLY=lua5.4 GRAPH_HOSTS_LUA_lua5_4=build/asan/lua \
 --   GRAPH_HOSTS_CPATH_lua5_4='./build/asan/?.so;;' ASAN_OPTIONS=... lua5.4 spec/hosts/run.lua
 -- The emulator, the front and this runner stay uninstrumented.
