@@ -11,6 +11,7 @@
 --
 -- Its configuration, pid file and logs live in build/h2front/<name>/, removed
 -- by stop(). A watchdog stops nghttpx if the Lua process that started it dies.
+-- NGHTTPX in the environment names another nghttpx than /usr/sbin/nghttpx.
 local util = require "support.util"
 local emulator = require "support.emulator"
 
