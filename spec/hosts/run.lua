@@ -106,13 +106,17 @@ local function proofs(wanted)
   return list
 end
 
--- Whether interpreter `lua` can require every module in `needs`.
+-- Whether interpreter `lua` can require every module in `needs` (a script
+-- file, not -e: the instrumented interpreter runs files only).
 local function has_modules(lua, needs)
+  local dir = util.tmpdir()
   for _, m in ipairs(needs) do
-    local _, ok = util.run(("cd %s && LUA_CPATH=%s %s -e %s"):format(q(ROOT), q(lua.cpath), lua.cmd,
-      q(("require %q"):format(m))))
-    if not ok then return false, m end
+    util.write_file(dir .. "/needs.lua", ("require %q"):format(m))
+    local _, ok = util.run(("cd %s && LUA_CPATH=%s %s %s"):format(q(ROOT), q(lua.cpath), lua.cmd,
+      q(dir .. "/needs.lua")))
+    if not ok then util.rmtree(dir) return false, m end
   end
+  util.rmtree(dir)
   return true
 end
 
