@@ -91,14 +91,13 @@ test: deps
 	$(MAKE) all certs $(HOST_DIR)/threads_host $(HOST_DIR)/embed
 	$(call spec_env,$(LUA),$(CORE_DIR),$(HOST_DIR)) $(LUA) $(BUSTED) --cpath="./$(CORE_DIR)/?.so"
 
-# The host proofs (spec/hosts/, issue 12): every Lua's build, the C hosts and
-# the certificates, then spec/hosts/run.lua (its header: the convention, the
+# The host proofs (spec/hosts/, issue 12): every Lua's build, then
+# spec/hosts/run.lua (its header: the convention, the
 # environment, and how a sanitizer or valgrind variant reuses it).
 # `make test-hosts HOSTS="smoke luv"` runs only those.
 HOST_LUAS := lua5.4 lua5.3 lua5.2 lua5.1 luajit
 test-hosts: deps
 	@for l in $(HOST_LUAS); do $(MAKE) --no-print-directory all LUA=$$l || exit 1; done
-	$(MAKE) --no-print-directory certs $(HOST_DIR)/threads_host $(HOST_DIR)/embed
 	lua5.4 spec/hosts/run.lua $(HOSTS)
 
 # The suite on every Lua people embed.
@@ -157,7 +156,7 @@ $(ASAN_DIR)/lua: spec/host/lua_host.c
 # takes the interpreter and its core from the caller; the emulator, the
 # HTTP/2 front and the runner stay uninstrumented).
 test-hosts-asan: deps
-	$(MAKE) all $(ASAN_DIR)/graph/core.so $(ASAN_DIR)/lua certs
+	$(MAKE) all $(ASAN_DIR)/graph/core.so $(ASAN_DIR)/lua
 	GRAPH_HOSTS_ONLY=lua5.4 GRAPH_HOSTS_LUA_lua5_4=$(CURDIR)/$(ASAN_DIR)/lua \
 	GRAPH_HOSTS_CPATH_lua5_4="./$(ASAN_DIR)/?.so;;" \
 	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1 \
