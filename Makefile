@@ -59,7 +59,7 @@ DEB_HOSTS := lua-luv lua-cqueues lua-copas neovim nginx libnginx-mod-http-lua ng
 DEB_LUAJIT := luajit2=/usr/bin/luajit libluajit2-5.1-dev=/usr/include/luajit-2.1/lua.h \
               libluajit2-5.1-dev=/usr/lib/*/libluajit-5.1.a
 
-.PHONY: all deps test test-all test-hosts demo emulator clean certs csdl env
+.PHONY: all deps test test-all test-hosts test-h2 demo emulator clean certs csdl env
 
 all: $(MODULE)
 
@@ -99,6 +99,15 @@ HOST_LUAS := lua5.4 lua5.3 lua5.2 lua5.1 luajit
 test-hosts: deps
 	@for l in $(HOST_LUAS); do $(MAKE) --no-print-directory all LUA=$$l || exit 1; done
 	lua5.4 spec/hosts/run.lua $(HOSTS)
+
+# The bulk and action specs again with the shared emulator's clients going
+# through the HTTP/2 front (spec/support/h2front.lua: nghttpx, h2 over TLS).
+# The fault specs stay direct: a proxy turns dropped connections into 502s.
+H2_SPECS ?= spec/h2_spec.lua spec/bulk_spec.lua spec/users_spec.lua spec/presence_spec.lua spec/memberof_spec.lua
+test-h2: deps
+	$(MAKE) --no-print-directory all
+	GRAPH_SPEC_H2=1 $(call spec_env,$(LUA),$(CORE_DIR),$(HOST_DIR)) $(LUA) $(BUSTED) \
+	  --cpath="./$(CORE_DIR)/?.so" $(H2_SPECS)
 
 # The suite on every Lua people embed.
 test-all:

@@ -96,4 +96,18 @@ describe("HTTP/2 front", function()
     assert.equal(#direct.value, #all.value)
     assert.is_true(#graph_lines("/v1.0/users") > 1)
   end)
+
+  -- make test-h2 (GRAPH_SPEC_H2=1): the shared emulator's clients go through a front
+  if os.getenv("GRAPH_SPEC_H2") == "1" then
+    it("sends the shared emulator's clients through its own HTTP/2 front", function()
+      local shared = emulator.shared()
+      assert.is_table(shared.front, "GRAPH_SPEC_H2=1 but the shared emulator has no front")
+      local g = shared:client()
+      local before = #shared.front:requests()
+      util.expect_success(g.users.get, { id = fx.adele_id })
+      local after = shared.front:requests()
+      assert.is_true(#after > before, "the front served none of the client's requests")
+      assert.equal("h2", after[#after].alpn)
+    end)
+  end
 end)

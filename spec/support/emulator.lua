@@ -127,6 +127,7 @@ function Emu:stop()
   if self.stopped then return end
   self.stopped = true
   self:collect_tokens()
+  if self.front then self.front:stop() end
   if self.control then pcall(self.control.close, self.control) end
   for _, pid in ipairs{ self.pid, self.spawned } do
     if pid then os.execute(("kill %d 2>/dev/null"):format(pid)) end
@@ -143,6 +144,8 @@ function M.certs_dir() return certs_dir end
 function M.shared()
   if not shared then
     shared = M.start()
+    -- `make test-h2`: the clients of the shared emulator reach it through the HTTP/2 front
+    if os.getenv("GRAPH_SPEC_H2") == "1" then shared.front = require("support.h2front").start(shared.port) end
     -- collected when the Lua state closes, i.e. when busted exits
     M._stopper = setmetatable({}, { __gc = function() shared:stop() end })
   end
@@ -255,6 +258,7 @@ function Emu:client_options(extra)
     log = function(line) require("support.secrets").observe(line) end,
   }
   if self.certs then o.ca_file = self.certs.ca end
+  if self.front then o.url, o.login_url, o.ca_file = self.front.url, self.front.url, self.front.ca end
   for k, v in pairs(extra or {}) do
     if v == M.NONE then o[k] = nil else o[k] = v end
   end
