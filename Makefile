@@ -44,10 +44,22 @@ DEB_PKGS := gcc make pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev libyaj
 DEB_lua5.1  := lua5.1 liblua5.1-0-dev
 DEB_lua5.2  := lua5.2 liblua5.2-dev
 DEB_lua5.3  := lua5.3 liblua5.3-dev
-DEB_luajit  := luajit libluajit-5.1-dev lua5.1   # luarocks --lua-version 5.1 in rock_spec
+DEB_luajit  := lua5.1   # luarocks --lua-version 5.1 in rock_spec; LuaJIT itself: DEB_LUAJIT
 DEB_PKGS += $(DEB_$(LUA))
 
-.PHONY: all deps test test-all demo emulator clean certs csdl env
+# The hosts of `make test-hosts` (issue 12): luv, cqueues and Copas on the
+# Lua versions that have them, Neovim 0.7, nginx with its Lua module, and
+# nghttpx as the HTTP/2 front. Installed without Recommends (Neovim's pull
+# in X clipboard tools).
+DEB_HOSTS := lua-luv lua-cqueues lua-copas neovim nginx libnginx-mod-http-lua nghttp2-proxy \
+             lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev
+# LuaJIT by its files, so Debian's luajit or OpenResty's luajit2 (the same
+# paths) is accepted; luajit2 is what gets installed, because nginx's Lua
+# module needs it (tools/deb-install.sh: PACKAGE=PATH).
+DEB_LUAJIT := luajit2=/usr/bin/luajit libluajit2-5.1-dev=/usr/include/luajit-2.1/lua.h \
+              libluajit2-5.1-dev=/usr/lib/*/libluajit-5.1.a
+
+.PHONY: all deps test test-all test-hosts test-h2 demo emulator clean certs csdl env
 
 all: $(MODULE)
 
@@ -59,16 +71,12 @@ $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) -o $@ $(OBJS) $(LIBS) $(LDFLAGS)
 
-# Install what is missing; as root with apt-get, else print the one command to run.
+# Install what is missing; as root with apt-get, else print the one command to
+# run (tools/deb-install.sh; no system service is started or enabled).
+# Other targets add theirs with `$(MAKE) deps DEB_PKGS="..."`.
 deps:
-	@missing=""; for p in $(DEB_PKGS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; \
-	elif [ "$$(id -u)" = 0 ]; then \
-	  echo "deps: installing$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	else echo "deps: run as root: apt-get update && apt-get install -y$$missing"; exit 1; fi
+	@sh tools/deb-install.sh deps $(DEB_PKGS)
+	@sh tools/deb-install.sh --no-recommends deps $(DEB_HOSTS) $(DEB_LUAJIT)
 
 certs: $(BUILD)/tls/ca.pem
 $(BUILD)/tls/ca.pem: emulator/make-certs.sh
@@ -82,6 +90,24 @@ spec_env = GRAPH_SPEC_LUA="$(1)" GRAPH_SPEC_CPATH="$(CURDIR)/$(2)/?.so;;" \
 test: deps
 	$(MAKE) all certs $(HOST_DIR)/threads_host $(HOST_DIR)/embed
 	$(call spec_env,$(LUA),$(CORE_DIR),$(HOST_DIR)) $(LUA) $(BUSTED) --cpath="./$(CORE_DIR)/?.so"
+
+# The host proofs (spec/hosts/, issue 12): every Lua's build, then
+# spec/hosts/run.lua (its header: the convention, the
+# environment, and how a sanitizer or valgrind variant reuses it).
+# `make test-hosts HOSTS="smoke luv"` runs only those.
+HOST_LUAS := lua5.4 lua5.3 lua5.2 lua5.1 luajit
+test-hosts: deps
+	@for l in $(HOST_LUAS); do $(MAKE) --no-print-directory all LUA=$$l || exit 1; done
+	lua5.4 spec/hosts/run.lua $(HOSTS)
+
+# The bulk and action specs again with the shared emulator's clients going
+# through the HTTP/2 front (spec/support/h2front.lua: nghttpx, h2 over TLS).
+# The fault specs stay direct: a proxy turns dropped connections into 502s.
+H2_SPECS ?= spec/h2_spec.lua spec/bulk_spec.lua spec/users_spec.lua spec/presence_spec.lua spec/memberof_spec.lua
+test-h2: deps
+	$(MAKE) --no-print-directory all
+	GRAPH_SPEC_H2=1 $(call spec_env,$(LUA),$(CORE_DIR),$(HOST_DIR)) $(LUA) $(BUSTED) \
+	  --cpath="./$(CORE_DIR)/?.so" $(H2_SPECS)
 
 # The suite on every Lua people embed.
 test-all:
@@ -134,6 +160,17 @@ $(ASAN_DIR)/lua: spec/host/lua_host.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c99 -O1 -g $(ASAN_FLAGS) $(LUA_CFLAGS) -o $@ $< \
 	  -Wl,-E -Wl,--whole-archive -l:liblua$(LUA_VERSION).a -Wl,--no-whole-archive -lm -ldl
+
+# The host proofs on Lua 5.4 in the instrumented interpreter (spec/hosts/run.lua
+# takes the interpreter and its core from the caller; the emulator, the
+# HTTP/2 front and the runner stay uninstrumented).
+test-hosts-asan: deps
+	$(MAKE) all $(ASAN_DIR)/graph/core.so $(ASAN_DIR)/lua
+	GRAPH_HOSTS_ONLY=lua5.4 GRAPH_HOSTS_LUA_lua5_4=$(CURDIR)/$(ASAN_DIR)/lua \
+	GRAPH_HOSTS_CPATH_lua5_4="./$(ASAN_DIR)/?.so;;" \
+	ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	lua5.4 spec/hosts/run.lua $(HOSTS)
 
 test-asan: deps
 	$(MAKE) $(ASAN_DIR)/graph/core.so $(ASAN_DIR)/lua certs $(ASAN_DIR)/threads_host $(ASAN_DIR)/embed
@@ -217,7 +254,7 @@ fuzz: deps fuzz-deps $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
 	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$t.log; \
 	done
 
-.PHONY: test-asan test-valgrind test-threads soak fuzz fuzz-deps
+.PHONY: test-asan test-hosts-asan test-valgrind test-threads soak fuzz fuzz-deps
 
 # ---------------------------------------------------------------------------
 # Lint and docs

@@ -276,8 +276,10 @@ class Handler(BaseHTTPRequestHandler):
             key = name.lower()
             headers[key] = headers[key] + ", " + value if key in headers else value
         host = headers.get("host") or "%s:%d" % self.server.server_address[:2]
-        req = Request(self.command, self.path, headers, body, "https" if self.conn.tls else "http",
-                      host, self.conn.serial)
+        # behind a TLS front (spec/support/h2front.lua: nghttpx) links keep the client's scheme
+        forwarded = headers.get("x-forwarded-proto", "").split(",")[-1].strip()
+        scheme = "https" if self.conn.tls or forwarded == "https" else "http"
+        req = Request(self.command, self.path, headers, body, scheme, host, self.conn.serial)
         target = emu.classify(req.path)
         first, self.conn.seen_request = not self.conn.seen_request, True
 

@@ -43,6 +43,28 @@ function M.certs()
   }
 end
 
+-- The Emu object for an emulator that is up (info: its ready file), with what
+-- this process started for it (e: dir, log, spawned pid, certs, tls).
+local function wrap(info, e)
+  local c = core()
+  local emu = setmetatable({
+    dir = e.dir, log = e.log, spawned = e.spawned, certs = e.certs, tls = e.tls,
+    url = info.url, login_url = info.login_url or info.url, graph_url = info.graph_url or info.url,
+    tenant_id = info.tenant_id or fixtures.tenant_id,
+    client_id = info.client_id or fixtures.client_id,
+    client_secret = info.client_secret or fixtures.client_secret,
+    pid = e.spawned and (tonumber(info.pid) or e.spawned),
+    info = info,
+  }, Emu)
+  emu.port = tonumber(emu.url:match(":(%d+)/?$"))
+  emu.control = c.session{
+    timeout = 20, connect_timeout = 5,
+    ca_file = e.certs and e.certs.ca or nil,
+    verify_ssl = not (e.tls and e.tls ~= "server"),
+  }
+  return emu
+end
+
 -- opts.tls: nil | "server" | "wronghost" | "expired"; opts.args: extra CLI args.
 function M.start(opts)
   opts = opts or {}
@@ -85,22 +107,14 @@ function M.start(opts)
     c.sleep(0.05)
   end
 
-  local emu = setmetatable({
-    dir = dir, log = log, spawned = spawned, certs = certs, tls = opts.tls,
-    url = info.url, login_url = info.login_url or info.url, graph_url = info.graph_url or info.url,
-    tenant_id = info.tenant_id or fixtures.tenant_id,
-    client_id = info.client_id or fixtures.client_id,
-    client_secret = info.client_secret or fixtures.client_secret,
-    pid = tonumber(info.pid) or spawned,
-    info = info,
-  }, Emu)
-  emu.port = tonumber(emu.url:match(":(%d+)/?$"))
-  emu.control = c.session{
-    timeout = 20, connect_timeout = 5,
-    ca_file = certs and certs.ca or nil,
-    verify_ssl = not (opts.tls and opts.tls ~= "server"),
-  }
-  return emu
+  return wrap(info, { dir = dir, log = log, spawned = spawned, certs = certs, tls = opts.tls })
+end
+
+-- The Emu object of an emulator that is already up, from its ready-file
+-- info ({ url = ... }; M.attach{ url = os.getenv("GRAPH_HOSTS_EMULATOR_URL") }
+-- in a host proof): stop() on it stops nothing it did not start.
+function M.attach(info)
+  return wrap(info, {})
 end
 
 -- Hand the tokens this emulator issued to the suite-wide secrets scan.
@@ -113,6 +127,7 @@ function Emu:stop()
   if self.stopped then return end
   self.stopped = true
   self:collect_tokens()
+  if self.front then self.front:stop() end
   if self.control then pcall(self.control.close, self.control) end
   for _, pid in ipairs{ self.pid, self.spawned } do
     if pid then os.execute(("kill %d 2>/dev/null"):format(pid)) end
@@ -129,6 +144,8 @@ function M.certs_dir() return certs_dir end
 function M.shared()
   if not shared then
     shared = M.start()
+    -- `make test-h2`: the clients of the shared emulator reach it through the HTTP/2 front
+    if os.getenv("GRAPH_SPEC_H2") == "1" then shared.front = require("support.h2front").start(shared.port) end
     -- collected when the Lua state closes, i.e. when busted exits
     M._stopper = setmetatable({}, { __gc = function() shared:stop() end })
   end
@@ -241,6 +258,7 @@ function Emu:client_options(extra)
     log = function(line) require("support.secrets").observe(line) end,
   }
   if self.certs then o.ca_file = self.certs.ca end
+  if self.front then o.url, o.login_url, o.ca_file = self.front.url, self.front.url, self.front.ca end
   for k, v in pairs(extra or {}) do
     if v == M.NONE then o[k] = nil else o[k] = v end
   end
