@@ -15,22 +15,20 @@ local M = {}
 local D = {}
 D.__index = D
 
-local WEAK_V = { __mode = "v" }
-local WEAK_K = { __mode = "k" }
-local running = coroutine.running
+local running, status = coroutine.running, coroutine.status
 
 --- A driver for `session`; `loop` (optional) is a graph.loop table.
 function M.new(session, loop)
   if loop ~= nil then loops.check(loop, "graph.client") end
   return setmetatable({
     session = session, loop = loop, last_id = 0,
-    owner = setmetatable({}, WEAK_V), -- id -> the coroutine waiting for it (true: blocking)
+    owner = {},                       -- id -> the coroutine waiting for it (true: in place)
     inbox = {},                       -- id -> its result, until its owner takes it
     woken = {},                       -- coroutines to resume after this step
     watches = {},                     -- fd -> { events =, handle = }
     timer = nil, timer_at = nil,
     auth_id = nil, auth_step = nil, auth_result = nil,
-    auth_waiters = setmetatable({}, WEAK_K),
+    auth_waiters = {},                -- coroutines waiting for the identity platform
   }, D)
 end
 
@@ -61,13 +59,12 @@ local function current(who)
   return co
 end
 
--- A callback that resumes co, holding it weakly: an abandoned coroutine
--- is collected, not resumed.
+-- A callback that resumes co, unless its host closed it meanwhile. The
+-- driver holds a waiting coroutine, as any loop callback would: often
+-- nothing else does (coroutine.wrap(f)() in a luv program).
 local function resumer(loop, co)
-  local ref = setmetatable({ co }, WEAK_V)
   return function()
-    local c = ref[1]
-    if c and coroutine.status(c) == "suspended" then loop.resume(c) end
+    if status(co) == "suspended" then loop.resume(co) end
   end
 end
 
@@ -81,8 +78,21 @@ function D:sleep(seconds)
   loop.suspend()
 end
 
+-- A coroutine its host closed (coroutine.close, a cancelled cqueues
+-- thread) or that died: its other transfers are cancelled (a request
+-- already sent is not recalled), their answers dropped.
+function D:abandon(co)
+  for id, owner in pairs(self.owner) do
+    if owner == co then
+      self.owner[id], self.inbox[id] = nil, nil
+      self.session:cancel(id)
+    end
+  end
+end
+
 -- Results to their owners: stored for the living, dropped for the
--- abandoned; an identity platform answer goes to everyone waiting for it.
+-- abandoned; an identity platform answer goes to everyone waiting for it
+-- (it serves them all even when the coroutine that asked is gone).
 function D:deliver(done)
   for k = 1, #done do
     local r = done[k]
@@ -95,9 +105,14 @@ function D:deliver(done)
       end
     else
       local co = self.owner[id]
-      if co then
+      if co == true then
         self.inbox[id] = r
-        if co ~= true then self.woken[co] = true end
+      elseif co and status(co) == "dead" then
+        self.owner[id] = nil
+        self:abandon(co)
+      elseif co then
+        self.inbox[id] = r
+        self.woken[co] = true
       end
     end
   end
@@ -110,7 +125,7 @@ function D:wake()
   if next(woken) == nil then return end
   self.woken = {}
   for co in pairs(woken) do
-    if coroutine.status(co) == "suspended" then self.loop.resume(co) end
+    if status(co) == "suspended" then self.loop.resume(co) end
   end
 end
 

@@ -59,6 +59,8 @@ end
 
 graph.array = json.array
 
+graph.loop = require "graph.loop"   -- adapters for a host's event loop: graph.loop.luv() ...
+
 graph.null = json.null
 
 local default_opts, default_client

@@ -270,7 +270,7 @@ local function drive(L, s, done, left, on_end)
   local sync
   local function step(ready)
     done, left = s:step(ready)
-    for _, r in ipairs(done) do results[r.index] = r end
+    for _, r in ipairs(done) do results[r.id] = r end
     sync()
   end
   function sync()
@@ -295,7 +295,7 @@ local function drive(L, s, done, left, on_end)
     end)
     if left == 0 then on_end(results) end
   end
-  for _, r in ipairs(done) do results[r.index] = r end
+  for _, r in ipairs(done) do results[r.id] = r end
   sync()
 end
 
@@ -305,7 +305,7 @@ case("carries graph.core's transfers to the emulator, the loop's own timer ticki
   emu:config{ latency = 0.1 }
   local s = emu:session()
   local list = {}
-  for i = 1, 12 do list[i] = { method = "GET", url = emu.url .. "/v1.0/users/" .. i } end
+  for i = 1, 12 do list[i] = { id = i, method = "GET", url = emu.url .. "/v1.0/users/" .. i } end
   local ticks, ticker, last, worst = 0, nil, nil, 0
   local function tick()
     local t = L.now()
@@ -315,7 +315,7 @@ case("carries graph.core's transfers to the emulator, the loop's own timer ticki
   end
   tick()
   local results, t0, took
-  local done, left = s:submit(list, 4, false)       -- no token: each answer is a 401
+  local done, left = s:submit(list, false)          -- no token: each answer is a 401
   drive(L, s, done, left, function(r)
     results, took = r, L.now() - t0
   end)
@@ -332,7 +332,7 @@ case("carries graph.core's transfers to the emulator, the loop's own timer ticki
     assert.is_nil(seen[results[i].client_request_id])
     seen[results[i].client_request_id] = true
   end
-  assert.is_true(took >= 0.3, "12 at concurrency 4 and 0.1 s each took only " .. took .. " s")
+  assert.is_true(took >= 0.1, "12 at once, 0.1 s each, took only " .. took .. " s")
   assert.is_true(ticks >= took / 0.01 / 3, ticks .. " ticks of 10 ms in " .. took .. " s")
   if host.figure then
     host.figure("12 GETs wall", took * 1000, "ms")
