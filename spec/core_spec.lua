@@ -150,17 +150,20 @@ describe("graph.core", function()
     end
 
     -- Every result of the jobs `ids`, stepped by the caller with core.poll
-    -- as the waiter; the others' results are left to them.
+    -- as the waiter; the others' results are kept for them in `seen`.
+    local seen = {}
     local function drive(s, done, ids)
       local all, want = {}, 0
       for _ in pairs(ids) do want = want + 1 end
       while true do
-        for _, r in ipairs(done) do
-          if ids[r.id] then all[ids[r.id]], want = r, want - 1 end
+        for _, r in ipairs(done) do seen[r.id] = r end
+        for id, i in pairs(ids) do
+          if seen[id] and not all[i] then all[i], want, seen[id] = seen[id], want - 1, nil end
         end
         if want == 0 then return all end
         local fds, seconds = s:wants()
         assert.is_table(fds)
+        assert.is_true(next(fds) ~= nil or seconds ~= nil, "nothing to wait for: a job was lost")
         done = s:step(core.poll(fds, seconds))
       end
     end

@@ -172,15 +172,19 @@ function D:sync()
   end
 end
 
--- Wait in place for the engine (no loop): one step.
+-- Wait in place for the engine (no loop): one step. Only called while an
+-- answer is awaited, so an empty engine is a bug, never a wait forever.
 function D:step_in_place()
   local session = self.session
-  local done
+  local done, left
   if wait.blocking() then
-    done = session:step_blocking()
+    done, left = session:step_blocking()
   else
     local fds, seconds = session:wants()
-    done = session:step(wait.io(fds, seconds))
+    done, left = session:step(wait.io(fds, seconds))
+  end
+  if left == 0 and #done == 0 then
+    error("graph.client: internal error: the answer awaited is not in the engine", 0)
   end
   self:deliver(done)
 end

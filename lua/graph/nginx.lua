@@ -148,7 +148,8 @@ local function perform(req)
   local fn = action_of(c, req.action)
   if not fn then check.raise(("%s: unknown action '%s'"):format(WHO, req.action)) end
   local result, second = fn(req.args)
-  if type(result) == "function" then
+  if type(result) == "function" or (type(result) == "table" and getmetatable(result) and
+                                    getmetatable(result).__call) then
     check.raise(("%s: '%s' returns an iterator, which cannot leave the worker thread " ..
                  "(use 'request', or a listing's all = true)"):format(WHO, req.action))
   end

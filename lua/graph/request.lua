@@ -92,6 +92,17 @@ function M.request(client, spec)
   return client:fetch(method, client:url(path, query, version), headers, body, true)
 end
 
+-- What g.pages and g.items return: an iterator for a generic for, which is
+-- also an object with :next(), the same step as a method call. PUC Lua 5.1
+-- cannot yield from inside a for iterator, so there a client with a loop
+-- walks with `local page, r = pages:next()` (LuaJIT and 5.2+ yield from both).
+local Steps = { __call = function(self) return self.step() end }
+Steps.__index = { next = function(self) return self.step() end }
+
+local function steps(step)
+  return setmetatable({ step = step }, Steps)
+end
+
 -- The page iterator of a checked g.pages / g.items table.
 local function walk(fname, client, spec)
   local _, path, query, headers, _, version = prepare(fname, spec, "GET", PAGES)
@@ -100,14 +111,14 @@ end
 
 -- g.pages: follows @odata.nextLink lazily, one request per step.
 function M.pages(client, spec)
-  return walk("graph.pages", client, spec)
+  return steps(walk("graph.pages", client, spec))
 end
 
 -- g.items: fetches pages as needed.
 function M.items(client, spec)
   local next_page = walk("graph.items", client, spec)
   local page, i = nil, 0
-  return function()
+  return steps(function()
     while true do
       if page and i < #page.value then
         i = i + 1
@@ -119,7 +130,7 @@ function M.items(client, spec)
       if page == nil then return nil end
       if page == false then return false, err end
     end
-  end
+  end)
 end
 
 return M

@@ -41,9 +41,11 @@ local function observe_results(...)
   return ...
 end
 
--- An iterator (g.pages, g.items) whose every step is observed.
+-- An iterator (g.pages, g.items: a for iterator with :next()) whose every
+-- step is observed, either way it is taken.
 local function observed_iterator(iter)
-  return function(...) return observe_results(iter(...)) end
+  local step = function() return observe_results(iter:next()) end
+  return setmetatable({}, { __call = step, __index = { next = step } })
 end
 
 local ITERATORS = { pages = true, items = true }
