@@ -5,7 +5,8 @@
 ** and move into a table made at its end, with the exact size; no Lua
 ** function is called. Encoding walks a value with yajl_gen. yajl's handles
 ** live in userdata with a __gc, so an out-of-memory error (the only error
-** raised from inside a callback) frees them too.
+** raised from inside a callback) frees them too. A Lua state keeps one
+** decoder between decodes (see take_decoder).
 */
 #include <limits.h>
 #include <locale.h>
@@ -21,7 +22,8 @@
 #include "gc_util.h"
 #include "gc_visibility.h" /* last: see there */
 
-static const char array_key = 'a'; /* registry key: its address is unique */
+static const char array_key = 'a';   /* registry keys: their addresses are unique */
+static const char decoder_key = 'd'; /* the idle decoder, while none is under way */
 #define DECODER_MT "graph.json.decoder"
 #define ENCODER_MT "graph.json.encoder"
 
@@ -129,6 +131,8 @@ static int room(decoder *d, int is_key) {
   if (d->depth > 0) {
     frame *f = &d->frames[d->depth - 1];
     if ((f->is_array || is_key) && top - f->first + 1 >= GC_JSON_CHUNK) fill(L, d, f);
+  } else if (top > d->mt) { /* a second value: yajl allows it (see take_decoder) */
+    return stop(d, "parse error: trailing garbage");
   }
   return 1;
 }
@@ -270,32 +274,73 @@ static void push_decode_error(lua_State *L, decoder *d, const char *s, size_t n,
 }
 
 
-int gc_json_decode(lua_State *L, const char *s, size_t n) {
-  int base = lua_gettop(L), at_end;
-  yajl_status st;
+/*
+** The decoder, its yajl handle and its number buffer outlive a decode: a Lua
+** state keeps one in the registry while no decode is under way. A decode
+** takes it out (and keeps it on its stack) and puts it back when it ends, so
+** one that starts meanwhile (a __gc the collector runs from inside a decode,
+** on this thread or another coroutine's) makes its own, and one that raises
+** (out of memory) leaves its decoder to the collector. yajl has no reset:
+** after an error the handle is freed and made anew by the next decode; a
+** parse that succeeds leaves it ready for another value only when
+** yajl_allow_multiple_values is set, so it is, and room() refuses a second
+** top-level value. Pushes the decoder and the array metatable.
+*/
+static decoder *take_decoder(lua_State *L) {
   decoder *d;
-  d = (decoder *)new_codec(L, sizeof *d, DECODER_MT);
+  luaL_checkstack(L, 8, "graph.core: JSON decoder");
+  lua_pushlightuserdata(L, (void *)&decoder_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  d = (decoder *)lua_touserdata(L, -1);
+  if (d == NULL) {
+    lua_pop(L, 1);
+    d = (decoder *)new_codec(L, sizeof *d, DECODER_MT);
+  } else {
+    lua_pushlightuserdata(L, (void *)&decoder_key);
+    lua_pushnil(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    gc_json_push_array_mt(L);
+  }
   d->L = L;
   d->mt = lua_gettop(L);
-  d->h = yajl_alloc(&decode_callbacks, NULL, d);
-  if (d->h == NULL) return luaL_error(L, "graph.core: out of memory");
-  st = yajl_parse(d->h, (const unsigned char *)s, n);
+  d->depth = 0;
+  d->room = 0;
+  d->error = NULL;
+  if (d->h == NULL) {
+    d->h = yajl_alloc(&decode_callbacks, NULL, d);
+    if (d->h == NULL) luaL_error(L, "graph.core: out of memory");
+    (void)yajl_config(d->h, yajl_allow_multiple_values, 1);
+  }
+  return d;
+}
+
+
+/* The decoder at index ud back in the registry for the next decode (in place
+** of one a decode that ran meanwhile put there). */
+static void keep_decoder(lua_State *L, int ud) {
+  lua_pushlightuserdata(L, (void *)&decoder_key);
+  lua_pushvalue(L, ud);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+
+int gc_json_decode(lua_State *L, const char *s, size_t n) {
+  int base = lua_gettop(L), at_end, rc = 0;
+  decoder *d = take_decoder(L);
+  yajl_status st = yajl_parse(d->h, (const unsigned char *)s, n);
   at_end = st == yajl_status_ok; /* what yajl_complete_parse finds is at the end */
   if (st == yajl_status_ok) st = yajl_complete_parse(d->h);
-  if (st == yajl_status_ok && lua_gettop(L) == d->mt + 1) {
-    lua_replace(L, base + 1); /* the value, over the decoder */
-    lua_settop(L, base + 1);
-    yajl_free(d->h);
+  if (st != yajl_status_ok || lua_gettop(L) != d->mt + 1) {
+    if (st == yajl_status_ok) d->error = "parse error: premature EOF"; /* no value */
+    push_decode_error(L, d, s, n, at_end);
+    yajl_free(d->h); /* its state is the failed parse's */
     d->h = NULL;
-    return 0;
+    rc = -1;
   }
-  if (st == yajl_status_ok) d->error = "no value";
-  push_decode_error(L, d, s, n, at_end);
-  lua_replace(L, base + 1);
+  keep_decoder(L, base + 1);
+  lua_replace(L, base + 1); /* the value or the message, over the decoder */
   lua_settop(L, base + 1);
-  yajl_free(d->h);
-  d->h = NULL;
-  return -1;
+  return rc;
 }
 
 /* }====================================================== */
