@@ -75,6 +75,9 @@ typedef struct decoder {
   int depth;
   int room;          /* the stack has slots up to this index */
   const char *error; /* why a callback stopped the parse; NULL: yajl's error */
+  size_t len;        /* of the text */
+  size_t end;        /* where its top-level value ends, once it has ended */
+  int finishing;     /* in yajl_complete_parse: past the text's end */
   gc_buf num;        /* a long number's text, NUL-terminated */
   frame frames[GC_JSON_MAX_DEPTH];
 } decoder;
@@ -83,6 +86,12 @@ typedef struct decoder {
 static int stop(decoder *d, const char *why) {
   d->error = why;
   return 0; /* tells yajl to cancel */
+}
+
+
+/* Where yajl is in the text: past the token a callback is for. */
+static size_t consumed(const decoder *d) {
+  return d->finishing ? d->len : yajl_get_bytes_consumed(d->h);
 }
 
 
@@ -121,7 +130,7 @@ static void fill(lua_State *L, const decoder *d, frame *f) {
 
 /* Stack room for one more value (a key when is_key); a long container moves
 ** what it has into its table first (an object only between pairs). */
-static int room(decoder *d, int is_key) {
+static inline int room(decoder *d, int is_key) {
   lua_State *L = d->L;
   int top = lua_gettop(L);
   if (top + 4 > d->room) { /* ask for stack in steps, not for every value */
@@ -133,6 +142,8 @@ static int room(decoder *d, int is_key) {
     if ((f->is_array || is_key) && top - f->first + 1 >= GC_JSON_CHUNK) fill(L, d, f);
   } else if (top > d->mt) { /* a second value: yajl allows it (see take_decoder) */
     return stop(d, "parse error: trailing garbage");
+  } else {
+    d->end = consumed(d); /* a scalar's, or a container's (then its close's) */
   }
   return 1;
 }
@@ -229,6 +240,7 @@ static int open_container(decoder *d, int is_array) {
 static int close_container(void *ctx) {
   decoder *d = (decoder *)ctx;
   fill(d->L, d, &d->frames[--d->depth]);
+  if (d->depth == 0) d->end = consumed(d);
   return 1;
 }
 
@@ -257,9 +269,8 @@ static int decoder_gc(lua_State *L) {
 
 /* "invalid JSON: <why> at byte <n>": the input itself is never quoted (a
 ** token endpoint reply holds secrets). */
-static void push_decode_error(lua_State *L, decoder *d, const char *s, size_t n, int at_end) {
+static void push_decode_error(lua_State *L, decoder *d, const char *s, size_t n, size_t at) {
   char why[96];
-  unsigned long at = (unsigned long)(at_end ? n : yajl_get_bytes_consumed(d->h));
   if (d->error) {
     (void)snprintf(why, sizeof why, "%s", d->error);
   } else {
@@ -270,7 +281,7 @@ static void push_decode_error(lua_State *L, decoder *d, const char *s, size_t n,
     len = strlen(why);
     while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == '.')) why[--len] = '\0';
   }
-  lua_pushfstring(L, "invalid JSON: %s at byte %d", why, (int)(at > INT_MAX ? INT_MAX : at));
+  lua_pushfstring(L, "invalid JSON: %s at byte %d", why, (int)(at > INT_MAX ? INT_MAX : (int)at));
 }
 
 
@@ -306,6 +317,7 @@ static decoder *take_decoder(lua_State *L) {
   d->depth = 0;
   d->room = 0;
   d->error = NULL;
+  d->finishing = 0;
   if (d->h == NULL) {
     d->h = yajl_alloc(&decode_callbacks, NULL, d);
     if (d->h == NULL) luaL_error(L, "graph.core: out of memory");
@@ -324,15 +336,37 @@ static void keep_decoder(lua_State *L, int ud) {
 }
 
 
+/* The offset of the first byte in s[i..n) that yajl does not skip as
+** whitespace, or n. */
+static size_t skip_space(const char *s, size_t i, size_t n) {
+  while (i < n && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) i++;
+  return i;
+}
+
+
 int gc_json_decode(lua_State *L, const char *s, size_t n) {
-  int base = lua_gettop(L), at_end, rc = 0;
+  int base = lua_gettop(L), rc = 0;
   decoder *d = take_decoder(L);
-  yajl_status st = yajl_parse(d->h, (const unsigned char *)s, n);
-  at_end = st == yajl_status_ok; /* what yajl_complete_parse finds is at the end */
-  if (st == yajl_status_ok) st = yajl_complete_parse(d->h);
-  if (st != yajl_status_ok || lua_gettop(L) != d->mt + 1) {
-    if (st == yajl_status_ok) d->error = "parse error: premature EOF"; /* no value */
-    push_decode_error(L, d, s, n, at_end);
+  yajl_status st;
+  size_t at;
+  d->len = n;
+  st = yajl_parse(d->h, (const unsigned char *)s, n);
+  at = yajl_get_bytes_consumed(d->h);
+  if (st == yajl_status_ok) {
+    d->finishing = 1;
+    st = yajl_complete_parse(d->h);
+    at = n; /* what it finds is at the end */
+  }
+  if (st == yajl_status_ok && lua_gettop(L) != d->mt + 1) {
+    d->error = "parse error: premature EOF"; /* no value */
+    st = yajl_status_error;
+  } else if (st == yajl_status_ok && (at = skip_space(s, d->end, n)) < n) {
+    /* the start of a second value, cut short: yajl waits for the rest */
+    d->error = "parse error: trailing garbage";
+    st = yajl_status_error;
+  }
+  if (st != yajl_status_ok) {
+    push_decode_error(L, d, s, n, at);
     yajl_free(d->h); /* its state is the failed parse's */
     d->h = NULL;
     rc = -1;

@@ -129,6 +129,14 @@ describe("graph.json", function()
       refused("[1] [2]", "trailing garbage")
     end)
 
+    it("the start of a second value, cut short, and the next decode is whole", function()
+      for _, text in ipairs{ '7"abc', '[]"', '{"a":[1]}  "q', 'true "', '"x" "' } do
+        refused(text, "trailing garbage")
+        assert.equal(7, json.decode("7"))
+        assert.same({ a = 1 }, json.decode('{"a":1}'))
+      end
+    end)
+
     it("invalid UTF-8 (as yajl checks it: the shape of multi-byte sequences)", function()
       refused('"\255"', "UTF8")
       refused('"\195"', "UTF8")
