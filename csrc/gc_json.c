@@ -294,8 +294,10 @@ static void push_decode_error(lua_State *L, decoder *d, const char *s, size_t n,
 ** (out of memory) leaves its decoder to the collector. yajl has no reset:
 ** after an error the handle is freed and made anew by the next decode; a
 ** parse that succeeds leaves it ready for another value only when
-** yajl_allow_multiple_values is set, so it is, and room() refuses a second
-** top-level value. Pushes the decoder and the array metatable.
+** yajl_allow_multiple_values is set, so it is: room() refuses a second
+** top-level value, and gc_json_decode anything after the first but
+** whitespace (a second one cut short would stay in yajl's lexer). Pushes
+** the decoder and the array metatable.
 */
 static decoder *take_decoder(lua_State *L) {
   decoder *d;
