@@ -31,6 +31,10 @@ static const char decoder_key = 'd'; /* the idle decoder, while none is under wa
 ** bounds the stack a long array takes (Lua 5.1 allows C functions 8000). */
 #define GC_JSON_CHUNK 512
 
+/* A decoder keeps its yajl handle only after a text up to this long: yajl's
+** buffers grow to the longest string with escapes and stay that size. */
+#define GC_JSON_KEEP 65536
+
 #define GC_STR2(x) #x
 #define GC_STR(x)  GC_STR2(x)
 #define TOO_DEEP   "nested more than " GC_STR(GC_JSON_MAX_DEPTH) " levels"
@@ -319,6 +323,7 @@ static decoder *take_decoder(lua_State *L) {
   d->depth = 0;
   d->room = 0;
   d->error = NULL;
+  d->end = 0;
   d->finishing = 0;
   if (d->h == NULL) {
     d->h = yajl_alloc(&decode_callbacks, NULL, d);
@@ -369,9 +374,12 @@ int gc_json_decode(lua_State *L, const char *s, size_t n) {
   }
   if (st != yajl_status_ok) {
     push_decode_error(L, d, s, n, at);
-    yajl_free(d->h); /* its state is the failed parse's */
-    d->h = NULL;
     rc = -1;
+  }
+  if (rc != 0 || n > GC_JSON_KEEP) { /* a failed parse's state, or long buffers */
+    yajl_free(d->h);
+    d->h = NULL;
+    gc_buf_free(&d->num, 0);
   }
   keep_decoder(L, base + 1);
   lua_replace(L, base + 1); /* the value or the message, over the decoder */
