@@ -5,7 +5,8 @@
 ** and move into a table made at its end, with the exact size; no Lua
 ** function is called. Encoding walks a value with yajl_gen. yajl's handles
 ** live in userdata with a __gc, so an out-of-memory error (the only error
-** raised from inside a callback) frees them too.
+** raised from inside a callback) frees them too. A Lua state keeps one
+** decoder between decodes (see take_decoder).
 */
 #include <limits.h>
 #include <locale.h>
@@ -21,13 +22,18 @@
 #include "gc_util.h"
 #include "gc_visibility.h" /* last: see there */
 
-static const char array_key = 'a'; /* registry key: its address is unique */
+static const char array_key = 'a';   /* registry keys: their addresses are unique */
+static const char decoder_key = 'd'; /* the idle decoder, while none is under way */
 #define DECODER_MT "graph.json.decoder"
 #define ENCODER_MT "graph.json.encoder"
 
 /* Values a container keeps on the stack before they move into its table:
 ** bounds the stack a long array takes (Lua 5.1 allows C functions 8000). */
 #define GC_JSON_CHUNK 512
+
+/* A decoder keeps its yajl handle only after a text up to this long: yajl's
+** buffers grow to the longest string with escapes and stay that size. */
+#define GC_JSON_KEEP 65536
 
 #define GC_STR2(x) #x
 #define GC_STR(x)  GC_STR2(x)
@@ -73,6 +79,9 @@ typedef struct decoder {
   int depth;
   int room;          /* the stack has slots up to this index */
   const char *error; /* why a callback stopped the parse; NULL: yajl's error */
+  size_t len;        /* of the text */
+  size_t end;        /* where its top-level value ends, once it has ended */
+  int finishing;     /* in yajl_complete_parse: past the text's end */
   gc_buf num;        /* a long number's text, NUL-terminated */
   frame frames[GC_JSON_MAX_DEPTH];
 } decoder;
@@ -81,6 +90,12 @@ typedef struct decoder {
 static int stop(decoder *d, const char *why) {
   d->error = why;
   return 0; /* tells yajl to cancel */
+}
+
+
+/* Where yajl is in the text: past the token a callback is for. */
+static size_t consumed(const decoder *d) {
+  return d->finishing ? d->len : yajl_get_bytes_consumed(d->h);
 }
 
 
@@ -119,7 +134,7 @@ static void fill(lua_State *L, const decoder *d, frame *f) {
 
 /* Stack room for one more value (a key when is_key); a long container moves
 ** what it has into its table first (an object only between pairs). */
-static int room(decoder *d, int is_key) {
+static inline int room(decoder *d, int is_key) {
   lua_State *L = d->L;
   int top = lua_gettop(L);
   if (top + 4 > d->room) { /* ask for stack in steps, not for every value */
@@ -129,6 +144,10 @@ static int room(decoder *d, int is_key) {
   if (d->depth > 0) {
     frame *f = &d->frames[d->depth - 1];
     if ((f->is_array || is_key) && top - f->first + 1 >= GC_JSON_CHUNK) fill(L, d, f);
+  } else if (top > d->mt) { /* a second value: yajl allows it (see take_decoder) */
+    return stop(d, "parse error: trailing garbage");
+  } else {
+    d->end = consumed(d); /* a scalar's, or a container's (then its close's) */
   }
   return 1;
 }
@@ -225,6 +244,7 @@ static int open_container(decoder *d, int is_array) {
 static int close_container(void *ctx) {
   decoder *d = (decoder *)ctx;
   fill(d->L, d, &d->frames[--d->depth]);
+  if (d->depth == 0) d->end = consumed(d);
   return 1;
 }
 
@@ -253,9 +273,8 @@ static int decoder_gc(lua_State *L) {
 
 /* "invalid JSON: <why> at byte <n>": the input itself is never quoted (a
 ** token endpoint reply holds secrets). */
-static void push_decode_error(lua_State *L, decoder *d, const char *s, size_t n, int at_end) {
+static void push_decode_error(lua_State *L, decoder *d, const char *s, size_t n, size_t at) {
   char why[96];
-  unsigned long at = (unsigned long)(at_end ? n : yajl_get_bytes_consumed(d->h));
   if (d->error) {
     (void)snprintf(why, sizeof why, "%s", d->error);
   } else {
@@ -266,36 +285,106 @@ static void push_decode_error(lua_State *L, decoder *d, const char *s, size_t n,
     len = strlen(why);
     while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == '.')) why[--len] = '\0';
   }
-  lua_pushfstring(L, "invalid JSON: %s at byte %d", why, (int)(at > INT_MAX ? INT_MAX : at));
+  lua_pushfstring(L, "invalid JSON: %s at byte %d", why, (int)(at > INT_MAX ? INT_MAX : (int)at));
+}
+
+
+/*
+** The decoder, its yajl handle and its number buffer outlive a decode: a Lua
+** state keeps one in the registry while no decode is under way. A decode
+** takes it out (and keeps it on its stack) and puts it back when it ends, so
+** one that starts meanwhile (a __gc the collector runs from inside a decode,
+** on this thread or another coroutine's) makes its own, and one that raises
+** (out of memory) leaves its decoder to the collector. yajl has no reset:
+** after an error the handle is freed and made anew by the next decode; a
+** parse that succeeds leaves it ready for another value only when
+** yajl_allow_multiple_values is set, so it is: room() refuses a second
+** top-level value, and gc_json_decode anything after the first but
+** whitespace (a second one cut short would stay in yajl's lexer). Pushes
+** the decoder and the array metatable.
+*/
+static decoder *take_decoder(lua_State *L) {
+  decoder *d;
+  luaL_checkstack(L, 8, "graph.core: JSON decoder");
+  lua_pushlightuserdata(L, (void *)&decoder_key);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  d = (decoder *)lua_touserdata(L, -1);
+  if (d == NULL) {
+    lua_pop(L, 1);
+    d = (decoder *)new_codec(L, sizeof *d, DECODER_MT);
+  } else {
+    lua_pushlightuserdata(L, (void *)&decoder_key);
+    lua_pushnil(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    gc_json_push_array_mt(L);
+  }
+  d->L = L;
+  d->mt = lua_gettop(L);
+  d->depth = 0;
+  d->room = 0;
+  d->error = NULL;
+  d->end = 0;
+  d->finishing = 0;
+  if (d->h == NULL) {
+    d->h = yajl_alloc(&decode_callbacks, NULL, d);
+    if (d->h == NULL) luaL_error(L, "graph.core: out of memory");
+    (void)yajl_config(d->h, yajl_allow_multiple_values, 1);
+  }
+  return d;
+}
+
+
+/* The decoder at index ud back in the registry for the next decode (in place
+** of one a decode that ran meanwhile put there). */
+static void keep_decoder(lua_State *L, int ud) {
+  lua_pushlightuserdata(L, (void *)&decoder_key);
+  lua_pushvalue(L, ud);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+}
+
+
+/* The offset of the first byte in s[i..n) that yajl does not skip as
+** whitespace, or n. */
+static size_t skip_space(const char *s, size_t i, size_t n) {
+  while (i < n && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))) i++;
+  return i;
 }
 
 
 int gc_json_decode(lua_State *L, const char *s, size_t n) {
-  int base = lua_gettop(L), at_end;
+  int base = lua_gettop(L), rc = 0;
+  decoder *d = take_decoder(L);
   yajl_status st;
-  decoder *d;
-  d = (decoder *)new_codec(L, sizeof *d, DECODER_MT);
-  d->L = L;
-  d->mt = lua_gettop(L);
-  d->h = yajl_alloc(&decode_callbacks, NULL, d);
-  if (d->h == NULL) return luaL_error(L, "graph.core: out of memory");
+  size_t at;
+  d->len = n;
   st = yajl_parse(d->h, (const unsigned char *)s, n);
-  at_end = st == yajl_status_ok; /* what yajl_complete_parse finds is at the end */
-  if (st == yajl_status_ok) st = yajl_complete_parse(d->h);
-  if (st == yajl_status_ok && lua_gettop(L) == d->mt + 1) {
-    lua_replace(L, base + 1); /* the value, over the decoder */
-    lua_settop(L, base + 1);
+  at = yajl_get_bytes_consumed(d->h);
+  if (st == yajl_status_ok) {
+    d->finishing = 1;
+    st = yajl_complete_parse(d->h);
+    at = n; /* what it finds is at the end */
+  }
+  if (st == yajl_status_ok && lua_gettop(L) != d->mt + 1) {
+    d->error = "parse error: premature EOF"; /* no value */
+    st = yajl_status_error;
+  } else if (st == yajl_status_ok && (at = skip_space(s, d->end, n)) < n) {
+    /* the start of a second value, cut short: yajl waits for the rest */
+    d->error = "parse error: trailing garbage";
+    st = yajl_status_error;
+  }
+  if (st != yajl_status_ok) {
+    push_decode_error(L, d, s, n, at);
+    rc = -1;
+  }
+  if (rc != 0 || n > GC_JSON_KEEP) { /* a failed parse's state, or long buffers */
     yajl_free(d->h);
     d->h = NULL;
-    return 0;
+    gc_buf_free(&d->num, 0);
   }
-  if (st == yajl_status_ok) d->error = "no value";
-  push_decode_error(L, d, s, n, at_end);
-  lua_replace(L, base + 1);
+  keep_decoder(L, base + 1);
+  lua_replace(L, base + 1); /* the value or the message, over the decoder */
   lua_settop(L, base + 1);
-  yajl_free(d->h);
-  d->h = NULL;
-  return -1;
+  return rc;
 }
 
 /* }====================================================== */

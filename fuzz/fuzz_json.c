@@ -1,7 +1,10 @@
 /* libFuzzer target: any bytes through the JSON decoder; what decodes must
 ** encode, and the encoding must decode to an equal value (arrays marked as
 ** arrays, objects not) whose encoding has the same length (an object's key
-** order follows the table, so the bytes may differ). */
+** order follows the table, so the bytes may differ). Then the same bytes
+** again with Lua's allocator failing part way (a decode that raises): the
+** decode after it must give the same outcome, since the state keeps one
+** decoder between decodes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +16,28 @@
 #include "../csrc/gc_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static long budget = -1; /* growing allocations left before they fail; -1: no limit */
+
+static void *limited_alloc(void *ud, void *p, size_t osize, size_t nsize) {
+  (void)ud;
+  if (nsize == 0) {
+    free(p);
+    return NULL;
+  }
+  if (budget >= 0 && (p == NULL || nsize > osize)) {
+    if (budget == 0) return NULL;
+    budget--;
+  }
+  return realloc(p, nsize);
+}
+
+static int decode(lua_State *L) {
+  size_t n;
+  const char *s = lua_tolstring(L, 1, &n);
+  gc_json_decode(L, s, n);
+  return 1;
+}
 
 /* The values at a and b are equal: numbers by value, tables by content and
 ** by their metatable (the array marker or none). */
@@ -49,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t n1, n2;
   const char *first;
   if (L == NULL) {
-    L = luaL_newstate();
+    L = lua_newstate(limited_alloc, NULL);
     gc_json_open(L);
   }
   lua_settop(L, 0);
@@ -63,6 +88,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (gc_json_encode(L, 3) != 0) abort();         /* 4: its text */
     lua_tolstring(L, 4, &n2);
     if (n1 != n2 || !same(L, 1, 3)) abort();
+  }
+  lua_settop(L, 1);
+  lua_pushcfunction(L, decode);
+  lua_pushlstring(L, (const char *)data, size);
+  budget = (long)(size % 61); /* the allocation it fails at */
+  (void)lua_pcall(L, 1, 1, 0);
+  budget = -1;
+  lua_settop(L, 1);
+  if (gc_json_decode(L, (const char *)data, size) != 0) { /* 2: the same outcome */
+    if (lua_type(L, 1) != LUA_TSTRING || !lua_rawequal(L, 1, 2)) abort();
+  } else if (!same(L, 1, 2)) {
+    abort();
   }
   lua_settop(L, 0);
   lua_gc(L, LUA_GCCOLLECT, 0);

@@ -129,6 +129,14 @@ describe("graph.json", function()
       refused("[1] [2]", "trailing garbage")
     end)
 
+    it("the start of a second value, cut short, and the next decode is whole", function()
+      for _, text in ipairs{ '7"abc', '[]"', '{"a":[1]}  "q', 'true "', '"x" "' } do
+        refused(text, "trailing garbage")
+        assert.equal(7, json.decode("7"))
+        assert.same({ a = 1 }, json.decode('{"a":1}'))
+      end
+    end)
+
     it("invalid UTF-8 (as yajl checks it: the shape of multi-byte sequences)", function()
       refused('"\255"', "UTF8")
       refused('"\195"', "UTF8")
@@ -154,6 +162,75 @@ describe("graph.json", function()
 
     it("a non-string argument as a programming error", function()
       assert.has_error(function() json.decode({}) end)
+    end)
+  end)
+
+  -- The core keeps one decoder per Lua state between decodes; the collector
+  -- may run a __gc (Lua code) from inside a decode, at any allocation.
+  describe("decode, with the collector's finalizers running inside it", function()
+    local doc = "[" .. ('{"displayName":"Adele Vance","n":1,"a":[true,null]},'):rep(2000) .. '"end"]'
+    local function whole(v)
+      assert.equal(2001, #v)
+      assert.equal("Adele Vance", v[2000].displayName)
+      assert.same({ true, json.null }, v[1].a)
+      assert.equal("end", v[2001])
+    end
+    local function finalizable(f) -- a value whose __gc runs f (a userdata on Lua 5.1)
+      if newproxy then
+        local p = newproxy(true)
+        getmetatable(p).__gc = f
+        return p
+      end
+      return setmetatable({}, { __gc = f })
+    end
+    -- rounds of garbage with a __gc each, then a decode, until one ran inside
+    local function rounds(on_gc, each)
+      local inside, ran = false, 0
+      for _ = 1, 100 do
+        for _ = 1, 20 do
+          finalizable(function()
+            if inside then
+              ran = ran + 1
+              on_gc()
+            end
+          end)
+        end
+        inside = true
+        local ok, v = pcall(json.decode, doc)
+        inside = false
+        each(ok, v)
+        if ran >= 5 then break end
+      end
+      collectgarbage()
+      return ran
+    end
+
+    it("a decode run by a __gc inside another leaves both whole", function()
+      local nested = {}
+      local ran = rounds(function() nested[#nested + 1] = { json.decode('{"k":[1,"x"]}') } end,
+                         function(ok, v) assert(ok, v); whole(v) end)
+      assert.is_true(ran > 0, "no __gc ran inside a decode")
+      for _, r in ipairs(nested) do assert.same({ 1, "x" }, r[1].k) end
+    end)
+
+    it("a decode that raises leaves the next one whole", function()
+      -- Lua 5.1 to 5.3 and LuaJIT pass a __gc's error on to the allocation
+      -- it ran from (here one inside a decode); Lua 5.4 warns instead
+      local raised = 0
+      local ran = rounds(function() error("from a __gc") end, function(ok, v)
+        if not ok then
+          raised = raised + 1
+          assert.matches("from a __gc", v)
+        else
+          whole(v)
+        end
+        whole(assert(json.decode(doc)))
+        assert.same({ 1, "x" }, json.decode('{"k":[1,"x"]}').k)
+        assert.is_nil(json.decode("[1] [2]"))
+        assert.equal(7, json.decode("7"))
+      end)
+      assert.is_true(ran > 0, "no __gc ran inside a decode")
+      if _VERSION ~= "Lua 5.4" then assert.is_true(raised > 0, "no decode raised") end
     end)
   end)
 
