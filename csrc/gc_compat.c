@@ -4,6 +4,15 @@
 #include "gc_compat.h"
 #include "gc_visibility.h" /* last: see there */
 
+#if LUA_VERSION_NUM < 502
+void gc_compat_rawsetp(lua_State *L, int idx, const void *p) {
+  idx = lua_absindex(L, idx);
+  lua_pushlightuserdata(L, (void *)(size_t)p); /* a key: never written through */
+  lua_insert(L, -2);
+  lua_rawset(L, idx);
+}
+#endif
+
 #if LUA_VERSION_NUM < 502 && !defined(luaL_newlibtable)
 /* luaL_setfuncs from Lua 5.2: register l into the table below nup upvalues. */
 void gc_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
@@ -20,6 +29,6 @@ void gc_compat_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
   }
   lua_pop(L, nup);
 }
-#else
-typedef int gc_compat_unused; /* ISO C wants something in every file */
 #endif
+
+typedef int gc_compat_unused; /* ISO C wants something in every file */

@@ -19,6 +19,9 @@
 #ifndef LUA_OK
 #define LUA_OK 0
 #endif
+/* t[p] = the value at the top (popped), t at idx; neither 5.1 nor LuaJIT has it */
+#define lua_rawsetp(L, idx, p) gc_compat_rawsetp(L, idx, p)
+void gc_compat_rawsetp(lua_State *L, int idx, const void *p);
 /* LuaJIT 2.1 already has these three from the 5.2 API; PUC Lua 5.1 does not. */
 #if !defined(luaL_newlibtable) /* LuaJIT 2.1 defines it with the rest */
 #define luaL_setfuncs(L, l, nup)   gc_compat_setfuncs(L, l, nup)

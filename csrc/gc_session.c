@@ -560,7 +560,8 @@ static int session_submit(lua_State *L) {
     lua_getfield(L, t, "id");
     method = lua_tolstring(L, t + 1, &mlen);
     url = lua_tolstring(L, t + 2, &ulen);
-    id = lua_tointegerx(L, t + 4, &isnum);
+    isnum = lua_type(L, t + 4) == LUA_TNUMBER;
+    id = lua_tointeger(L, t + 4);
     if (method == NULL || mlen >= 16 || !gc_header_token(method, mlen) || url == NULL ||
         ulen == 0 || has_space_or_ctl(url, ulen) || !isnum)
       return luaL_error(L, "graph.core: request %d needs a valid method, url and integer id",
