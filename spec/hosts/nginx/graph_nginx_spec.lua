@@ -107,7 +107,7 @@ describe("graph.nginx", function()
     end)
 
     it("what JSON cannot hold comes back as it is, for nginx to copy", function()
-      emu:fault{ path = "^/v1.0/users/", headers = { ["X-Odd"] = "caf\u{e9}" } }   -- sent as Latin-1
+      emu:fault{ path = "^/v1.0/users/", headers = { ["X-Odd"] = "caf\195\169" } }   -- UTF-8 here, sent as Latin-1
       local fresh = {}                  -- a client of its own: its first GET is the one with the fault
       for k, v in pairs(opts) do fresh[k] = v end
       fresh.timeout = 8
