@@ -107,6 +107,10 @@ describe("graph.nginx", function()
     end)
 
     it("what JSON cannot hold comes back as it is, for nginx to copy", function()
+      if _VERSION == "Lua 5.1" and not jit then   -- luacheck: ignore 113/jit
+        pending("nginx's Lua is LuaJIT: PUC 5.1 is not a thread VM nginx makes")
+        return
+      end
       emu:fault{ path = "^/v1.0/users/", headers = { ["X-Odd"] = "caf\195\169" } }   -- UTF-8 here, sent as Latin-1
       local fresh = {}                  -- a client of its own: its first GET is the one with the fault
       for k, v in pairs(opts) do fresh[k] = v end
