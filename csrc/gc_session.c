@@ -35,6 +35,8 @@ typedef struct gc_session {
   int live_ref;         /* registry ref of { [job] = its userdata }: kept alive */
   unsigned long requests;
   int token_ready; /* s:token() just succeeded: the next request uses that token as it is */
+  int busy;        /* reporting into Lua mid-step: a __gc run by its allocations finds it so */
+  int close_pending;
   int closed;
 } gc_session;
 
@@ -52,6 +54,9 @@ static int must_acquire(gc_session *s) {
 static gc_session *check_session(lua_State *L) {
   gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
   if (s->closed) luaL_error(L, "attempt to use a closed graph.core.session");
+  if (s->busy)
+    luaL_error(L, "graph.core: the session is in the middle of a step (used from a __gc "
+                  "metamethod run by the step's allocations)");
   return s;
 }
 
@@ -137,12 +142,31 @@ static void release(lua_State *L, gc_session *s) {
 }
 
 
-/* s:close() and __close: the jobs in flight are abandoned (no Lua runs
-** inside a step, so nothing is under way when this is called). */
+/* s:close() and __close: the jobs in flight are abandoned. No Lua function
+** runs inside a step but a __gc metamethod its allocations may run: a close
+** from there waits for the step to end (see leave). */
 static int session_close(lua_State *L) {
   gc_session *s = (gc_session *)luaL_checkudata(L, 1, GC_SESSION_MT);
-  release(L, s);
+  if (s->busy)
+    s->close_pending = 1;
+  else
+    release(L, s);
   return 0;
+}
+
+
+/* Around the parts of a method that report into Lua while the engine is
+** mid-step (its results pushed, a reply decoded): enter, then leave with
+** the number of results. A raise in between (out of memory) leaves the
+** session busy: unusable but for close and __gc. */
+static void enter(gc_session *s) {
+  s->busy = 1;
+}
+
+static int leave(lua_State *L, gc_session *s, int nresults) {
+  s->busy = 0;
+  if (s->close_pending) release(L, s);
+  return nresults;
 }
 
 
@@ -314,7 +338,8 @@ static int session_request(lua_State *L) {
   h = run_one(s, method, url, gc_hlist_link(&s->headers), body, blen, fresh, &rc);
   gc_hlist_reset(&s->headers); /* wiped: a caller's header may be a secret too */
   if (h == NULL) return luaL_error(L, "graph.core: libcurl multi interface failed");
-  if (rc != CURLE_OK) return gc_http_push_error(L, h, rc, s->last_crid);
+  enter(s); /* h is the engine's until this returns */
+  if (rc != CURLE_OK) return leave(L, s, gc_http_push_error(L, h, rc, s->last_crid));
   lua_pushinteger(L, h->status);
   gc_headers_push(L, h->head.data, h->head.len, 1, &s->hcache);
   if (lua_rawlen(L, -2) == 0) { /* HTTP/2 has no reason phrase */
@@ -322,7 +347,7 @@ static int session_request(lua_State *L) {
     lua_replace(L, -3);
   }
   lua_pushlstring(L, h->body.data, h->body.len);
-  return 4;
+  return leave(L, s, 4);
 }
 
 /* }====================================================== */
@@ -389,6 +414,7 @@ static gc_sjob *new_job(lua_State *L, lua_Integer id, const char *method, const 
 
 /* Into the engine: linked, kept alive (the userdata at the top, popped). */
 static int add_job(lua_State *L, gc_session *s, gc_sjob *j, gc_multi_done done, void *ud) {
+  int r;
   j->job.headers = gc_hlist_link(&j->headers);
   j->started = gc_monotonic();
   j->prev = NULL;
@@ -400,7 +426,10 @@ static int add_job(lua_State *L, gc_session *s, gc_sjob *j, gc_multi_done done, 
   lua_pushvalue(L, -2);
   lua_rawsetp(L, -2, j);
   lua_pop(L, 2);
-  return gc_multi_add(&s->multi, &s->cfg, &j->job, done, ud);
+  enter(s); /* a failure to start is reported at once */
+  r = gc_multi_add(&s->multi, &s->cfg, &j->job, done, ud);
+  s->busy = 0;
+  return r;
 }
 
 
@@ -727,10 +756,13 @@ static int session_step(lua_State *L) {
   gc_session *s = check_session(L);
   struct pollfd p[64];
   step_ctx ctx;
-  int n = read_ready(L, 2, p, 64);
+  int n = read_ready(L, 2, p, 64), left;
   lua_settop(L, 2);
   new_step(L, s, &ctx);
-  return step_result(L, gc_multi_step(&s->multi, p, n, job_done, &ctx));
+  enter(s);
+  left = gc_multi_step(&s->multi, p, n, job_done, &ctx);
+  leave(L, s, 0);
+  return step_result(L, left);
 }
 
 
@@ -739,9 +771,13 @@ static int session_step(lua_State *L) {
 static int session_step_blocking(lua_State *L) {
   gc_session *s = check_session(L);
   step_ctx ctx;
+  int left;
   lua_settop(L, 1);
   new_step(L, s, &ctx);
-  return step_result(L, gc_multi_block(&s->multi, job_done, &ctx));
+  enter(s);
+  left = gc_multi_block(&s->multi, job_done, &ctx);
+  leave(L, s, 0);
+  return step_result(L, left);
 }
 
 /* }====================================================== */

@@ -228,6 +228,49 @@ describe("graph.core", function()
       drive(s, {}, {})
     end)
 
+    -- In a process of its own: a small heap, so that finalizers run inside
+    -- the steps' allocations (busted's heap makes them rare).
+    it("refuses a __gc run by a step's own allocations; a close from there waits for the step", function()
+      local script = ([[
+        local core = require "graph.core"
+        local s = core.session{}
+        local refused, closed_at = 0, nil
+        local function bomb(close)
+          setmetatable({}, { __gc = function()
+            local ok, err = pcall(s.step, s)
+            if not ok and tostring(err):find("in the middle of a step", 1, true) then
+              refused = refused + 1
+              if close and not closed_at then closed_at = refused; s:close() end
+            end
+          end })
+        end
+        local list = {}
+        for i = 1, 40 do list[i] = { id = i, method = "GET", url = %q } end
+        s:submit(list, false)
+        collectgarbage("setpause", 10)
+        collectgarbage("setstepmul", 1000)
+        for _ = 1, 2000 do bomb(false) end
+        local n, left = 0, 40
+        while left > 0 do
+          for _ = 1, 50 do bomb(n >= 20) end
+          local ok, done, rest = pcall(s.step_blocking, s)
+          if not ok then print("after close: " .. tostring(done)) break end
+          n, left = n + #done, rest
+        end
+        print("refused " .. refused, "reported " .. n, "closed " .. tostring(closed_at ~= nil),
+              tostring(s))
+      ]]):format(emu.url .. "/v1.0/users/" .. fx.adele_id)
+      local out, ok = util.run_lua(script)
+      assert.is_true(ok, out)
+      local refused = tonumber(out:match("refused (%d+)"))
+      assert.is_true(refused and refused > 0, "no __gc ran inside a step: " .. out)
+      if out:find("closed true", 1, true) then   -- closed from a __gc: after that step
+        assert.truthy(out:find("after close: attempt to use a closed graph.core.session", 1, true), out)
+        assert.truthy(out:find("graph.core.session (closed)", 1, true), out)
+      end
+      assert.is_true(tonumber(out:match("reported (%d+)")) >= 20, out)
+    end)
+
     it("is abandoned by close between steps, without a crash or a leak", function()
       local s = core.session{}
       local _, left = s:submit(with_ids(list(4)), false)
