@@ -657,6 +657,13 @@ static int take_device_code(lua_State *L, gc_oauth *o, gc_http *h, const char *c
 }
 
 
+/* A poll that was not answered (throttled, the server failing) leaves the
+** sign-in open: the caller may poll again after waiting, or cancel it. */
+static int poll_may_repeat(long status) {
+  return status == 429 || (status >= 500 && status <= 504);
+}
+
+
 /* The token reply to a device code poll at the top: "pending" or
 ** "slow_down" (1), true with the token cached (1), or nil, err (2). */
 static int take_poll(lua_State *L, gc_oauth *o, gc_http *h, const char *crid, double started) {
@@ -669,7 +676,7 @@ static int take_poll(lua_State *L, gc_oauth *o, gc_http *h, const char *crid, do
     return 1;
   }
   r = settle(L, o, h, crid, started); /* a token; declined, expired, or anything else */
-  gc_free_secret(&o->device_code);    /* the sign-in is over */
+  if (r != 2 || !poll_may_repeat(h->status)) gc_free_secret(&o->device_code); /* over */
   if (r < 0) return luaL_error(L, "graph.core: out of memory");
   if (r == 2) return 2;
   lua_pushboolean(L, 1);
@@ -716,10 +723,7 @@ int gc_oauth_request(lua_State *L, gc_oauth *o, gc_auth_step step, gc_buf *url, 
 int gc_oauth_reply(lua_State *L, gc_oauth *o, gc_auth_step step, gc_http *h, CURLcode rc,
                    const char *crid, double started) {
   int r = decode_reply(L, h, rc, crid);
-  if (r != 0) {
-    if (step == GC_AUTH_DEVICE_POLL) gc_free_secret(&o->device_code); /* the sign-in is over */
-    return r;
-  }
+  if (r != 0) return r; /* a transport failure: a device sign-in stays open, as for a 503 */
   switch (step) {
     case GC_AUTH_DEVICE_START: return take_device_code(L, o, h, crid);
     case GC_AUTH_DEVICE_POLL: return take_poll(L, o, h, crid, started);

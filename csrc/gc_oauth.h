@@ -108,7 +108,8 @@ int gc_oauth_request(lua_State *L, gc_oauth *o, gc_auth_step step, gc_buf *url, 
 ** [1, 60] s), the device code kept in o; DEVICE_POLL: "pending" or
 ** "slow_down" (the sign-in goes on), or true (the token cached: over).
 ** Returns 1; or pushes nil, err and returns 2 (a device sign-in is then
-** over). */
+** over, but for a poll that was not answered: a transport failure, a 429 or
+** a 5xx, after which the caller polls again or cancels). */
 int gc_oauth_reply(lua_State *L, gc_oauth *o, gc_auth_step step, gc_http *h, CURLcode rc,
                    const char *crid, double started);
 

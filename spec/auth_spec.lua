@@ -447,6 +447,23 @@ describe("auth", function()
         assert.equal(3, #polls())
       end)
 
+      it("polls again after a throttled or failing poll: the same code, no second prompt", function()
+        emu:config{ device_interval = 0.2, device_auto_approve_after = 1 }
+        emu:fault{ target = "token", path = "/token$", status = 429, count = 1,
+                   headers = { ["Retry-After"] = "2" } }
+        local prompts, retries = 0, {}
+        works(device_client{ on_device_code = function() prompts = prompts + 1 end,
+                             on_retry = function(info) retries[#retries + 1] = info end })
+        assert.equal(1, prompts)
+        local p = polls()
+        assert.equal(3, #p)                        -- throttled, pending, approved
+        assert.equal(form_of(p[1]).device_code, form_of(p[3]).device_code)
+        assert.is_true(p[2].time - p[1].time >= 1.95, "polled again before its Retry-After")
+        assert.equal(1, #retries)
+        assert.equal(429, retries[1].status_code)
+        assert.equal("(device code poll)", retries[1].url)
+      end)
+
       it("maps a declined code to an auth error", function()
         emu:config{ device_interval = 0.2, device_auto_decline_after = 1 }
         local err = fails(device_client())

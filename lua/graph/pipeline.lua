@@ -88,10 +88,10 @@ local function sign_in(client)
     return nil, errors.new{ kind = "auth", code = "closed",
                             message = "the client was closed during the device code sign-in" }
   end
-  local interval = info.interval
+  local interval, pause, resent = info.interval, nil, 0
   local expires_at, timeout_at = started + info.expires_in, started + client.timeout
   while true do
-    if d:now() + interval > math.min(expires_at, timeout_at) then   -- no wait past it
+    if d:now() + (pause or interval) > math.min(expires_at, timeout_at) then   -- no wait past it
       session:device_cancel()
       if timeout_at < expires_at then
         return nil, errors.new{ kind = "auth", code = "timeout", message =
@@ -101,11 +101,23 @@ local function sign_in(client)
       return nil, errors.new{ kind = "auth", code = "expired_token",
         message = "the device code expired before the sign-in completed (RFC 8628)" }
     end
-    d:sleep(interval)
+    d:sleep(pause or interval)
+    pause = nil
     r = d:auth("device_poll")
-    if r.err then return nil, r.err end
-    if r.value == true then return true end
-    if r.value == "slow_down" then interval = interval + 5 end   -- RFC 8628 section 3.5
+    if r.err then
+      -- a poll throttled or lost (the core keeps the code): polled again
+      -- after its Retry-After, within the same deadlines; else it is over
+      if not client.policy:retryable_token(r.err) then
+        session:device_cancel()
+        return nil, r.err
+      end
+      resent, pause = resent + 1, math.max(interval, r.err.retry_after or 0)
+      client:retrying(resent, r.err, pause, "POST", "(device code poll)")
+    elseif r.value == true then
+      return true
+    elseif r.value == "slow_down" then
+      interval = interval + 5                                    -- RFC 8628 section 3.5
+    end
   end
 end
 
