@@ -157,7 +157,7 @@ function D:sync()
     end
   end
   local at = seconds and loop.now() + seconds
-  if self.timer and (not at or math.abs(at - self.timer_at) > 0.001) then
+  if self.timer and (not at or at < self.timer_at - 0.001) then
     self.timer:stop()
     self.timer = nil
   end

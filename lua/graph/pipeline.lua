@@ -354,27 +354,43 @@ function M.run(client, records, opts)
   return results
 end
 
+-- The first try of a single call, with the token at hand: waited for in
+-- place by the C core (s:request), or through the client's loop. Returns
+-- status, reason (the transport error when no status), headers, body and
+-- the client-request-id it went with.
+local function try_once(client, d, method, url, headers, body)
+  local sent, fresh = M.headers(headers, body), not IDEMPOTENT[method]
+  if d.loop then
+    local recs = { { method = method, url = url, headers = sent, body = body, fresh = fresh } }
+    d:submit(recs, true)
+    local r = d:take(recs)[1]
+    return r.status, r.status and r.reason or r.err, r.headers, r.body, r.client_request_id
+  end
+  local session = client.session
+  local status, reason, rheaders, rbody = session:request(method, url, sent, body, true, fresh)
+  if status and status >= 200 and status < 300 then return status, reason, rheaders, rbody end
+  return status, reason, rheaders, rbody,
+         status and session:client_request_id() or reason.client_request_id
+end
+
 --- One request: status, reason, headers, body (a 2xx), attempts; or nil, err.
 -- The usual case (a token at hand, a 2xx at once, no log) makes its one
 -- try here without building the run's records; anything else goes on in
--- M.run from that try.
+-- M.run from that try. A waiter installed in graph.wait (a spec's virtual
+-- clock) sees every wait: then M.run makes the first try too.
 function M.one(client, method, url, headers, body)
-  local first
-  local d = client.driver
-  if not client.logger and d:blocking() then
-    local session, started = client.session, d:now()
+  local d, first = client.driver, nil
+  if not client.logger and (d.loop or d:blocking()) then
+    local started = d:now()
     local ok, err = token(client)
     if not ok then
       first = { started = started, token_err = err }
     else
       client:notice_rotation()
-      local sent = M.headers(headers, body)
-      local status, reason, rheaders, rbody = session:request(method, url, sent, body, true,
-                                                              not IDEMPOTENT[method])
+      local status, reason, rheaders, rbody, crid = try_once(client, d, method, url, headers, body)
       if status and status >= 200 and status < 300 then
         return status, reason, rheaders, rbody, 1
       end
-      local crid = status and session:client_request_id() or reason.client_request_id
       first = { started = started, status, reason, rheaders, rbody, crid }
     end
   end

@@ -24,6 +24,14 @@ end
 function M.new(name)
   local waiting = setmetatable({}, { __mode = "k" })   -- an abandoned coroutine may go
 
+  local function resumed(co, ...)
+    if waiting[co] then        -- resumed by its owner, not by the loop: not ours to answer
+      waiting[co] = nil
+      error(name .. ": the coroutine was resumed by something other than loop.resume", 2)
+    end
+    return ...
+  end
+
   local function suspend()
     local co, main = coroutine.running()
     if co == nil or main then
@@ -33,12 +41,7 @@ function M.new(name)
       error(name .. ": this coroutine cannot yield here (a C function or metamethod is on its stack)", 2)
     end
     waiting[co] = true
-    local values = pack(coroutine.yield())
-    if waiting[co] then        -- resumed by its owner, not by the loop: not ours to answer
-      waiting[co] = nil
-      error(name .. ": the coroutine was resumed by something other than loop.resume", 2)
-    end
-    return unpack(values, 1, values.n)
+    return resumed(co, coroutine.yield())
   end
 
   local function claim(co)
@@ -61,8 +64,9 @@ function M.new(name)
 
   local function resume(co, ...)
     if not claim(co) then return false end
-    local ok, err = run(co, pack(...))
-    if not ok then error(err, 0) end
+    if coroutine.status(co) ~= "suspended" then return true end   -- closed by its host
+    local ok, err = coroutine.resume(co, ...)
+    if not ok then error(M.failure(co, err), 0) end
     return true
   end
 
