@@ -38,7 +38,7 @@ put(("%s requests over HTTPS (HTTP/2) to the bench nginx, %s at once. Instructio
   .. "under callgrind with 200 and 200 + %s requests after one round of %s (token, connection); "
   .. "the difference over %s is one request. Then one run of each without valgrind, pinned "
   .. "to the client core; the loop run with a 10 ms luv timer whose worst gap (wall clock) "
-  .. "is printed, not asserted."):format(n, conc, n, conc, n))
+  .. "is printed, not asserted."):format(thousands(n), conc, thousands(n), conc, thousands(n)))
 put()
 put("| client | instructions/request | vs get_many | wall s | CPU µs/request | worst 10 ms timer gap | token requests | blocking waits |")
 put("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
