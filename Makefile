@@ -297,6 +297,7 @@ repl: deps
 # Benchmark (bench/, see bench/README.md): `make bench` prints a table and
 # writes bench/results.md. Not part of `make test` or CI.
 # lua-cjson: the peer rows (LuaSocket/LuaSec + lua-cjson, curl + lua-cjson) only
+# lua-luv (the luv loop row) comes with `make deps` (DEB_HOSTS)
 BENCH_DEB_PKGS := nginx-light wrk lua-socket lua-sec lua-cjson curl util-linux time valgrind
 
 bench-deps: deps
@@ -311,5 +312,10 @@ bench-instructions:
 	$(MAKE) all LUA=lua5.4
 	BENCH_ONLY=instructions LUA=lua5.4 bash bench/run.sh
 
-.PHONY: bench bench-deps bench-instructions
+# only the luv loop row (issue 12: nginx + valgrind, about 30 s)
+bench-loop:
+	$(MAKE) all LUA=lua5.4
+	BENCH_ONLY=loop LUA=lua5.4 bash bench/run.sh
+
+.PHONY: bench bench-deps bench-instructions bench-loop
 # --- end of benchmark block --------------------------------------------------

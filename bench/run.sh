@@ -10,10 +10,15 @@
 #   BENCH_MEM_N=100000  requests of the memory run
 #   BENCH_BULK=1        0 skips the bulk rows (emulator with 50 ms latency)
 #   BENCH_ONLY=         "instructions": only the callgrind counts (nginx, valgrind, a
-#                       few minutes); prints their table, leaves results.md alone
+#                       few minutes); prints their table, leaves results.md alone;
+#                       "loop": only the luv loop row (below), the same way
 #   BENCH_CG_DIR=       keep the callgrind output files there (for callgrind_annotate)
 #   BENCH_INSTR=        the clients to count, of: floor floor-bare lua-msgraph (all)
 #   BENCH_CG_N=500      requests told apart by the two callgrind runs (100 and 100+this)
+#   BENCH_LOOP=1        0 skips the luv loop row (issue 12): BENCH_LOOP_N users.get at
+#   BENCH_LOOP_N=1000   concurrency BENCH_LOOP_CONC from coroutines on graph.loop.luv
+#   BENCH_LOOP_CONC=64  against one users.get_many, instructions (callgrind) and the
+#                       worst gap of a 10 ms luv timer (bench/loop_luv.lua)
 #
 # Starts nginx (its own prefix and config in a temporary directory, foreground,
 # pinned to core 1) and, for the bulk rows, the project's emulator; clients run
@@ -37,8 +42,12 @@ ONLY=${BENCH_ONLY:-}
 CG_DIR=${BENCH_CG_DIR:-}
 INSTR=${BENCH_INSTR:-floor floor-bare lua-msgraph}
 CG_N=${BENCH_CG_N:-500}
-case $ONLY in ""|instructions) ;; *) echo "bench: BENCH_ONLY is \"\" or \"instructions\"" >&2; exit 2 ;; esac
-[ "$ONLY" = instructions ] && CALLGRIND=1
+LOOP=${BENCH_LOOP:-1}
+LOOP_N=${BENCH_LOOP_N:-1000}
+LOOP_CONC=${BENCH_LOOP_CONC:-64}
+case $ONLY in ""|instructions|loop) ;; *) echo "bench: BENCH_ONLY is \"\", \"instructions\" or \"loop\"" >&2; exit 2 ;; esac
+[ "$ONLY" = instructions ] && { CALLGRIND=1; LOOP=0; }
+[ "$ONLY" = loop ] && { LOOP=1; INSTR=""; }
 LUA=${LUA:-lua5.4}
 SERVER_CORE=1
 CLIENT_CORE=0
@@ -67,11 +76,11 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- tools -----------------------------------------------------------------
 tools="nginx taskset curl cc $LUA python3 openssl"
-if [ "$ONLY" = instructions ]; then tools="$tools valgrind callgrind_annotate"; else tools="$tools wrk node npm"; fi
+if [ -n "$ONLY" ]; then tools="$tools valgrind callgrind_annotate"; else tools="$tools wrk node npm"; fi
 for t in $tools; do
   command -v "$t" >/dev/null 2>&1 || die "'$t' is missing: run 'make bench-deps' (as root)"
 done
-if [ "$ONLY" != instructions ]; then
+if [ -z "$ONLY" ]; then
   [ -x /usr/bin/time ] || die "/usr/bin/time is missing: run 'make bench-deps' (as root)"
   "$LUA" -e 'require "socket.http"; require "ssl.https"; require "cjson"' 2>/dev/null ||
     die "lua-socket, lua-sec or lua-cjson is missing: run 'make bench-deps' (as root)"
@@ -80,7 +89,7 @@ fi
 [ "$(nproc)" -ge 2 ] || die "needs 2 cores (server on core $SERVER_CORE, client on core $CLIENT_CORE)"
 
 # Microsoft's JavaScript SDK, from the committed lockfile
-if [ "$ONLY" != instructions ] &&
+if [ -z "$ONLY" ] &&
    ! cmp -s "$here/js/package-lock.json" "$here/js/node_modules/.bench-lock" 2>/dev/null; then
   say "bench: npm ci in bench/js"
   (cd "$here/js" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci failed"
@@ -121,7 +130,7 @@ worker=$(pgrep -P "$(cat "$ngx/nginx.pid")" | head -1)
 # CPU nanoseconds the nginx worker has used so far
 server_ns() { cut -d' ' -f1 "/proc/$worker/schedstat"; }
 
-if [ "$ONLY" != instructions ]; then
+if [ -z "$ONLY" ]; then
 # --- nginx capacity with wrk --------------------------------------------------
 say "bench: nginx capacity (wrk, 3 s each)"
 for scheme in http https; do
@@ -189,7 +198,7 @@ for scheme in http https; do
     record row js-sdk http na "" "" "" "" "" "the SDK sends its token only over https"
 done
 
-fi   # not instructions only
+fi   # the full run only
 
 # --- instructions per request: callgrind, the same on any run ------------------
 # Each client twice under valgrind, with 100 and 600 (BENCH_CG_N) measured requests after 20
@@ -198,18 +207,18 @@ fi   # not instructions only
 # run to run; instruction counts do not.
 if [ "$CALLGRIND" != 0 ] && command -v valgrind >/dev/null 2>&1; then
   say "bench: instructions per request (callgrind, https)"
-  instr() {   # instr NAME CMD... (with @N@ for the request count)
-    local name=$1 n x a b args; shift
-    for n in 100 $((100 + CG_N)); do
+  instr() {   # instr NAME CMD... (with @N@ for the request count; CG_SMALL=100, CG_STEP=CG_N)
+    local name=$1 small=${CG_SMALL:-100} step=${CG_STEP:-$CG_N} n x a b args; shift
+    for n in "$small" $((small + step)); do
       args=()
       for x in "$@"; do args+=("${x//@N@/$n}"); done
       valgrind --tool=callgrind --callgrind-out-file="$work/cg.$name.$n" "${args[@]}" \
         > /dev/null 2>&1 || { record instr "$name" fail; return; }
     done
-    a=$(callgrind_annotate "$work/cg.$name.100" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+    a=$(callgrind_annotate "$work/cg.$name.$small" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
     b=$(callgrind_annotate "$work/cg.$name.$n" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
-    if [ -n "$a" ] && [ -n "$b" ]; then record instr "$name" $(( (b - a) / CG_N )); else record instr "$name" fail; fi
-    [ -z "$CG_DIR" ] || { mkdir -p "$CG_DIR" && cp "$work/cg.$name.100" "$work/cg.$name.$n" "$CG_DIR/"; }
+    if [ -n "$a" ] && [ -n "$b" ]; then record instr "$name" $(( (b - a) / step )); else record instr "$name" fail; fi
+    [ -z "$CG_DIR" ] || { mkdir -p "$CG_DIR" && cp "$work/cg.$name.$small" "$work/cg.$name.$n" "$CG_DIR/"; }
   }
   case " $INSTR " in *" floor "*)
     instr floor "$work/floor" "$HTTPS/v1.0/users/" @N@ "$TOKEN" "$CA" 20 ;; esac
@@ -217,6 +226,38 @@ if [ "$CALLGRIND" != 0 ] && command -v valgrind >/dev/null 2>&1; then
     instr floor-bare "$work/floor" "$HTTPS/v1.0/users/" @N@ "$TOKEN" "$CA" 20 bare ;; esac
   case " $INSTR " in *" lua-msgraph "*)
     instr lua-msgraph "$LUA" "$here/clients/msgraph_seq.lua" "$HTTPS" "$HTTPS" @N@ "$CA" 20 ;; esac
+fi
+
+# --- the luv loop (issue 12): users.get from coroutines vs one users.get_many ---
+# LOOP_N requests over HTTPS, LOOP_CONC at once, from coroutines sharing one client on
+# graph.loop.luv, and as one blocking users.get_many (bench/loop_luv.lua). Instructions
+# as above, with 200 and 200 + LOOP_N measured requests after one round of warm-up;
+# then each once without valgrind, the loop with a 10 ms luv timer whose worst gap
+# (wall clock) is printed, not asserted.
+if [ "$LOOP" != 0 ]; then
+  "$LUA" -e 'require "luv"' 2>/dev/null || die "lua-luv is missing: run 'make deps' (as root)"
+  say "bench: luv loop, $LOOP_N users.get at concurrency $LOOP_CONC vs users.get_many (https)"
+  if [ "$CALLGRIND" != 0 ] && command -v valgrind >/dev/null 2>&1; then
+    for mode in loop many; do
+      CG_SMALL=200 CG_STEP=$LOOP_N instr "loop-$mode" \
+        "$LUA" "$here/loop_luv.lua" $mode "$HTTPS" "$HTTPS" @N@ "$LOOP_CONC" "$CA"
+    done
+  fi
+  for mode in loop many; do
+    if taskset -c $CLIENT_CORE "$LUA" "$here/loop_luv.lua" $mode "$HTTPS" "$HTTPS" "$LOOP_N" \
+         "$LOOP_CONC" "$CA" "$LOOP_CONC" 1 > "$work/out" 2> "$work/err"; then
+      record loop "$mode" "$(grep '^RESULT' "$work/out" | tail -1)"
+    else
+      say "bench: luv loop $mode FAILED:"; tail -5 "$work/err" >&2
+      record loop "$mode" fail
+      failures=$((failures + 1))
+    fi
+  done
+fi
+if [ "$ONLY" = loop ]; then     # a short section on stdout, results.md untouched
+  "$LUA" "$here/loop_report.lua" "$results" "$LOOP_N" "$LOOP_CONC" || exit 1
+  grep -q "	fail" "$results" && exit 1
+  exit 0
 fi
 
 if [ "$ONLY" = instructions ]; then
@@ -296,6 +337,8 @@ versions="nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), libcurl $(curl-config --
   "N=$N CURL_N=$CURL_N REPEAT=$REPEAT PAIRS=$PAIRS MEM_N=$MEM_N server_core=$SERVER_CORE client_core=$CLIENT_CORE" \
   "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" ||
   die "report.lua failed"
+[ "$LOOP" = 0 ] || "$LUA" "$here/loop_report.lua" "$results" "$LOOP_N" "$LOOP_CONC" "$here/results.md" ||
+  die "loop_report.lua failed"
 
 if [ "$failures" -gt 0 ]; then
   say "bench: $failures run(s) failed"
