@@ -124,6 +124,7 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
     if (i < m->nfds) {
       m->fds[i] = m->fds[--m->nfds];
       m->added[i] = m->added[m->nfds];
+      m->changed = 1;
     }
     return 0;
   }
@@ -139,10 +140,15 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *ud, void *soc
       m->capfds = cap;
     }
     m->fds[m->nfds].fd = fd;
+    m->fds[m->nfds].events = 0;
     m->added[m->nfds++] = 1;
   }
-  m->fds[i].events =
-      (short)(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+  {
+    short events =
+        (short)(((what & CURL_POLL_IN) ? POLLIN : 0) | ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+    if (events != m->fds[i].events || m->added[i]) m->changed = 1;
+    m->fds[i].events = events;
+  }
   m->fds[i].revents = 0;
   return 0;
 }
@@ -343,6 +349,13 @@ int gc_multi_block(gc_multi *m, gc_multi_done done, void *ud) {
   r = gc_multi_step(m, p, k, done, ud);
   if (p != local) free(p);
   return r;
+}
+
+
+int gc_multi_changed(gc_multi *m) {
+  int was = m->changed;
+  m->changed = 0;
+  return was;
 }
 
 

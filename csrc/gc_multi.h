@@ -41,7 +41,8 @@ typedef struct gc_multi {
   struct pollfd *fds;
   unsigned char *added; /* per fds entry: new since gc_multi_renewed last looked */
   int nfds, capfds;
-  double timer_at;              /* monotonic time libcurl wants to be called, or -1 */
+  int changed;     /* fds changed (a descriptor or its events) since gc_multi_changed */
+  double timer_at; /* monotonic time libcurl wants to be called, or -1 */
   unsigned long blocking_waits; /* gc_multi_block's poll(2) calls */
 } gc_multi;
 
@@ -73,6 +74,9 @@ int gc_multi_block(gc_multi *m, gc_multi_done done, void *ud);
 ** socket, perhaps on a number libcurl closed and reused): a host watching
 ** descriptors must watch it afresh. Clears the mark. */
 int gc_multi_renewed(gc_multi *m, int i);
+
+/* Whether the descriptors or their events changed since the last call. */
+int gc_multi_changed(gc_multi *m);
 
 /* Forget a job without reporting it: taken off the queue, or its transfer
 ** stopped (a request already sent is not recalled; its answer is dropped). */

@@ -699,14 +699,24 @@ static int session_device_cancel(lua_State *L) {
 }
 
 
-/* s:wants() -> { [fd] = "r" | "w" | "rw" }, seconds (nil: no timer),
-** { [fd] = true }: what the engine waits for, and the descriptors that are
-** new since the last call (a host watching descriptors watches those
-** afresh: the number may be a closed one's, reused). */
+/* s:wants([changes_only]) -> { [fd] = "r" | "w" | "rw" }, seconds (nil: no
+** timer), { [fd] = true }: what the engine waits for, and the descriptors
+** that are new since the last call (a host watching descriptors watches
+** those afresh: the number may be a closed one's, reused). changes_only:
+** false instead of the two tables when no descriptor or event changed since
+** the last call (a host keeps its watches as they are). */
 static int session_wants(lua_State *L) {
   gc_session *s = check_session(L);
-  double t;
+  double t = gc_multi_timeout(&s->multi);
   int i;
+  if (!gc_multi_changed(&s->multi) && lua_toboolean(L, 2)) {
+    lua_pushboolean(L, 0);
+    if (t < 0)
+      lua_pushnil(L);
+    else
+      lua_pushnumber(L, t);
+    return 2;
+  }
   lua_createtable(L, 0, s->multi.nfds);
   lua_createtable(L, 0, 0);
   for (i = 0; i < s->multi.nfds; i++) {
@@ -718,7 +728,6 @@ static int session_wants(lua_State *L) {
       lua_rawseti(L, -2, (int)s->multi.fds[i].fd);
     }
   }
-  t = gc_multi_timeout(&s->multi);
   if (t < 0)
     lua_pushnil(L);
   else
@@ -728,11 +737,24 @@ static int session_wants(lua_State *L) {
 }
 
 
-/* Read a ready table { [fd] = "r" | "w" | "rw" | "e" | "?" } at idx into p
-** (n entries at most); returns how many. "?": ready, libcurl finds out. */
+static short revents_of(const char *ev) {
+  return (short)((strchr(ev, 'r') ? POLLIN : 0) | (strchr(ev, 'w') ? POLLOUT : 0) |
+                 (strchr(ev, 'e') ? POLLERR : 0));
+}
+
+
+/* Read what is ready at idx into p (n entries at most): a table { [fd] =
+** "r" | "w" | "rw" | "e" | "?" }, or one descriptor and its letters (idx,
+** idx + 1); returns how many. "?": ready, libcurl finds out. */
 static int read_ready(lua_State *L, int idx, struct pollfd *p, int n) {
   int k = 0;
   if (lua_isnoneornil(L, idx)) return 0;
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    p[0].fd = (int)lua_tointeger(L, idx);
+    p[0].events = 0;
+    p[0].revents = revents_of(luaL_checkstring(L, idx + 1));
+    return 1;
+  }
   luaL_checktype(L, idx, LUA_TTABLE);
   lua_pushnil(L);
   while (lua_next(L, idx) != 0 && k < n) {
@@ -740,8 +762,7 @@ static int read_ready(lua_State *L, int idx, struct pollfd *p, int n) {
     if (lua_type(L, -2) == LUA_TNUMBER && ev != NULL) {
       p[k].fd = (int)lua_tointeger(L, -2);
       p[k].events = 0;
-      p[k].revents = (short)((strchr(ev, 'r') ? POLLIN : 0) | (strchr(ev, 'w') ? POLLOUT : 0) |
-                             (strchr(ev, 'e') ? POLLERR : 0));
+      p[k].revents = revents_of(ev);
       k++;
     }
     lua_pop(L, 1);
@@ -750,14 +771,14 @@ static int read_ready(lua_State *L, int idx, struct pollfd *p, int n) {
 }
 
 
-/* s:step(ready) -> done, left: act on the descriptors that are ready (and
-** on the timer when it is due). */
+/* s:step(ready) or s:step(fd, letters) -> done, left: act on the
+** descriptors that are ready (and on the timer when it is due). */
 static int session_step(lua_State *L) {
   gc_session *s = check_session(L);
   struct pollfd p[64];
   step_ctx ctx;
   int n = read_ready(L, 2, p, 64), left;
-  lua_settop(L, 2);
+  lua_settop(L, 3);
   new_step(L, s, &ctx);
   enter(s);
   left = gc_multi_step(&s->multi, p, n, job_done, &ctx);

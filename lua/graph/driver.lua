@@ -132,7 +132,7 @@ end
 -- One step of the engine from a loop callback.
 function D:on_ready(fd, ready)
   if self.closed then return end
-  local done = self.session:step(fd and { [fd] = ready } or nil)
+  local done = self.session:step(fd, ready)
   self:deliver(done)
   self:sync()
   self:wake()
@@ -142,18 +142,20 @@ end
 function D:sync()
   local loop = self.loop
   if not loop or self.closed then return end
-  local fds, seconds, renewed = self.session:wants()
+  local fds, seconds, renewed = self.session:wants(true)   -- fds false: as they were
   local watches = self.watches
-  for fd, w in pairs(watches) do
-    if fds[fd] ~= w.events or renewed[fd] then
-      w.handle:stop()
-      watches[fd] = nil
+  if fds then
+    for fd, w in pairs(watches) do
+      if fds[fd] ~= w.events or renewed[fd] then
+        w.handle:stop()
+        watches[fd] = nil
+      end
     end
-  end
-  for fd, events in pairs(fds) do
-    if not watches[fd] then
-      watches[fd] = { events = events,
-                      handle = loop.watch(fd, events, function(ready) self:on_ready(fd, ready) end) }
+    for fd, events in pairs(fds) do
+      if not watches[fd] then
+        watches[fd] = { events = events,
+                        handle = loop.watch(fd, events, function(ready) self:on_ready(fd, ready) end) }
+      end
     end
   end
   local at = seconds and loop.now() + seconds
