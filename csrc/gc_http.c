@@ -188,7 +188,24 @@ static int close_socket(void *ud, curl_socket_t fd) {
       socks->fds[i] = socks->fds[--socks->n];
       break;
     }
+  if (socks->defer) {
+    if (socks->nclosing == socks->capclosing) {
+      int cap = socks->capclosing ? socks->capclosing * 2 : 8;
+      curl_socket_t *fds =
+          (curl_socket_t *)realloc(socks->closing, (size_t)cap * sizeof(curl_socket_t));
+      if (fds == NULL) return close(fd); /* out of memory: now, as without a loop */
+      socks->closing = fds;
+      socks->capclosing = cap;
+    }
+    socks->closing[socks->nclosing++] = fd;
+    return 0;
+  }
   return close(fd);
+}
+
+
+void gc_http_close_deferred(gc_socks *socks) {
+  while (socks->nclosing > 0) (void)close(socks->closing[--socks->nclosing]);
 }
 
 

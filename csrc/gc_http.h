@@ -22,11 +22,21 @@ typedef struct gc_http_config {
 } gc_http_config;
 
 /* The sockets of a connection cache (an easy handle's, or a multi pool's),
-** recorded as libcurl opens and closes them. */
+** recorded as libcurl opens and closes them. With `defer` (a pool a host's
+** loop may be watching), a socket libcurl closes stays open until
+** gc_http_close_deferred: a loop told of the removal stops its watch
+** first (libuv aborts, cqueues raises EBADF, on a descriptor closed under a
+** watch), and the number cannot come back as another socket meanwhile. */
 typedef struct gc_socks {
   curl_socket_t *fds;
   int n, cap;
+  int defer;
+  curl_socket_t *closing;
+  int nclosing, capclosing;
 } gc_socks;
+
+/* Close the sockets whose close was deferred. */
+void gc_http_close_deferred(gc_socks *socks);
 
 typedef struct gc_http {
   CURL *easy;

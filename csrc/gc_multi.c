@@ -28,7 +28,8 @@ static void disown(gc_multi *m) {
   free(m->slots);
   free(m->slot_job);
   gc_http_abandon(m->multi);
-  m->socks.n = 0; /* the parent's */
+  gc_http_close_deferred(&m->socks); /* our copies of them */
+  m->socks.n = 0;                    /* the parent's */
   m->nfds = 0;
   m->multi_made = NULL;
   m->slots = NULL;
@@ -43,7 +44,9 @@ static int ensure_multi(gc_multi *m) {
   if (m->multi == NULL) {
     if (gc_http_global_init() != 0 || (m->multi = curl_multi_init()) == NULL) return -1;
     m->forks = gc_forks();
+    m->socks.defer = 1;
   }
+  gc_http_close_deferred(&m->socks); /* the caller stopped watching them since */
   return 0;
 }
 
@@ -92,7 +95,9 @@ void gc_multi_close(gc_multi *m) {
   m->nslots = 0;
   if (m->multi != NULL) curl_multi_cleanup(m->multi);
   m->multi = NULL;
-  free(m->socks.fds); /* after the cleanup, which closes them through the slots' callback */
+  gc_http_close_deferred(&m->socks); /* the cleanup closes them through the slots' callback */
+  free(m->socks.fds);
+  free(m->socks.closing);
   memset(&m->socks, 0, sizeof m->socks);
   free(m->fds);
   free(m->added);
@@ -302,6 +307,7 @@ static int slot_of(const gc_multi *m, const CURL *easy) {
 int gc_multi_step(gc_multi *m, const struct pollfd *ready, int n, gc_multi_done done, void *ud) {
   CURLMsg *msg;
   int i, left, still, before;
+  gc_http_close_deferred(&m->socks); /* the caller stopped watching them since */
   if (m->left <= 0) return 0;
   for (i = 0; i < n; i++) {
     short r = ready[i].revents;

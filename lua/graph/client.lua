@@ -222,7 +222,9 @@ function Client:collect(url, headers, max_pages)
   local result, response = step()
   if not result then return nil, response end
   local values = result.value
-  for page, r in step do
+  while true do                  -- not a generic for: PUC 5.1 cannot yield from its iterator
+    local page, r = step()
+    if page == nil then break end
     if not page then return nil, r end
     for _, item in ipairs(page.value) do values[#values + 1] = item end
     response = r

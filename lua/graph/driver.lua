@@ -25,6 +25,7 @@ function M.new(session, loop)
     owner = {},                       -- id -> the coroutine waiting for it (true: in place)
     inbox = {},                       -- id -> its result, until its owner takes it
     woken = {},                       -- coroutines to resume after this step
+    resuming = setmetatable({}, { __mode = "k" }),   -- resumed, not yet running again
     watches = {},                     -- fd -> { events =, handle = }
     timer = nil, timer_at = nil,
     auth_id = nil, auth_step = nil, auth_result = nil,
@@ -59,13 +60,21 @@ local function current(who)
   return co
 end
 
--- A callback that resumes co, unless its host closed it meanwhile. The
--- driver holds a waiting coroutine, as any loop callback would: often
--- nothing else does (coroutine.wrap(f)() in a luv program).
-local function resumer(loop, co)
-  return function()
-    if status(co) == "suspended" then loop.resume(co) end
-  end
+-- Resume co once: a loop may run it later (Neovim's vim.schedule, a
+-- cqueues condition), and a second answer in the meantime must not resume
+-- it again; unless its host closed it. The driver holds a waiting
+-- coroutine, as any loop callback would: often nothing else does
+-- (coroutine.wrap(f)() in a luv program).
+function D:resume(co)
+  if self.resuming[co] or status(co) ~= "suspended" then return end
+  self.resuming[co] = true
+  self.loop.resume(co)
+end
+
+-- Suspend the calling coroutine until the driver resumes it.
+function D:suspend(co)
+  self.loop.suspend()
+  self.resuming[co] = nil
 end
 
 --- Pause `seconds` (nothing when not positive).
@@ -74,8 +83,11 @@ function D:sleep(seconds)
   local loop = self.loop
   if not loop then return wait.sleep(seconds) end
   local co = current("graph.client")
-  loop.timer(seconds, resumer(loop, co))
-  loop.suspend()
+  local deadline = loop.now() + seconds
+  repeat                                    -- only the timer ends the pause
+    loop.timer(deadline - loop.now(), function() self:resume(co) end)
+    self:suspend(co)
+  until loop.now() >= deadline
 end
 
 -- A coroutine its host closed (coroutine.close, a cancelled cqueues
@@ -124,9 +136,7 @@ function D:wake()
   local woken = self.woken
   if next(woken) == nil then return end
   self.woken = {}
-  for co in pairs(woken) do
-    if status(co) == "suspended" then self.loop.resume(co) end
-  end
+  for co in pairs(woken) do self:resume(co) end
 end
 
 -- One step of the engine from a loop callback.
@@ -219,7 +229,7 @@ function D:take(records)
     end
     if #got > 0 then return got end
     if self.closed then error("graph.client: attempt to use a closed client", 0) end
-    if self.loop then self.loop.suspend() else self:step_in_place() end
+    if self.loop then self:suspend(running()) else self:step_in_place() end
   end
 end
 
@@ -241,8 +251,9 @@ function D:auth(step)
     if r and r.id == id then return r end
     if self.closed then error("graph.client: attempt to use a closed client", 0) end
     if self.loop then
-      self.auth_waiters[current("graph.client")] = true
-      self.loop.suspend()
+      local co = current("graph.client")
+      self.auth_waiters[co] = true
+      self:suspend(co)
     else
       self:step_in_place()
     end

@@ -60,7 +60,10 @@ function M.new(cq)
   function L.watch(fd, events, fn)
     local job = {}
     check.watch(fd, events, fn, job)
-    function job.on_stop() check.unwatch(fd, job) end
+    function job.on_stop()
+      check.unwatch(fd, job)
+      cq:cancel(fd)   -- out of the controller's kernel set now: the socket may close next
+    end
     -- one pollable per event, so that cqueues says which is ready
     local r = events:find("r", 1, true) and { pollfd = fd, events = "r" } or nil
     local w = events:find("w", 1, true) and { pollfd = fd, events = "w" } or nil

@@ -93,12 +93,14 @@ same(user, expected[1], "user")
 local function wave()
   local run = core.session{ timeout = 20, connect_timeout = 5 }
   local reqs = {}
-  for i, id in ipairs(ids) do reqs[i] = { method = "GET", url = base .. "/users/" .. core.escape(id) } end
+  for i, id in ipairs(ids) do
+    reqs[i] = { id = i, method = "GET", url = base .. "/users/" .. core.escape(id) }
+  end
   local results, pings, worst = {}, 0, 0
   local started = core.now()
-  local done, left = run:submit(reqs, CALLS, false)
+  local done, left = run:submit(reqs, false)   -- all CALLS at once
   while true do
-    for _, r in ipairs(done or {}) do results[r.index] = r end
+    for _, r in ipairs(done or {}) do results[r.id] = r end
     if left == 0 then break end
     local t0 = core.now()
     local st, _, _, pong = plain:request("GET", base .. "/ping", {}, nil, false)
