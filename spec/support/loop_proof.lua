@@ -12,6 +12,7 @@
 --                                           --   (default: coroutine.create, then resume)
 --     after_resume = function() end,        -- optional, in the coroutine after each call:
 --                                           --   true, or false and why (Neovim: vim.api works)
+--     reset = function() end,               -- optional, before each check: may set a new loop
 --   }                                       -- the number of checks that failed
 --
 -- Each check prints `ok - NAME`, `skip - NAME: why` or `FAIL NAME: why`,
@@ -248,7 +249,7 @@ end
 
 local checks = {}
 
-checks[#checks + 1] = { name = "200 users.get from 50 coroutines on one client: every result right and its caller's, the host's timer ticking, no blocking wait, one token request", run = function(self)
+checks[#checks + 1] = { id = "users", name = "200 users.get from 50 coroutines on one client: every result right and its caller's, the host's timer ticking, no blocking wait, one token request", run = function(self)
   local emu, L = self.emu, self.host.loop
   emu:reset()
   emu:config{ latency = LATENCY }
@@ -280,7 +281,7 @@ local function faults_for(ids)
   }
 end
 
-checks[#checks + 1] = { name = "the same with faults (a slow answer past the timeout, 429 with Retry-After, a dropped connection, a slow token endpoint): the loop never stalls and each result is the blocking API's", run = function(self)
+checks[#checks + 1] = { id = "faults", name = "the same with faults (a slow answer past the timeout, 429 with Retry-After, a dropped connection, a slow token endpoint): the loop never stalls and each result is the blocking API's", run = function(self)
   local emu, L = self.emu, self.host.loop
   local faulted = { self.ids[1], self.ids[2], self.ids[3] }
   local normal = {}
@@ -359,7 +360,7 @@ local function actions(ids)
   }
 end
 
-checks[#checks + 1] = { name = "a client without a loop, called from a coroutine, never yields (a call finishes in the resume that started it)", run = function(self)
+checks[#checks + 1] = { id = "no_loop", name = "a client without a loop, called from a coroutine, never yields (a call finishes in the resume that started it)", run = function(self)
   local emu = self.emu
   emu:reset()
   emu:config{ latency = 0.02 }
@@ -403,7 +404,7 @@ function P:settle(g, seconds)
   return session:stats().jobs
 end
 
-checks[#checks + 1] = { name = "a coroutine closed mid-call has its transfer released: the others' results right, no job left, nothing left in the driver", needs_close = true, run = function(self)
+checks[#checks + 1] = { id = "abandoned", name = "a coroutine closed mid-call has its transfer released: the others' results right, no job left, nothing left in the driver", needs_close = true, run = function(self)
   local emu, L = self.emu, self.host.loop
   emu:reset()
   emu:config{ latency = LATENCY }
@@ -452,7 +453,7 @@ checks[#checks + 1] = { name = "a coroutine closed mid-call has its transfer rel
   g:close()
 end }
 
-checks[#checks + 1] = { name = "the shared token: when the coroutine that started the token request is closed, the others still get the token and their results", needs_close = true, run = function(self)
+checks[#checks + 1] = { id = "shared_token", name = "the shared token: when the coroutine that started the token request is closed, the others still get the token and their results", needs_close = true, run = function(self)
   local emu, L = self.emu, self.host.loop
   emu:reset()
   emu:config{ latency = 0.05 }
@@ -490,7 +491,7 @@ checks[#checks + 1] = { name = "the shared token: when the coroutine that starte
   g:close()
 end }
 
-checks[#checks + 1] = { name = "HTTP/2: the 50-coroutine run through the HTTP/2 front, results right, the concurrent GETs on one multiplexed connection", run = function(self)
+checks[#checks + 1] = { id = "h2", name = "HTTP/2: the 50-coroutine run through the HTTP/2 front, results right, the concurrent GETs on one multiplexed connection", run = function(self)
   local emu, L = self.emu, self.host.loop
   emu:reset()
   emu:config{ latency = LATENCY }
@@ -540,7 +541,7 @@ end }
 
 -- Last: on PUC 5.1 a call that cannot yield ends the host's loop (luv
 -- exits), and the checks above have run by then.
-checks[#checks + 1] = { name = "every kind of action yields to the loop and resumes with the blocking call's result: users.get_many, request, pages, presence.get, users.memberof, batch", run = function(self)
+checks[#checks + 1] = { id = "actions", name = "every kind of action yields to the loop and resumes with the blocking call's result: users.get_many, request, pages, presence.get, users.memberof, batch", run = function(self)
   local emu, L = self.emu, self.host.loop
   emu:reset()
   emu:config{ latency = 0.05 }
@@ -594,11 +595,20 @@ function M.run(host)
     line("FAIL loading the tenant's users: " .. tostring(type(err) == "table" and err.proof_failure or err))
     return 1
   end
+  -- LOOP_PROOF_CHECKS="faults h2" runs only those (to reproduce one)
+  local only
+  for w in (os.getenv("LOOP_PROOF_CHECKS") or ""):gmatch("%S+") do
+    only = only or {}
+    only[w] = true
+  end
   for _, c in ipairs(checks) do
-    if c.needs_close and not coroutine.close then
+    if only and not only[c.id] then
+      line("skip - " .. c.name .. ": not in LOOP_PROOF_CHECKS")
+    elseif c.needs_close and not coroutine.close then
       line("skip - " .. c.name .. ": " .. _VERSION .. " has no coroutine.close")
     else
       self.resume_failures = {}
+      if host.reset then host.reset() end
       local passed, why = xpcall(function() c.run(self) end, function(e)
         if type(e) == "table" and e.proof_failure then return e.proof_failure end
         return debug.traceback(tostring(e), 2)
