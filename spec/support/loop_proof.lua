@@ -13,6 +13,8 @@
 --     after_resume = function() end,        -- optional, in the coroutine after each call:
 --                                           --   true, or false and why (Neovim: vim.api works)
 --     reset = function() end,               -- optional, before each check: may set a new loop
+--     after_check = function() end,         -- optional, after each check: true, or false and
+--                                           --   why (an error the host reported on its own)
 --   }                                       -- the number of checks that failed
 --
 -- Each check prints `ok - NAME`, `skip - NAME: why` or `FAIL NAME: why`,
@@ -539,6 +541,34 @@ checks[#checks + 1] = { id = "h2", name = "HTTP/2: the 50-coroutine run through 
   if not ok then error(err, 0) end
 end }
 
+checks[#checks + 1] = { id = "bulk_together", name = "one coroutine's bulk call whose answers come in together (users.get_many of every user at concurrency 30) resumes once with the blocking call's result", run = function(self)
+  local emu, L = self.emu, self.host.loop
+  emu:reset()
+  emu:config{ latency = LATENCY }
+  local function call(g) return bulk_outcome(g.users.get_many{ ids = self.ids, concurrency = #self.ids }) end
+  local blocking = emu:client()
+  local expect = call(blocking)
+  blocking:close()
+  local g = emu:client{ loop = L }
+  local got = {}
+  -- several coroutines at once, so that answers for each land in the same loop turn
+  local bodies = {}
+  for i = 1, 3 do
+    bodies[i] = function()
+      got[i] = call(g)
+      self:after_resume("users.get_many")
+    end
+  end
+  local run = self:drive(bodies, 20)
+  self:check_run(run, "get_many together", 20)
+  for i = 1, 3 do
+    proof.check(same(got[i], expect), "coroutine %d: got %s, the blocking call %s", i, describe(got[i]), describe(expect))
+  end
+  self:check_no_blocking(g, "get_many together")
+  self:check_after_resume()
+  g:close()
+end }
+
 -- Last: on PUC 5.1 a call that cannot yield ends the host's loop (luv
 -- exits), and the checks above have run by then.
 checks[#checks + 1] = { id = "actions", name = "every kind of action yields to the loop and resumes with the blocking call's result: users.get_many, request, pages, presence.get, users.memberof, batch", run = function(self)
@@ -609,7 +639,13 @@ function M.run(host)
     else
       self.resume_failures = {}
       if host.reset then host.reset() end
-      local passed, why = xpcall(function() c.run(self) end, function(e)
+      local passed, why = xpcall(function()
+        c.run(self)
+        if host.after_check then
+          local clean, what = host.after_check()
+          proof.check(clean, "the host reported an error during the check: %s", tostring(what))
+        end
+      end, function(e)
         if type(e) == "table" and e.proof_failure then return e.proof_failure end
         return debug.traceback(tostring(e), 2)
       end)
