@@ -235,12 +235,12 @@ local function stats_of(g)
   return require("graph.client").of(g).session:stats()
 end
 
-function P:check_run(run, what, limit)
+local function check_run(run, what, limit)
   proof.check(run.all, "%s: %d of %d coroutines finished within %d s", what, run.finished, run.n, limit)
   proof.check(run.ticks > 0, "%s: the host's own %d ms timer never ticked during the run", what, TICK * 1000)
 end
 
-function P:check_no_blocking(g, what)
+local function check_no_blocking(g, what)
   local st = stats_of(g)
   proof.check(st.blocking_waits == 0, "%s: the session waited in place %d time(s) (blocking_waits)",
               what, st.blocking_waits)
@@ -251,16 +251,20 @@ end
 
 local checks = {}
 
-checks[#checks + 1] = { id = "users", name = "200 users.get from 50 coroutines on one client: every result right and its caller's, the host's timer ticking, no blocking wait, one token request", run = function(self)
+checks[#checks + 1] = {
+  id = "users",
+  name = "200 users.get from 50 coroutines on one client: every result right and its " ..
+         "caller's, the host's timer ticking, no blocking wait, one token request",
+  run = function(self)
   local emu, L = self.emu, self.host.loop
   emu:reset()
   emu:config{ latency = LATENCY }
   local g = emu:client{ loop = L }
   local bodies, got = self:users_bodies(g, self.keys)
   local run = self:drive(bodies, 20)
-  self:check_run(run, "users.get x 200", 20)
+  check_run(run, "users.get x 200", 20)
   self:check_users(got)
-  self:check_no_blocking(g, "users.get x 200")
+  check_no_blocking(g, "users.get x 200")
   local tokens = #emu:token_requests()
   proof.check(tokens == 1, "%d token requests for the 50 coroutines (one serves them all)", tokens)
   self:check_after_resume()
@@ -283,7 +287,12 @@ local function faults_for(ids)
   }
 end
 
-checks[#checks + 1] = { id = "faults", name = "the same with faults (a slow answer past the timeout, 429 with Retry-After, a dropped connection, a slow token endpoint): the loop never stalls and each result is the blocking API's", run = function(self)
+checks[#checks + 1] = {
+  id = "faults",
+  name = "the same with faults (a slow answer past the timeout, 429 with Retry-After, a " ..
+         "dropped connection, a slow token endpoint): the loop never stalls and each " ..
+         "result is the blocking API's",
+  run = function(self)
   local emu, L = self.emu, self.host.loop
   local faulted = { self.ids[1], self.ids[2], self.ids[3] }
   local normal = {}
@@ -306,9 +315,9 @@ checks[#checks + 1] = { id = "faults", name = "the same with faults (a slow answ
   local g = emu:client{ loop = L, timeout = FAULT_OPTIONS.timeout, max_retries = FAULT_OPTIONS.max_retries }
   local bodies, got = self:users_bodies(g, normal, faulted)
   local run = self:drive(bodies, 30)
-  self:check_run(run, "users.get x 200 with faults", 30)
+  check_run(run, "users.get x 200 with faults", 30)
   self:check_users(got, expect)
-  self:check_no_blocking(g, "users.get x 200 with faults")
+  check_no_blocking(g, "users.get x 200 with faults")
   local tokens = #emu:token_requests()
   proof.check(tokens == 1, "%d token requests for the 50 coroutines", tokens)
   self:check_after_resume()
@@ -362,7 +371,11 @@ local function actions(ids)
   }
 end
 
-checks[#checks + 1] = { id = "no_loop", name = "a client without a loop, called from a coroutine, never yields (a call finishes in the resume that started it)", run = function(self)
+checks[#checks + 1] = {
+  id = "no_loop",
+  name = "a client without a loop, called from a coroutine, never yields (a call finishes " ..
+         "in the resume that started it)",
+  run = function(self)
   local emu = self.emu
   emu:reset()
   emu:config{ latency = 0.02 }
@@ -406,7 +419,11 @@ function P:settle(g, seconds)
   return session:stats().jobs
 end
 
-checks[#checks + 1] = { id = "abandoned", name = "a coroutine closed mid-call has its transfer released: the others' results right, no job left, nothing left in the driver", needs_close = true, run = function(self)
+checks[#checks + 1] = {
+  id = "abandoned", needs_close = true,
+  name = "a coroutine closed mid-call has its transfer released: the others' results " ..
+         "right, no job left, nothing left in the driver",
+  run = function(self)
   local emu, L = self.emu, self.host.loop
   emu:reset()
   emu:config{ latency = LATENCY }
@@ -433,7 +450,7 @@ checks[#checks + 1] = { id = "abandoned", name = "a coroutine closed mid-call ha
     end
     r.n = r.n - closed
   end)
-  self:check_run(run, "abandoned", 20)
+  check_run(run, "abandoned", 20)
   -- the closed ones got nothing; the others everything, right
   for i = 1, CLOSED do
     proof.check(got[i][1] == nil, "closed coroutine %d still got a result", i)
@@ -451,11 +468,15 @@ checks[#checks + 1] = { id = "abandoned", name = "a coroutine closed mid-call ha
   proof.check(jobs == 0, "%d job(s) left in the engine after the run", jobs)
   local left = leftovers(g)
   proof.check(left == "", "the driver still holds: %s", left)
-  self:check_no_blocking(g, "abandoned")
+  check_no_blocking(g, "abandoned")
   g:close()
 end }
 
-checks[#checks + 1] = { id = "shared_token", name = "the shared token: when the coroutine that started the token request is closed, the others still get the token and their results", needs_close = true, run = function(self)
+checks[#checks + 1] = {
+  id = "shared_token", needs_close = true,
+  name = "the shared token: when the coroutine that started the token request is closed, " ..
+         "the others still get the token and their results",
+  run = function(self)
   local emu, L = self.emu, self.host.loop
   emu:reset()
   emu:config{ latency = 0.05 }
@@ -479,7 +500,7 @@ checks[#checks + 1] = { id = "shared_token", name = "the shared token: when the 
     assert(coroutine.close(starter))
     r.n = r.n - 1
   end)
-  self:check_run(run, "shared token", 10)
+  check_run(run, "shared token", 10)
   proof.check(got[1] == nil, "the closed coroutine got a result")
   for i = 2, N do
     proof.check(same(got[i], self.ref[self.ids[i]]), "coroutine %d: got %s", i, describe(got[i]))
@@ -493,7 +514,11 @@ checks[#checks + 1] = { id = "shared_token", name = "the shared token: when the 
   g:close()
 end }
 
-checks[#checks + 1] = { id = "h2", name = "HTTP/2: the 50-coroutine run through the HTTP/2 front, results right, the concurrent GETs on one multiplexed connection", run = function(self)
+checks[#checks + 1] = {
+  id = "h2",
+  name = "HTTP/2: the 50-coroutine run through the HTTP/2 front, results right, the concurrent " ..
+         "GETs on one multiplexed connection",
+  run = function(self)
   local emu, L = self.emu, self.host.loop
   emu:reset()
   emu:config{ latency = LATENCY }
@@ -512,9 +537,9 @@ checks[#checks + 1] = { id = "h2", name = "HTTP/2: the 50-coroutine run through 
     local g = emu:client(via)
     local bodies, got = self:users_bodies(g, self.keys)
     local run = self:drive(bodies, 20)
-    self:check_run(run, "HTTP/2", 20)
+    check_run(run, "HTTP/2", 20)
     self:check_users(got, expect)
-    self:check_no_blocking(g, "HTTP/2")
+    check_no_blocking(g, "HTTP/2")
     g:close()
     -- nghttpx writes its access log a little after answering
     local log
@@ -541,7 +566,11 @@ checks[#checks + 1] = { id = "h2", name = "HTTP/2: the 50-coroutine run through 
   if not ok then error(err, 0) end
 end }
 
-checks[#checks + 1] = { id = "bulk_together", name = "one coroutine's bulk call whose answers come in together (users.get_many of every user at concurrency 30) resumes once with the blocking call's result", run = function(self)
+checks[#checks + 1] = {
+  id = "bulk_together",
+  name = "one coroutine's bulk call whose answers come in together (users.get_many of " ..
+         "every user at concurrency 30) resumes once with the blocking call's result",
+  run = function(self)
   local emu, L = self.emu, self.host.loop
   emu:reset()
   emu:config{ latency = LATENCY }
@@ -560,18 +589,22 @@ checks[#checks + 1] = { id = "bulk_together", name = "one coroutine's bulk call 
     end
   end
   local run = self:drive(bodies, 20)
-  self:check_run(run, "get_many together", 20)
+  check_run(run, "get_many together", 20)
   for i = 1, 3 do
     proof.check(same(got[i], expect), "coroutine %d: got %s, the blocking call %s", i, describe(got[i]), describe(expect))
   end
-  self:check_no_blocking(g, "get_many together")
+  check_no_blocking(g, "get_many together")
   self:check_after_resume()
   g:close()
 end }
 
 -- Last: on PUC 5.1 a call that cannot yield ends the host's loop (luv
 -- exits), and the checks above have run by then.
-checks[#checks + 1] = { id = "actions", name = "every kind of action yields to the loop and resumes with the blocking call's result: users.get_many, request, pages, presence.get, users.memberof, batch", run = function(self)
+checks[#checks + 1] = {
+  id = "actions",
+  name = "every kind of action yields to the loop and resumes with the blocking call's " ..
+         "result: users.get_many, request, pages, presence.get, users.memberof, batch",
+  run = function(self)
   local emu, L = self.emu, self.host.loop
   emu:reset()
   emu:config{ latency = 0.05 }
@@ -591,7 +624,7 @@ checks[#checks + 1] = { id = "actions", name = "every kind of action yields to t
     end
   end
   local run = self:drive(bodies, 20)
-  self:check_run(run, "actions", 20)
+  check_run(run, "actions", 20)
   for i, a in ipairs(list) do
     proof.check(expect[i].value, "%s: the blocking call failed: %s", a[1], describe(expect[i]))
     proof.check(got[i] ~= nil, "%s: no result", a[1])
@@ -600,10 +633,11 @@ checks[#checks + 1] = { id = "actions", name = "every kind of action yields to t
     -- the host's timer ticked during the call: it yielded to the loop
     proof.check(ticked[i] > 0, "%s: the host's timer never ran during the call (it did not yield)", a[1])
   end
-  self:check_no_blocking(g, "actions")
+  check_no_blocking(g, "actions")
   self:check_after_resume()
   if PUC51 then
-    self:figure("pages on 5.1 stepped by", type(g.pages{ path = "/users" }) == "table" and "pages:next()" or "a direct call of the iterator")
+    local explicit = type(g.pages{ path = "/users" }) == "table"
+    self:figure("pages on 5.1 stepped by", explicit and "pages:next()" or "a direct call of the iterator")
   end
   g:close()
 end }
