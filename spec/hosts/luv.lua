@@ -22,12 +22,7 @@ proof.main("luv", function()
     return done()
   end
 
-  function host.timer(seconds, fn)
-    local ms = math.ceil(seconds * 1000)
-    local h = uv.new_timer()
-    h:start(ms, ms, fn)
-    return { stop = function() h:close() end }
-  end
+  host.timer = loop_proof.uv_timer(uv)
 
   local failed = loop_proof.run(host)
   uv.run("nowait")          -- luv 1.44 crashes in lua_close while a handle's close is pending

@@ -33,12 +33,7 @@ local ok, err = pcall(function()
     return vim.wait(math.ceil(seconds * 1000), done, 1) and true or false
   end
 
-  function host.timer(seconds, fn)
-    local ms = math.ceil(seconds * 1000)
-    local h = uv.new_timer()
-    h:start(ms, ms, fn)
-    return { stop = function() h:close() end }
-  end
+  host.timer = loop_proof.uv_timer(uv)
 
   -- an error in a libuv callback is reported by Neovim ("Error executing
   -- luv callback") and sets v:errmsg; nothing else would see it

@@ -235,6 +235,13 @@ local function stats_of(g)
   return require("graph.client").of(g).session:stats()
 end
 
+-- The emulator reset (the seeded tenant, no faults) at `latency`; the loop.
+function P:fresh(latency)
+  self.emu:reset()
+  self.emu:config{ latency = latency }
+  return self.emu, self.host.loop
+end
+
 local function check_run(run, what, limit)
   proof.check(run.all, "%s: %d of %d coroutines finished within %d s", what, run.finished, run.n, limit)
   proof.check(run.ticks > 0, "%s: the host's own %d ms timer never ticked during the run", what, TICK * 1000)
@@ -256,9 +263,7 @@ checks[#checks + 1] = {
   name = "200 users.get from 50 coroutines on one client: every result right and its " ..
          "caller's, the host's timer ticking, no blocking wait, one token request",
   run = function(self)
-  local emu, L = self.emu, self.host.loop
-  emu:reset()
-  emu:config{ latency = LATENCY }
+  local emu, L = self:fresh(LATENCY)
   local g = emu:client{ loop = L }
   local bodies, got = self:users_bodies(g, self.keys)
   local run = self:drive(bodies, 20)
@@ -419,14 +424,20 @@ function P:settle(g, seconds)
   return session:stats().jobs
 end
 
+-- Nothing left behind once the answers of abandoned transfers are in.
+function P:check_released(g)
+  local jobs = self:settle(g, 5)
+  proof.check(jobs == 0, "%d job(s) left in the engine after the run", jobs)
+  local left = leftovers(g)
+  proof.check(left == "", "the driver still holds: %s", left)
+end
+
 checks[#checks + 1] = {
   id = "abandoned", needs_close = true,
   name = "a coroutine closed mid-call has its transfer released: the others' results " ..
          "right, no job left, nothing left in the driver",
   run = function(self)
-  local emu, L = self.emu, self.host.loop
-  emu:reset()
-  emu:config{ latency = LATENCY }
+  local emu, L = self:fresh(LATENCY)
   local g = emu:client{ loop = L }
   local d = require("graph.client").of(g).driver
   local bodies, got = self:users_bodies(g, self.keys)
@@ -464,10 +475,7 @@ checks[#checks + 1] = {
     end
   end
   proof.check(wrong == 0, "%d results of the living coroutines wrong or missing", wrong)
-  local jobs = self:settle(g, 5)
-  proof.check(jobs == 0, "%d job(s) left in the engine after the run", jobs)
-  local left = leftovers(g)
-  proof.check(left == "", "the driver still holds: %s", left)
+  self:check_released(g)
   check_no_blocking(g, "abandoned")
   g:close()
 end }
@@ -477,9 +485,7 @@ checks[#checks + 1] = {
   name = "the shared token: when the coroutine that started the token request is closed, " ..
          "the others still get the token and their results",
   run = function(self)
-  local emu, L = self.emu, self.host.loop
-  emu:reset()
-  emu:config{ latency = 0.05 }
+  local emu, L = self:fresh(0.05)
   emu:fault{ target = "token", delay = 0.5, count = 1 }
   local g = emu:client{ loop = L }
   local d = require("graph.client").of(g).driver
@@ -507,10 +513,7 @@ checks[#checks + 1] = {
   end
   local tokens = #emu:token_requests()
   proof.check(tokens == 1, "%d token requests (the closed coroutine's served the others)", tokens)
-  local jobs = self:settle(g, 5)
-  proof.check(jobs == 0, "%d job(s) left in the engine", jobs)
-  local left = leftovers(g)
-  proof.check(left == "", "the driver still holds: %s", left)
+  self:check_released(g)
   g:close()
 end }
 
@@ -519,9 +522,7 @@ checks[#checks + 1] = {
   name = "HTTP/2: the 50-coroutine run through the HTTP/2 front, results right, the concurrent " ..
          "GETs on one multiplexed connection",
   run = function(self)
-  local emu, L = self.emu, self.host.loop
-  emu:reset()
-  emu:config{ latency = LATENCY }
+  local emu, L = self:fresh(LATENCY)
   -- a front of its own: its access log holds this run's requests only
   local front = require("support.h2front").start(emu.port)
   local ok, err = pcall(function()
@@ -571,9 +572,7 @@ checks[#checks + 1] = {
   name = "one coroutine's bulk call whose answers come in together (users.get_many of " ..
          "every user at concurrency 30) resumes once with the blocking call's result",
   run = function(self)
-  local emu, L = self.emu, self.host.loop
-  emu:reset()
-  emu:config{ latency = LATENCY }
+  local emu, L = self:fresh(LATENCY)
   local function call(g) return bulk_outcome(g.users.get_many{ ids = self.ids, concurrency = #self.ids }) end
   local blocking = emu:client()
   local expect = call(blocking)
@@ -605,9 +604,7 @@ checks[#checks + 1] = {
   name = "every kind of action yields to the loop and resumes with the blocking call's " ..
          "result: users.get_many, request, pages, presence.get, users.memberof, batch",
   run = function(self)
-  local emu, L = self.emu, self.host.loop
-  emu:reset()
-  emu:config{ latency = 0.05 }
+  local emu, L = self:fresh(0.05)
   local list = actions(self.ids)
   local blocking, expect = emu:client(), {}
   for i, a in ipairs(list) do expect[i] = a[2](blocking) end
@@ -643,6 +640,16 @@ checks[#checks + 1] = {
 end }
 
 ---------------------------------------------------------------------------
+
+--- The host timer of a libuv host (luv, Neovim's vim.loop): a repeating uv timer.
+function M.uv_timer(uv)
+  return function(seconds, fn)
+    local ms = math.ceil(seconds * 1000)
+    local h = uv.new_timer()
+    h:start(ms, ms, fn)
+    return { stop = function() h:close() end }
+  end
+end
 
 --- Runs every check on `host` (see the top); prints each one's line;
 -- returns how many failed.
