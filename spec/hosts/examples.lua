@@ -12,7 +12,6 @@
 -- it is.
 local proof = require "support.hostproof"
 local util = require "support.util"
-local graph = require "graph"
 local core = require "graph.core"
 
 local ROOT = util.root
