@@ -10,7 +10,7 @@
 -- cloud or the emulator.
 local graph = require "graph"
 local here = debug.getinfo(1, "S").source:match("^@(.*)/") or "."
-local team = dofile(here .. "/team.lua")   -- the board's rows
+local team = dofile(here .. "/team.lua")   -- the Graph side
 
 local people = team.wanted()
 local g = graph.client{ loop = graph.loop.nvim() }
@@ -39,30 +39,19 @@ local function finish(err)
   vim.cmd(err and "cquit 1" or "qa!")
 end
 
--- Each call suspends its coroutine; Neovim resumes it through
--- vim.schedule, so the code after a call may use vim.api.
-local function profile(upn)
-  local user, err = g.users.get{ id = upn,
-    select = "id,displayName,userPrincipalName,jobTitle,department,officeLocation" }
-  local groups
-  if user then groups, err = g.users.memberof{ id = user.id, all = true, select = "id" } end
-  show(#people + 1, { "profile of " .. upn .. ":" })
-  show(#people + 2, team.profile(user, groups, err))
-end
-
-local board = { ("presence of %d people, looked up at once:"):format(#people) }
+local board = { team.title(#people) }
 for k, upn in ipairs(people) do board[k + 1] = ("  %-28s ..."):format(upn) end
 show(0, board)
+
+-- Each call suspends its coroutine; Neovim resumes it through
+-- vim.schedule, so the code after a call may use vim.api.
 local left = #people
 for k, upn in ipairs(people) do
   coroutine.wrap(function()
     local ok, failure = pcall(function()   -- LuaJIT yields across pcall
-      local user, err = g.users.get{ id = upn, select = "id,displayName" }
-      local presence
-      if user then presence, err = g.presence.get{ id = user.id } end
-      show(k, { team.row(upn, user, presence, err) })
+      show(k, { team.presence_row(g, upn) })
       left = left - 1
-      if left == 0 then profile(people[1]) end
+      if left == 0 then show(#people + 1, team.profile(g, people[1])) end
     end)
     if not ok or left == 0 then finish(failure) end
   end)()

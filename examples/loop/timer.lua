@@ -7,9 +7,9 @@
 -- AZURE_AUTHORITY_HOST for another cloud or the emulator.
 local core = require "graph.core"
 local graph = require "graph"
-local team = dofile((arg[0]:match("^(.*)/") or ".") .. "/team.lua")   -- the board's rows
+local team = dofile((arg[0]:match("^(.*)/") or ".") .. "/team.lua")   -- the Graph side
 
--- The host: one-shot timers, run by its frame loop (host.run).
+-- The host: one-shot timers, run between the frames of its loop.
 local host = { due = {} }
 function host.set_timeout(seconds, fn)
   local t = { at = core.now() + seconds, fn = fn }
@@ -29,43 +29,19 @@ function host.run(frame)                 -- until no timer is left
       end
     end
     frame()
-    core.sleep(0.005)                    -- the host's frame: 5 ms
+    core.sleep(0.005)                    -- a frame: 5 ms
   end
 end
 
 local people = team.wanted(arg)
 local g = graph.client{ loop = graph.loop.timer{
   after = host.set_timeout,              -- (seconds, fn) -> a handle with :stop()
-  tick = 0.01,                           -- how often watched sockets are polled
+  tick = 0.01,                           -- how often the sockets in flight are polled
 } }
 
--- Each person in a coroutine of their own: a call suspends it, and a
+-- A coroutine per person: each call suspends its coroutine, and a host
 -- timer resumes it with the call's result when the answer is in.
-local function profile(upn)
-  local user, err = g.users.get{ id = upn,
-    select = "id,displayName,userPrincipalName,jobTitle,department,officeLocation" }
-  local groups
-  if user then groups, err = g.users.memberof{ id = user.id, all = true, select = "id" } end
-  print("profile of " .. upn .. ":")
-  for _, line in ipairs(team.profile(user, groups, err)) do print(line) end
-  g:close()
-end
-
-local rows, left = {}, #people
-for k, upn in ipairs(people) do
-  coroutine.wrap(function()
-    local user, err = g.users.get{ id = upn, select = "id,displayName" }
-    local presence
-    if user then presence, err = g.presence.get{ id = user.id } end
-    rows[k] = team.row(upn, user, presence, err)
-    left = left - 1
-    if left == 0 then                    -- the last one in prints the board
-      print(("presence of %d people, looked up at once:"):format(#people))
-      print(table.concat(rows, "\n"))
-      profile(people[1])
-    end
-  end)()
-end
+team.board(g, people, function(f) coroutine.wrap(f)() end, function() g:close() end)
 
 local frames = 0
 host.run(function() frames = frames + 1 end)
