@@ -26,7 +26,10 @@ local function show(first, lines)          -- lines first.. of the buffer
 end
 
 -- The end: the board in a window of its own, or headless on stdout.
+local finished = false
 local function finish(err)
+  if finished then return end              -- once, even when several calls failed
+  finished = true
   g:close()
   vim.fn.timer_stop(ticker)
   show(#people + 5, { ("the editor's 10 ms timer ran %d times while Graph answered"):format(ticks) })
