@@ -22,7 +22,7 @@ local team = dofile(ROOT .. "/examples/loop/team.lua")
 local fx = require "support.fixtures"
 local PEOPLE = { fx.adele_upn, fx.lynne_upn, fx.megan_upn, "nobody@" .. fx.domain }
 
--- (1) each page shows its example exactly: a fenced block equal to the file
+-- Each page shows its example exactly: a fenced block equal to the file
 local function check_pages()
   local blocks = {}
   for _, page in ipairs{ "luv", "nvim", "cqueues", "timer", "README" } do
