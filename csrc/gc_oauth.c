@@ -327,30 +327,49 @@ static void push_redacted(lua_State *L, const gc_oauth *o, int idx) {
 }
 
 
-#define GC_REDACT_DEPTH 3 /* facts, the reply, its error_codes: deeper is dropped */
+/* Push the key at k, then the value above it, each redacted if a string. */
+static void push_redacted_pair(lua_State *L, const gc_oauth *o, int k) {
+  int i;
+  for (i = k; i <= k + 1; i++)
+    if (lua_type(L, i) == LUA_TSTRING)
+      push_redacted(L, o, i);
+    else
+      lua_pushvalue(L, i);
+}
 
-/* Push a copy of the table at idx with its string keys and values redacted,
-** and its tables copied so to `depth` levels; anything else is kept. */
-static void push_redacted_table(lua_State *L, const gc_oauth *o, int idx, int depth) {
+
+/* Push a copy of the table at idx with its string keys and values
+** redacted, its tables dropped. */
+static void push_redacted_flat(lua_State *L, const gc_oauth *o, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    if (lua_type(L, -1) != LUA_TTABLE) {
+      push_redacted_pair(L, o, lua_gettop(L) - 1);
+      lua_rawset(L, -5);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+
+/* The same with its tables copied flat (the facts' headers, the reply's
+** error_codes): what is deeper is no fact of a failure. */
+static void push_redacted_table(lua_State *L, const gc_oauth *o, int idx) {
   idx = lua_absindex(L, idx);
   lua_newtable(L);
   lua_pushnil(L);
   while (lua_next(L, idx) != 0) {
     int k = lua_gettop(L) - 1;
-    if (lua_type(L, k + 1) == LUA_TTABLE && depth <= 1) {
-      lua_pop(L, 1);
-      continue;
-    }
-    if (lua_type(L, k) == LUA_TSTRING)
-      push_redacted(L, o, k);
-    else
-      lua_pushvalue(L, k);
-    if (lua_type(L, k + 1) == LUA_TSTRING)
-      push_redacted(L, o, k + 1);
-    else if (lua_type(L, k + 1) == LUA_TTABLE)
-      push_redacted_table(L, o, k + 1, depth - 1);
-    else
-      lua_pushvalue(L, k + 1);
+    if (lua_type(L, k + 1) == LUA_TTABLE) {
+      if (lua_type(L, k) == LUA_TSTRING)
+        push_redacted(L, o, k);
+      else
+        lua_pushvalue(L, k);
+      push_redacted_flat(L, o, k + 1);
+    } else
+      push_redacted_pair(L, o, k);
     lua_rawset(L, k - 1);
     lua_pop(L, 1);
   }
@@ -383,10 +402,6 @@ static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char 
     gc_err_facts(L, "decode", lua_istable(L, reply) ? "invalid_response" : "invalid_json",
                  lua_istable(L, reply) ? "token endpoint reply has no access_token"
                                        : "token endpoint reply is not JSON");
-  if (refusal) {
-    lua_pushvalue(L, reply);
-    lua_setfield(L, -2, "oauth");
-  }
   gc_err_setinteger(L, "status_code", h->status);
   gc_headers_push(L, h->head.data, h->head.len, 1, NULL); /* reason, headers */
   lua_setfield(L, -3, "headers");
@@ -400,8 +415,12 @@ static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char 
   lua_setfield(L, -2, "request_sent");
   lua_pushboolean(L, 1);
   lua_setfield(L, -2, "response_started");
-  push_redacted_table(L, o, -1, GC_REDACT_DEPTH);
+  push_redacted_table(L, o, -1);
   lua_replace(L, -2);
+  if (refusal) {
+    push_redacted_table(L, o, reply);
+    lua_setfield(L, -2, "oauth");
+  }
   lua_remove(L, reply);
   return 2;
 }
@@ -630,8 +649,8 @@ int gc_oauth_request(lua_State *L, gc_oauth *o, gc_auth_step step, gc_buf *url, 
     case GC_AUTH_TOKEN:
       if (o->grant == GC_GRANT_DEVICE_CODE) /* a person signs in: the Lua layer drives the steps */
         return gc_err_facts(L, "auth", "sign_in_required",
-                           "the device code grant signs in through the device steps, "
-                           "driven by graph.client");
+                            "the device code grant signs in through the device steps, "
+                            "driven by graph.client");
       r = gc_buf_puts(url, o->token_url);
       if (r == 0 && build_form(L, o, form) != 0)
         return luaL_error(L, "graph.core: cannot build the token request (out of memory "
