@@ -463,6 +463,22 @@ describe("errors and resilience", function()
       assert.equal("auth: 302 invalid_grant: AADSTS50076: <redacted> (request-id r)", tostring(err))
     end)
 
+    it("of a transport failure are logged as the error they make, in both waits", function()
+      local port = emulator.closed_port()
+      for _, many in ipairs{ false, true } do
+        local lines = {}
+        local g = emu:client{ url = "http://127.0.0.1:" .. port, max_retries = 0,
+                              log = function(line) lines[#lines + 1] = line end }
+        local call = many and g.users.get_many or g.users.get
+        local out = call(many and { ids = { fx.adele_id } } or { id = fx.adele_id })
+        if many then assert.equal("transport", out[1].kind) end
+        local text = table.concat(lines, "\n")
+        assert.truthy(text:find("-> transport: couldnt_connect: ", 1, true), text)
+        assert.is_nil(text:find("table: 0x", 1, true), text)
+        g:close()
+      end
+    end)
+
     it("read Retry-After one way, in graph.errors only", function()
       assert.is_nil(require("graph.policy").retry_after)
       assert.equal(1.5, errors.retry_after{ ["retry-after"] = "1.5" })

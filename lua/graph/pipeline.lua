@@ -62,7 +62,8 @@ local function log_attempt(client, st, seconds, status, reason, headers)
                st.attempts, tostring(headers["request-id"]))
   else
     client:log("graph: %s %s Authorization: Bearer <redacted> -> %s in %.1f ms (attempt %d)",
-               st.method, st.url, tostring(reason), seconds * 1000, st.attempts)
+               st.method, st.url, tostring(errors.from_core(reason)), seconds * 1000,
+               st.attempts)                       -- the C core's facts: made an error here
   end
 end
 
