@@ -1,5 +1,6 @@
 /*
-** gc_err.c: error tables, their one-line __tostring, and the CURLcode map.
+** gc_err.c: the facts of a failure, the error metatable with its one-line
+** __tostring, and the CURLcode map.
 */
 #include <stdio.h>
 #include <string.h>
@@ -55,17 +56,9 @@ void gc_err_setinteger(lua_State *L, const char *field, lua_Integer value) {
 }
 
 
-void gc_err_setmt(lua_State *L, int idx) {
-  idx = lua_absindex(L, idx);
-  luaL_getmetatable(L, GC_ERROR_MT);
-  lua_setmetatable(L, idx);
-}
-
-
-int gc_err_push(lua_State *L, const char *kind, const char *code, const char *message) {
+int gc_err_facts(lua_State *L, const char *kind, const char *code, const char *message) {
   lua_pushnil(L);
-  lua_createtable(L, 0, 6);
-  gc_err_setmt(L, -1);
+  lua_createtable(L, 0, 8);
   gc_err_setstring(L, "kind", kind);
   gc_err_setstring(L, "code", code);
   gc_err_setstring(L, "message", message);
@@ -144,7 +137,8 @@ int gc_err_tostring(lua_State *L) {
 int gc_err_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  gc_err_setmt(L, 1);
+  luaL_getmetatable(L, GC_ERROR_MT);
+  lua_setmetatable(L, 1);
   return 1;
 }
 

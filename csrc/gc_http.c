@@ -530,7 +530,7 @@ const char *gc_http_code(const gc_http *h, CURLcode rc) {
 
 
 int gc_http_push_error(lua_State *L, gc_http *h, CURLcode rc, const char *crid) {
-  gc_err_push(L, "transport", gc_http_code(h, rc), gc_http_strerror(h, rc));
+  gc_err_facts(L, "transport", gc_http_code(h, rc), gc_http_strerror(h, rc));
   gc_err_setstring(L, "client_request_id", crid);
   lua_pushboolean(L, h->sent); /* lets callers retry what never left */
   lua_setfield(L, -2, "request_sent");

@@ -314,35 +314,6 @@ static double get_number(lua_State *L, int t, const char *k, double def) {
 }
 
 
-/* Copy field k of the table at t into the error table at the top (it is
-** redacted with the rest of the error). */
-static void copy_field(lua_State *L, int t, const char *k, const char *as) {
-  const char *s = get_string(L, t, k);
-  if (s != NULL) gc_err_setstring(L, as, s);
-}
-
-
-/* error_codes of the reply at t into err: its numbers (AADSTS codes) only. */
-static void copy_codes(lua_State *L, int t, int err) {
-  lua_Integer i, n = 0;
-  lua_getfield(L, t, "error_codes");
-  if (!lua_istable(L, -1)) {
-    lua_pop(L, 1);
-    return;
-  }
-  lua_newtable(L);
-  for (i = 1; i <= (lua_Integer)lua_rawlen(L, -2); i++) {
-    lua_rawgeti(L, -2, (int)i);
-    if (lua_type(L, -1) == LUA_TNUMBER)
-      lua_rawseti(L, -2, (int)++n);
-    else
-      lua_pop(L, 1);
-  }
-  lua_setfield(L, err, "error_codes");
-  lua_pop(L, 1);
-}
-
-
 /* Push the string at idx with every secret of o redacted. */
 static void push_redacted(lua_State *L, const gc_oauth *o, int idx) {
   size_t n;
@@ -356,107 +327,100 @@ static void push_redacted(lua_State *L, const gc_oauth *o, int idx) {
 }
 
 
-/* Push a copy of the table at idx (headers, error_codes) with its string keys
-** and values redacted; what is not a string is kept as it is. */
-static void push_redacted_table(lua_State *L, const gc_oauth *o, int idx) {
+/* Push the key at k, then the value above it, each redacted if a string. */
+static void push_redacted_pair(lua_State *L, const gc_oauth *o, int k) {
+  int i;
+  for (i = k; i <= k + 1; i++)
+    if (lua_type(L, i) == LUA_TSTRING)
+      push_redacted(L, o, i);
+    else
+      lua_pushvalue(L, i);
+}
+
+
+/* Push a copy of the table at idx with its string keys and values
+** redacted, its tables dropped. */
+static void push_redacted_flat(lua_State *L, const gc_oauth *o, int idx) {
   idx = lua_absindex(L, idx);
   lua_newtable(L);
   lua_pushnil(L);
   while (lua_next(L, idx) != 0) {
-    int k = lua_gettop(L) - 1;
-    if (lua_type(L, k) == LUA_TSTRING)
-      push_redacted(L, o, k);
-    else
-      lua_pushvalue(L, k);
-    if (lua_type(L, k + 1) == LUA_TSTRING)
-      push_redacted(L, o, k + 1);
-    else
-      lua_pushvalue(L, k + 1);
-    lua_rawset(L, k - 1);
-    lua_pop(L, 1);
-  }
-}
-
-
-/* Every string an error holds goes to a user: redact them all. */
-static void redact_fields(lua_State *L, const gc_oauth *o, int err) {
-  lua_pushnil(L);
-  while (lua_next(L, err) != 0) {
-    if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TTABLE) {
-      if (lua_type(L, -1) == LUA_TSTRING)
-        push_redacted(L, o, lua_gettop(L));
-      else
-        push_redacted_table(L, o, -1);
-      lua_pushvalue(L, -3);
-      lua_insert(L, -2);
-      lua_rawset(L, err); /* an existing key: allowed during the traversal */
+    if (lua_type(L, -1) != LUA_TTABLE) {
+      push_redacted_pair(L, o, lua_gettop(L) - 1);
+      lua_rawset(L, -5);
     }
     lua_pop(L, 1);
   }
 }
 
 
+/* The same with its tables copied flat (the facts' headers, the reply's
+** error_codes): what is deeper is no fact of a failure. */
+static void push_redacted_table(lua_State *L, const gc_oauth *o, int idx) {
+  idx = lua_absindex(L, idx);
+  lua_newtable(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx) != 0) {
+    int k = lua_gettop(L) - 1;
+    if (lua_type(L, k + 1) == LUA_TTABLE) {
+      if (lua_type(L, k) == LUA_TSTRING)
+        push_redacted(L, o, k);
+      else
+        lua_pushvalue(L, k);
+      push_redacted_flat(L, o, k + 1);
+    } else
+      push_redacted_pair(L, o, k);
+    lua_rawset(L, k - 1);
+    lua_pop(L, 1);
+  }
+}
+
+
 /* The reply at the top of the stack is a refusal (or unusable): replace it
-** with nil, err. kind "auth" when it is the identity platform's error JSON;
-** `invalid` (not NULL) says what makes a 200 reply unusable. */
+** with nil and the facts graph.errors makes the error of (errors.from_core):
+** the identity platform's error reply as it came (`oauth`), or the kind,
+** code and message of what else it is (`invalid`, not NULL: what makes a
+** 200 reply unusable); the answer's status, reason and headers; the
+** client-request-id sent. Every string is redacted here, with the
+** session's secrets of this moment: a device code is wiped once its
+** sign-in ends, before Lua sees these facts. */
 static int push_failure(lua_State *L, const gc_oauth *o, gc_http *h, const char *crid,
                         const char *invalid) {
-  int reply = lua_gettop(L), err;
-  int t = (!invalid && lua_istable(L, reply) && get_string(L, reply, "error") != NULL) ? reply : 0;
-  const char *retry_after;
-  double wait;
-  if (invalid) {
-    gc_err_push(L, "decode", "invalid_token", invalid);
-    err = lua_gettop(L);
-  } else if (t) {
-    gc_err_push(L, "auth", get_string(L, t, "error"), NULL);
-    err = lua_gettop(L);
-    copy_field(L, t, "error_description", "message");
-    copy_field(L, t, "trace_id", "trace_id");
-    copy_field(L, t, "correlation_id", "correlation_id");
-    copy_field(L, t, "suberror", "suberror");
-    copy_field(L, t, "error_uri", "error_uri");
-    copy_field(L, t, "timestamp", "timestamp");
-    copy_codes(L, t, err);
-  } else if (h->status < 200 || h->status > 299) { /* a proxy's page, a redirect: not followed */
+  int reply = lua_gettop(L);
+  int refusal = !invalid && lua_istable(L, reply) && get_string(L, reply, "error") != NULL;
+  if (invalid)
+    gc_err_facts(L, "decode", "invalid_token", invalid);
+  else if (refusal)
+    gc_err_facts(L, "auth", NULL, NULL);
+  else if (h->status < 200 || h->status > 299) { /* a proxy's page, a redirect: not followed */
     char msg[96];
     (void)snprintf(msg, sizeof msg,
                    "token endpoint answered HTTP %ld without the identity platform's JSON error",
                    h->status);
-    gc_err_push(L, "auth", "http_error", msg);
-    err = lua_gettop(L);
-  } else {
-    gc_err_push(L, "decode", lua_istable(L, reply) ? "invalid_response" : "invalid_json",
-                lua_istable(L, reply) ? "token endpoint reply has no access_token"
-                                      : "token endpoint reply is not JSON");
-    err = lua_gettop(L);
-  }
+    gc_err_facts(L, "auth", "http_error", msg);
+  } else
+    gc_err_facts(L, "decode", lua_istable(L, reply) ? "invalid_response" : "invalid_json",
+                 lua_istable(L, reply) ? "token endpoint reply has no access_token"
+                                       : "token endpoint reply is not JSON");
   gc_err_setinteger(L, "status_code", h->status);
   gc_headers_push(L, h->head.data, h->head.len, 1, NULL); /* reason, headers */
-  lua_getfield(L, -1, "x-ms-request-id");
-  lua_setfield(L, err, "request_id");
-  lua_setfield(L, err, "headers");
+  lua_setfield(L, -3, "headers");
   if (lua_rawlen(L, -1) == 0) {
     lua_pop(L, 1);
     lua_pushstring(L, gc_http_reason(h->status));
   }
-  lua_setfield(L, err, "reason");
+  lua_setfield(L, -2, "reason");
   gc_err_setstring(L, "client_request_id", crid);
-  lua_getfield(L, err, "headers");
-  lua_getfield(L, -1, "location");
-  lua_setfield(L, err, "location");
-  retry_after = get_string(L, lua_gettop(L), "retry-after");
-  wait = retry_after ? gc_parse_retry_after(retry_after, gc_walltime()) : -1;
-  lua_pop(L, 1);
-  if (wait >= 0) {
-    lua_pushnumber(L, wait);
-    lua_setfield(L, err, "retry_after");
-  }
   lua_pushboolean(L, 1); /* an answer came: the request arrived */
-  lua_setfield(L, err, "request_sent");
+  lua_setfield(L, -2, "request_sent");
   lua_pushboolean(L, 1);
-  lua_setfield(L, err, "response_started");
-  redact_fields(L, o, err);
+  lua_setfield(L, -2, "response_started");
+  push_redacted_table(L, o, -1);
+  lua_replace(L, -2);
+  if (refusal) {
+    push_redacted_table(L, o, reply);
+    lua_setfield(L, -2, "oauth");
+  }
   lua_remove(L, reply);
   return 2;
 }
@@ -691,9 +655,9 @@ int gc_oauth_request(lua_State *L, gc_oauth *o, gc_auth_step step, gc_buf *url, 
   switch (step) {
     case GC_AUTH_TOKEN:
       if (o->grant == GC_GRANT_DEVICE_CODE) /* a person signs in: the Lua layer drives the steps */
-        return gc_err_push(L, "auth", "sign_in_required",
-                           "the device code grant signs in through the device steps, "
-                           "driven by graph.client");
+        return gc_err_facts(L, "auth", "sign_in_required",
+                            "the device code grant signs in through the device steps, "
+                            "driven by graph.client");
       r = gc_buf_puts(url, o->token_url);
       if (r == 0 && build_form(L, o, form) != 0)
         return luaL_error(L, "graph.core: cannot build the token request (out of memory "

@@ -378,6 +378,118 @@ describe("errors and resilience", function()
     end)
   end)
 
+  describe("made of the C core's facts", function()
+    local errors = require "graph.errors"
+    local ERROR_MT = getmetatable(errors.new{ kind = "graph" })
+
+    local function redacting(s) return function(text) return s:redact(text) end end
+
+    -- The token request of core session `s`, stepped in place: its record.
+    local function token_record(s)
+      assert.is_true(s:auth("token", 7))
+      while true do
+        for _, r in ipairs(s:step_blocking()) do
+          if r.id == 7 then return r end
+        end
+      end
+    end
+
+    it("of a transport failure are a plain table; from_core makes the error users see", function()
+      local s = core.session{ timeout = 5 }
+      local status, facts = s:request("GET", "http://127.0.0.1:" .. emulator.closed_port() .. "/x",
+                                      {}, nil, false)
+      assert.is_nil(status)
+      assert.is_nil(getmetatable(facts))                -- no error object is made in C
+      assert.equal("transport", facts.kind)
+      assert.equal("couldnt_connect", facts.code)
+      assert.is_false(facts.request_sent)
+      local err = errors.from_core(facts, redacting(s))
+      assert.equal(ERROR_MT, getmetatable(err))
+      assert.matches("^transport: couldnt_connect: ", tostring(err))
+      assert_one_line(err)
+      s:close()
+    end)
+
+    it("of a token refusal carry the identity platform's reply as it came, redacted", function()
+      emu:fault{ target = "token", status = 429, count = 1,
+        headers = { ["Retry-After"] = "2", ["x-ms-request-id"] = "req-1" },
+        json = { error = "temporarily_unavailable", error_codes = { 50196 },
+                 error_description = "AADSTS50196: slow down " .. fx.client_secret } }
+      local s = emu:session{}
+      local facts = token_record(s).err
+      assert.is_nil(getmetatable(facts))
+      assert.equal("auth", facts.kind)
+      assert.is_nil(facts.code)                         -- the reply is mapped in Lua, not here
+      assert.is_nil(facts.retry_after)                  -- Retry-After is read in Lua, once
+      assert.equal("temporarily_unavailable", facts.oauth.error)
+      assert.equal("AADSTS50196: slow down <redacted>", facts.oauth.error_description)
+      assert.equal(429, facts.status_code)
+      assert.equal("2", facts.headers["retry-after"])
+      local err = errors.from_core(facts, redacting(s))
+      assert.equal(ERROR_MT, getmetatable(err))
+      assert.equal("temporarily_unavailable", err.code)
+      assert.equal("AADSTS50196: slow down <redacted>", err.message)
+      assert.same({ 50196 }, err.error_codes)
+      assert.equal(2, err.retry_after)
+      assert.equal("req-1", err.request_id)
+      assert.is_nil(err.oauth)
+      s:close()
+    end)
+
+    it("map every field of the identity platform's error in one place", function()
+      local secret = "s3cret-" .. core.guid()
+      local function redact(text) return (text:gsub(secret:gsub("%-", "%%-"), "<redacted>")) end
+      local err = errors.from_core({ kind = "auth", status_code = 302, reason = "Found",
+        request_sent = true, response_started = true, client_request_id = "crid",
+        headers = { location = "https://evil.example/" .. secret, ["x-ms-request-id"] = "r",
+                    ["retry-after"] = "Thu, 01 Jan 1970 00:00:00 GMT", ["x-" .. secret] = secret },
+        oauth = { error = "invalid_grant", error_description = "AADSTS50076: " .. secret,
+                  trace_id = "t", correlation_id = "c", suberror = "basic_action",
+                  error_uri = "https://e.example/", timestamp = "2026-12-02 01:02:03Z",
+                  error_codes = { 50076, "50079", { 1 }, 50079 }, access_token = "never-copied" } },
+        redact)
+      assert.same({ kind = "auth", code = "invalid_grant", message = "AADSTS50076: <redacted>",
+        status_code = 302, reason = "Found", request_sent = true, response_started = true,
+        client_request_id = "crid", request_id = "r", retry_after = 0, trace_id = "t",
+        correlation_id = "c", suberror = "basic_action", error_uri = "https://e.example/",
+        timestamp = "2026-12-02 01:02:03Z", error_codes = { 50076, 50079 },
+        location = "https://evil.example/<redacted>",
+        headers = { location = "https://evil.example/<redacted>", ["x-ms-request-id"] = "r",
+                    ["retry-after"] = "Thu, 01 Jan 1970 00:00:00 GMT",
+                    ["x-<redacted>"] = "<redacted>" } }, err)
+      assert.equal(ERROR_MT, getmetatable(err))
+      assert.equal(err, errors.from_core(err, redact))  -- an error already made stays as it is
+      assert.equal("invalid_grant", err.code)
+      assert.equal("auth: 302 invalid_grant: AADSTS50076: <redacted> (request-id r)", tostring(err))
+    end)
+
+    it("of a transport failure are logged as the error they make, in both waits", function()
+      local port = emulator.closed_port()
+      for _, many in ipairs{ false, true } do
+        local lines = {}
+        local g = emu:client{ url = "http://127.0.0.1:" .. port, max_retries = 0,
+                              log = function(line) lines[#lines + 1] = line end }
+        local call = many and g.users.get_many or g.users.get
+        local out = call(many and { ids = { fx.adele_id } } or { id = fx.adele_id })
+        if many then assert.equal("transport", out[1].kind) end
+        local text = table.concat(lines, "\n")
+        assert.truthy(text:find("-> transport: couldnt_connect: ", 1, true), text)
+        assert.is_nil(text:find("table: 0x", 1, true), text)
+        g:close()
+      end
+    end)
+
+    it("read Retry-After one way, in graph.errors only", function()
+      assert.is_nil(require("graph.policy").retry_after)
+      assert.equal(1.5, errors.retry_after{ ["retry-after"] = "1.5" })
+      assert.equal(3, errors.retry_after{ ["retry-after"] = 3 })
+      assert.equal(0, errors.retry_after{ ["retry-after"] = "Thu, 01 Jan 1970 00:00:00 GMT" })
+      assert.is_nil(errors.retry_after{ ["retry-after"] = "soon" })
+      assert.is_nil(errors.retry_after{})
+      assert.is_nil(errors.retry_after(nil))
+    end)
+  end)
+
   describe("the suite's secrets scan", function()
     local secrets = require "support.secrets"
 

@@ -7,7 +7,6 @@ local compat = require "graph.compat"
 local errors = require "graph.errors"
 local json = require "graph.json"
 local pipeline = require "graph.pipeline"
-local policy = require "graph.policy"
 
 local M = {}
 
@@ -95,7 +94,7 @@ function M.run(client, a)
     local status = item and compat.tointeger(item.status)
     local headers = item and lower_keys(item.headers)
     local delay = status and p:retries_status(status) and
-      p:next_delay(true, { retry_after = policy.retry_after(headers), status_code = status },
+      p:next_delay(true, { retry_after = errors.retry_after(headers), status_code = status },
                    attempts[i] - 1, deadline - d:now(), attempts[i])
     if delay then
       client:retrying(attempts[i], { status_code = status }, delay, requests[i].method,

@@ -18,11 +18,12 @@ local M = {}
 -- Loaded on first use, not when this module is required: nginx requires it
 -- for each new thread VM in the worker's event loop, and then only this
 -- file is read there; the C core and the rest load in the thread.
-local check, core, pretty, ERROR_MT
+local check, core, errors, pretty, ERROR_MT
 local function load()
   if core then return end
   check, core, pretty = require "graph.check", require "graph.core", require "graph.pretty"
-  ERROR_MT = getmetatable(core.error{ kind = "graph" })
+  errors = require "graph.errors"
+  ERROR_MT = getmetatable(errors.new{ kind = "graph" })
 end
 
 -- Clients kept per thread VM, by their options: connections and the token
@@ -81,7 +82,7 @@ local function mark_of(v)
   return mt == ERROR_MT and "error" or mt == pretty.DOCUMENT and "document" or "-"
 end
 local restore = {
-  error = function(v) return core.error(v) end,
+  error = function(v) return errors.new(v) end,
   document = function(v) return pretty.document(v) end,
   ["-"] = function(v) return v end,
 }
@@ -203,12 +204,12 @@ function M.call(pool, action, args, client_opts)
   end
   local ok, how, packed = run_worker_thread(pool, "graph.nginx", "run", pack(req))
   if not ok then
-    return nil, core.error{ kind = "host", code = "worker_thread",
+    return nil, errors.new{ kind = "host", code = "worker_thread",
                             message = "nginx could not run the call in a worker thread: " .. tostring(how) }
   end
   local out = unpack_value(how, packed)
   if out.raise then check.raise(out.raise) end
-  if out.err then return nil, core.error(out.err) end
+  if out.err then return nil, errors.new(out.err) end
   return remark(out.result, out.marks), out.response
 end
 

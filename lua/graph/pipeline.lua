@@ -62,7 +62,8 @@ local function log_attempt(client, st, seconds, status, reason, headers)
                st.attempts, tostring(headers["request-id"]))
   else
     client:log("graph: %s %s Authorization: Bearer <redacted> -> %s in %.1f ms (attempt %d)",
-               st.method, st.url, tostring(reason), seconds * 1000, st.attempts)
+               st.method, st.url, tostring(errors.from_core(reason)), seconds * 1000,
+               st.attempts)                       -- the C core's facts: made an error here
   end
 end
 
@@ -162,10 +163,11 @@ local function authorize(client, call, failed)
       client:notice_rotation()
       return true
     end
+    -- the C core's facts, or an error made here (a closed session redacts
+    -- nothing: its secrets are wiped)
+    err = errors.from_core(err, not client.closed and client.redact or nil)
     if client.closed then return nil, err end   -- closed from on_device_code: nothing more
-    client:scrub(err)
     if client.logger then client:log("graph: token request failed: %s", tostring(err)) end
-    err.retry_after = err.retry_after or policy.retry_after(err.headers)
     local retries = call.token_retries + call.most_resent
     local delay = p:next_delay(p:retryable_token(err), err, retries,
                                call.deadline - d:now(), tries)

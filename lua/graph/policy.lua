@@ -2,7 +2,6 @@
 -- before another try, and the budget a call may spend (docs/api.md,
 -- "Behaviour users rely on"). The pipeline and g.batch ask it; nothing
 -- else decides a retry.
-local core = require "graph.core"
 local errors = require "graph.errors"
 local json = require "graph.json"
 
@@ -73,10 +72,10 @@ end
 --- What one exchange came to: "ok" (a 2xx); "reauth" (Graph refused the
 -- token); or "error", err, whether it is worth another try. Any other
 -- status is an error, a 3xx included: redirects are never followed.
--- `status` nil: `reason` is the transport error.
+-- `status` nil: `reason` is the C core's facts of a transport failure.
 function Policy:outcome(idempotent, status, reason, headers, body, crid)
   if not status then
-    local err = errors.scrub(reason, self.redact)
+    local err = errors.from_core(reason, self.redact)
     return "error", err, M.retryable_transport(err, idempotent)
   end
   if status >= 200 and status < 300 then return "ok" end
@@ -91,12 +90,6 @@ function Policy:delay(n, err)
   if err.retry_after then return err.retry_after end
   local ceiling = math.min(self.retry_delay * 2 ^ (n - 1), MAX_BACKOFF)
   return ceiling * math.random()
-end
-
---- The Retry-After of a header table (lower-case names), in seconds, or nil.
-function M.retry_after(headers)
-  local v = type(headers) == "table" and headers["retry-after"]
-  return v ~= nil and core.retry_after(tostring(v)) or nil
 end
 
 --- The delay before another try of what failed with `err`, when it is

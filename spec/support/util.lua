@@ -250,15 +250,18 @@ function M.expect_success(f, ...)
 end
 
 -- One request to the identity platform on core session `s`, waited for in
--- place: what the step answers (its value), or nil, err.
+-- place: what the step answers (its value), or nil, err (the error made of
+-- the core's facts, as the client makes it).
 function M.auth(s, step)
+  local errors = require "graph.errors"
+  local function redact(text) return s:redact(text) end
   local ok, err = s:auth(step, -1)
-  if not ok then return nil, err end
+  if not ok then return nil, errors.from_core(err, redact) end
   while true do
     local done = s:step_blocking()
     for _, r in ipairs(done) do
       if r.id == -1 then
-        if r.err then return nil, r.err end
+        if r.err then return nil, errors.from_core(r.err, redact) end
         return r.value
       end
     end
