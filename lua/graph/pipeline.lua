@@ -108,12 +108,13 @@ local function sign_in(client)
     if r.err then
       -- a poll throttled or lost (the core keeps the code): polled again
       -- after its Retry-After, within the same deadlines; else it is over
-      if not client.policy:retryable_token(r.err) then
+      local err = errors.from_core(r.err, client.redact)
+      if not client.policy:retryable_token(err) then
         session:device_cancel()
-        return nil, r.err
+        return nil, err
       end
-      resent, pause = resent + 1, math.max(interval, r.err.retry_after or 0)
-      client:retrying(resent, r.err, pause, "POST", "(device code poll)")
+      resent, pause = resent + 1, math.max(interval, err.retry_after or 0)
+      client:retrying(resent, err, pause, "POST", "(device code poll)")
     elseif r.value == true then
       return true
     elseif r.value == "slow_down" then
