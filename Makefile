@@ -172,6 +172,18 @@ test-hosts-asan: deps
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	lua5.4 spec/hosts/run.lua $(HOSTS)
 
+# The loop proofs of the luv and timer hosts under memcheck (a few checks:
+# valgrind is slow, and the proofs stop themselves within their time).
+VALGRIND_HOST_CHECKS ?= users no_loop abandoned shared_token
+test-hosts-valgrind: deps
+	@$(MAKE) --no-print-directory deps DEB_PKGS="valgrind"
+	$(MAKE) all
+	GRAPH_HOSTS_ONLY=lua5.4 LOOP_PROOF_CHECKS="$(VALGRIND_HOST_CHECKS)" \
+	GRAPH_HOSTS_WRAP="valgrind --quiet --error-exitcode=99 --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+	  --suppressions=$(CURDIR)/spec/support/valgrind.supp" \
+	lua5.4 spec/hosts/run.lua timer luv
+
 test-asan: deps
 	$(MAKE) $(ASAN_DIR)/graph/core.so $(ASAN_DIR)/lua certs $(ASAN_DIR)/threads_host $(ASAN_DIR)/embed
 	LUA_CPATH="./$(ASAN_DIR)/?.so;;" $(call spec_env,$(CURDIR)/$(ASAN_DIR)/lua,$(ASAN_DIR),$(ASAN_DIR)) \
@@ -254,7 +266,7 @@ fuzz: deps fuzz-deps $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZ_TARGETS))
 	  grep -E "stat::number_of_executed_units|stat::peak_rss_mb" $(BUILD)/fuzz/$$t.log; \
 	done
 
-.PHONY: test-asan test-hosts-asan test-valgrind test-threads soak fuzz fuzz-deps
+.PHONY: test-asan test-hosts-asan test-hosts-valgrind test-valgrind test-threads soak fuzz fuzz-deps
 
 # ---------------------------------------------------------------------------
 # Lint and docs
