@@ -249,31 +249,36 @@ describe("graph.core", function()
             end
           end)
         end
-        local list = {}
-        for i = 1, 40 do list[i] = { id = i, method = "GET", url = %q } end
-        s:submit(list, false)
+        -- rounds of requests amid thousands of pending finalizers, until
+        -- some ran inside a step (the collector's timing decides which), and
+        -- then one that closes the session
         collectgarbage("setpause", 10)
         collectgarbage("setstepmul", 1000)
-        for _ = 1, 2000 do bomb(false) end
-        local n, left = 0, 40
-        while left > 0 do
-          for _ = 1, 50 do bomb(n >= 20) end
-          local ok, done, rest = pcall(s.step_blocking, s)
-          if not ok then print("after close: " .. tostring(done)) break end
-          n, left = n + #done, rest
+        local n, id, deadline = 0, 0, os.time() + 20
+        while not closed_at and os.time() < deadline do
+          local list = {}
+          for i = 1, 10 do id = id + 1; list[i] = { id = id, method = "GET", url = %q } end
+          s:submit(list, false)
+          local left = 1
+          while left > 0 do
+            for _ = 1, 200 do bomb(refused > 0) end
+            local ok, done, rest = pcall(s.step_blocking, s)
+            if not ok then print("after close: " .. tostring(done)) left = 0
+            else n, left = n + #done, rest end
+          end
         end
         print("refused " .. refused, "reported " .. n, "closed " .. tostring(closed_at ~= nil),
-              tostring(s))
+              tostring(s), "then: " .. tostring(select(2, pcall(s.wants, s))))
       ]]):format(emu.url .. "/v1.0/users/" .. fx.adele_id)
       local out, ok = util.run_lua(script)
       assert.is_true(ok, out)
       local refused = tonumber(out:match("refused (%d+)"))
       assert.is_true(refused and refused > 0, "no __gc ran inside a step: " .. out)
       if out:find("closed true", 1, true) then   -- closed from a __gc: after that step
-        assert.truthy(out:find("after close: attempt to use a closed graph.core.session", 1, true), out)
+        assert.truthy(out:find("then: attempt to use a closed graph.core.session", 1, true), out)
         assert.truthy(out:find("graph.core.session (closed)", 1, true), out)
       end
-      assert.is_true(tonumber(out:match("reported (%d+)")) >= 20, out)
+      assert.is_true(tonumber(out:match("reported (%d+)")) >= 1, out)   -- the step ended whole
     end)
 
     it("is abandoned by close between steps, without a crash or a leak", function()
