@@ -260,11 +260,6 @@ function D:auth(step)
   end
 end
 
---- Whether an identity platform request is in flight (another coroutine's).
-function D:authorizing()
-  return self.auth_id ~= nil
-end
-
 --- The client closes: watches and timer stop; coroutines waiting are
 -- resumed to find it closed.
 function D:close()
