@@ -282,8 +282,8 @@ static gc_http *run_one(gc_session *s, const char *method, const char *url,
   gc_job job;
   one_ctx c = {NULL, CURLE_OK};
   int left;
-  s->multi.blocking_waits++;
   if (s->multi.left > 0) {
+    s->multi.blocking_waits++; /* gc_multi_block counts the other way's waits */
     s->http.fresh = fresh;
     *rc = gc_http_perform(&s->http, method, url, headers, body, blen);
     return &s->http;
